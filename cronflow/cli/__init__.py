@@ -1,0 +1,96 @@
+"""The ``cronflow`` command: a click group whose verbs live in small modules.
+
+Verbs are imported only when invoked (or when their own ``--help`` is asked for), so
+``cronflow --help`` imports nothing heavy. Each verb module holds thin adapters: parse
+options, call the core or shell, format. Errors that are the user's (``CronflowError``)
+become one ``Error: ...`` line and exit status 1, in one place: ``_CronflowGroup.invoke``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from cronflow import __version__
+
+# verb -> (module under cronflow.cli, attribute, one-line help shown by `cronflow --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "daemon": ("runs", "daemon", "Run the scheduler in the foreground."),
+    "run": ("runs", "run", "Run a job or flow now in the foreground; exit with its outcome."),
+    "force": ("runs", "force", "Ask the daemon to fire a job or flow now."),
+    "list": ("read", "list_", "List jobs and flows: schedule, next fire, last run."),
+    "next": ("read", "next_", "Show the next fire times of a schedule or job."),
+    "check": ("read", "check", "Validate job and flow files."),
+    "history": ("runs", "history", "Show run history."),
+    "logs": ("runs", "logs", "Show (or follow) the log of a run."),
+    "pause": ("runs", "pause", "Pause a job, or every job with a tag."),
+    "resume": ("runs", "resume", "Resume a paused job, or every job with a tag."),
+    "cancel": ("runs", "cancel", "Cancel a running run."),
+    "retry": ("flows", "retry", "Retry the failed and not-run steps of a flow run."),
+    "rerun": ("flows", "rerun", "Rerun a flow run from a step onwards."),
+    "plugins": ("plugins", "plugins", "List installed plugins and the hooks they implement."),
+    "import-crontab": ("ops", "import_crontab", "Turn crontab lines into job files."),
+    "systemd-unit": ("ops", "systemd_unit", "Print the systemd unit for the daemon."),
+}
+
+
+class _CronflowGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr, _ = entry
+        try:
+            module = importlib.import_module(f"cronflow.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"cronflow.cli.{module_name}":
+                return None
+            raise
+        return getattr(module, attr, None)
+
+    def _available(self, name: str) -> bool:
+        module_name, attr, _ = COMMANDS[name]
+        spec = importlib.util.find_spec(f"cronflow.cli.{module_name}")
+        return spec is not None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help comes from COMMANDS so that `cronflow --help` imports no verb module.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from cronflow.errors import CronflowError
+
+        try:
+            return super().invoke(ctx)
+        except CronflowError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+
+@click.group(cls=_CronflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cronflow")
+def cli() -> None:
+    """cronflow: a file-based job scheduler.
+
+    Drop TOML job and flow files into a jobs directory; `cronflow daemon` runs them on
+    schedule, with history, logs, retries, notifications and flows.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="cronflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,49 @@
+"""Options and helpers shared by the verb modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def jobs_dir_option(func: F) -> F:
+    return click.option(
+        "--jobs-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Jobs directory (default: $CRONFLOW_JOBS_DIR, ./jobs.d, or the system/user one).",
+    )(func)
+
+
+def state_dir_option(func: F) -> F:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="State directory (default: $CRONFLOW_STATE_DIR, ./state beside ./jobs.d, or the system/user one).",
+    )(func)
+
+
+def resolve_dirs(jobs_dir: Path | None, state_dir: Path | None) -> tuple[Path, Path]:
+    """The (jobs dir, state dir) pair after flags, environment and defaults."""
+    from cronflow import paths
+
+    jobs = paths.jobs_dir(jobs_dir)
+    return jobs, paths.state_dir(state_dir, jobs=jobs)
+
+
+def parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    """``-p KEY=VALUE`` options -> dict; a malformed one is a usage error."""
+    params: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="-p")
+        params[key] = val
+    return params

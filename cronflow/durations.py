@@ -1,0 +1,80 @@
+"""Durations as written in job files ("90s", "15m", "1h30m", "2d") <-> seconds."""
+
+from __future__ import annotations
+
+import re
+
+from cronflow.errors import DurationError
+
+_UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_ORDER = ("w", "d", "h", "m", "s", "ms")
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Return the seconds in ``value``.
+
+    Strings are one or more ``<number><unit>`` parts, units largest first, each unit at
+    most once: ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"``, ``"1.5h"``, ``"250ms"``.
+    A bare number (TOML integer or float) is seconds. Negative values are refused.
+    """
+    if isinstance(value, bool):
+        raise DurationError(f"expected a duration such as \"90s\" or \"1h30m\", got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise DurationError(f"duration must not be negative, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise DurationError(f"expected a duration such as \"90s\" or \"1h30m\", got {value!r}")
+    text = value.strip().lower().replace(" ", "")
+    if not text:
+        raise DurationError("empty duration; write e.g. \"90s\", \"15m\" or \"1h30m\"")
+    pos = 0
+    total = 0.0
+    last_rank = -1
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        unit = match.group(2)
+        rank = _ORDER.index(unit)
+        if rank <= last_rank:
+            raise DurationError(
+                f"invalid duration {value!r}: units must appear once each, largest first"
+            )
+        last_rank = rank
+        total += float(match.group(1)) * _UNITS[unit]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        raise DurationError(
+            f"invalid duration {value!r}; write e.g. \"90s\", \"15m\", \"2h\", \"1d\" or \"1h30m\""
+        )
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest canonical spelling: 5400 -> "1h30m", 0.25 -> "250ms", 0 -> "0s"."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    frac = seconds - whole
+    parts: list[str] = []
+    for unit in ("d", "h", "m"):
+        size = int(_UNITS[unit])
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if whole or frac:
+        secs = whole + frac
+        parts.append(f"{secs:g}s" if frac else f"{whole}s")
+    return "".join(parts)

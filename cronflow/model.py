@@ -1,0 +1,238 @@
+"""The domain values: Job, Flow, Step, Run and their enums.
+
+Frozen, slotted, keyword-only dataclasses; tuples rather than lists; aware datetimes in
+UTC. Mappings (env, params, plugin config tables) are plain dicts by type but are never
+mutated after construction: treat them as read-only. State changes go through small pure
+functions that return a new value (``dataclasses.replace``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Overlap(str, Enum):
+    """What a fire does while an earlier run of the same job is still running."""
+
+    SKIP = "skip"
+    BUFFER_ONE = "buffer_one"
+    BUFFER_ALL = "buffer_all"
+    CANCEL_OTHER = "cancel_other"
+    TERMINATE_OTHER = "terminate_other"
+    ALLOW_ALL = "allow_all"
+
+
+class Catchup(str, Enum):
+    """Which missed fires run after downtime."""
+
+    LATEST = "latest"
+    EARLIEST = "earliest"
+    ALL = "all"
+    NONE = "none"
+
+
+class RunState(str, Enum):
+    """A run's state; the values are what lands in SQLite and in ``--json``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    SKIPPED = "skipped"
+    # flows only: some continue_on_failure step failed
+    WARNING = "warning"
+    # flow steps only: a step that could not run because what it needs failed
+    NOT_RUN = "not_run"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (RunState.QUEUED, RunState.RUNNING)
+
+    @property
+    def ok(self) -> bool:
+        """Counts as success for notifications, ``needs`` and exit codes."""
+        return self in (RunState.SUCCEEDED, RunState.WARNING)
+
+
+class SkipReason(str, Enum):
+    """Why a nominal fire was recorded as ``skipped`` instead of running."""
+
+    OVERLAP = "overlap"
+    PAUSED = "paused"
+    MISSED_DEADLINE = "missed_deadline"
+    CATCHUP_WINDOW = "catchup_window"
+    BUFFER_DROPPED = "buffer_dropped"
+    # a fire superseded by catchup=latest/earliest/none after downtime
+    CATCHUP = "catchup"
+    DISABLED = "disabled"
+
+
+NOTIFY_EVENTS: tuple[str, ...] = ("start", "success", "failure", "retry", "recovered", "missed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrySpec:
+    """A ``[retry]`` table. ``config`` is the whole table, handed to the policy hook."""
+
+    policy: str = "fixed"
+    attempts: int = 1
+    config: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifySpec:
+    """One ``[[notify]]`` table; ``config`` is the table without ``via`` and ``on``."""
+
+    via: str
+    on: tuple[str, ...] = ("failure",)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerSpec:
+    """One ``[[trigger]]`` table; ``config`` is the table without ``kind``."""
+
+    kind: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One job file. ``command`` is an argv tuple (no shell) or a string for /bin/sh -c."""
+
+    name: str
+    path: str
+    command: tuple[str, ...] | str
+    description: str = ""
+    schedule: tuple[str, ...] = ()
+    timezone: str | None = None  # None: the daemon's default_timezone
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+    timeout: float | None = None
+    kill_timeout: float = 30.0
+    workdir: str | None = None
+    user: str | None = None
+    overlap: Overlap = Overlap.SKIP
+    max_concurrent: int = 1
+    catchup: Catchup = Catchup.LATEST
+    catchup_window: float | None = None
+    misfire_grace: float | None = None
+    jitter: float = 0.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_file: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    retry: RetrySpec = field(default_factory=RetrySpec)
+    notify: tuple[NotifySpec, ...] = ()
+    triggers: tuple[TriggerSpec, ...] = ()
+    # 1-based line of each top-level key in the file, for errors found after loading
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+    kind = "job"  # class attribute, not a field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One flow step: runs job ``job`` or the inline ``command``.
+
+    ``foreach`` is a tuple of items (fan-out fixed in the file), or a string reference
+    resolved at run time: ``"params.NAME"`` (a flow parameter, list or comma separated)
+    or ``"outputs.STEP.KEY"`` (a key a needed step wrote to ``$CRONFLOW_OUTPUT``).
+    """
+
+    name: str
+    job: str | None = None
+    command: tuple[str, ...] | str | None = None
+    needs: tuple[str, ...] = ()
+    phase: str | None = None
+    continue_on_failure: bool = False
+    enabled: bool = True
+    params: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    foreach: tuple[str, ...] | str | None = None
+    max_parallel: int | None = None
+    timeout: float | None = None
+    retry: RetrySpec | None = None  # None: the job's own retry (or none for commands)
+    workdir: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flow:
+    """One flow file: steps forming a DAG (phases are compiled to ``needs``)."""
+
+    name: str
+    path: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    schedule: tuple[str, ...] = ()
+    timezone: str | None = None
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+    overlap: Overlap = Overlap.SKIP
+    catchup: Catchup = Catchup.LATEST
+    catchup_window: float | None = None
+    misfire_grace: float | None = None
+    jitter: float = 0.0
+    timeout: float | None = None
+    max_parallel: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    notify: tuple[NotifySpec, ...] = ()
+    triggers: tuple[TriggerSpec, ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+    kind = "flow"
+
+
+Definition = Job | Flow
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One run of a job, a flow, or a flow step; the object handed to hooks.
+
+    Identity is ``job`` + ``nominal`` (the scheduled instant; for forced and manual runs,
+    the instant of the request). ``attempt`` is 1-based. Flow step runs carry
+    ``parent_id`` (the flow run), ``step`` and, for fan-out, ``item``.
+    """
+
+    id: str
+    job: str
+    kind: str = "job"  # "job" | "flow" | "step"
+    state: RunState = RunState.QUEUED
+    reason: str | None = None
+    attempt: int = 1
+    nominal: datetime | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    exit_code: int | None = None
+    pid: int | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    log_path: str | None = None
+    trigger: str = "schedule"  # schedule | force | manual | catchup | <trigger kind> | flow
+    parent_id: str | None = None
+    step: str | None = None
+    item: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return (self.ended - self.started).total_seconds()
+
+
+def replace(value: Any, /, **changes: Any) -> Any:
+    """``dataclasses.replace``, re-exported so callers import state changes from one place."""
+    return dataclasses.replace(value, **changes)

@@ -1,0 +1,60 @@
+"""Where the jobs dir and the state dir are (SPEC section 7).
+
+Precedence: the command-line flag, then ``CRONFLOW_JOBS_DIR`` / ``CRONFLOW_STATE_DIR``,
+then ``./jobs.d`` when run from a directory that has one (a checkout or a project dir),
+then system mode (root: ``/etc/cronflow/jobs.d``, ``/var/lib/cronflow``) or user mode
+(``$XDG_CONFIG_HOME/cronflow/jobs.d``, ``$XDG_STATE_HOME/cronflow``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def jobs_dir(flag: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
+             cwd: Path | None = None) -> Path:
+    """The jobs directory to use."""
+    env = os.environ if env is None else env
+    if flag:
+        return Path(flag)
+    if env.get("CRONFLOW_JOBS_DIR"):
+        return Path(env["CRONFLOW_JOBS_DIR"])
+    local = (cwd or Path.cwd()) / "jobs.d"
+    if local.is_dir():
+        return local
+    if _is_root():
+        return Path("/etc/cronflow/jobs.d")
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "cronflow" / "jobs.d"
+
+
+def state_dir(flag: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
+              jobs: Path | None = None) -> Path:
+    """The state directory to use.
+
+    When the jobs dir is a local ``./jobs.d`` (not a system or XDG one), the state lives
+    beside it in ``./state`` so that trying cronflow in a checkout touches nothing else.
+    """
+    env = os.environ if env is None else env
+    if flag:
+        return Path(flag)
+    if env.get("CRONFLOW_STATE_DIR"):
+        return Path(env["CRONFLOW_STATE_DIR"])
+    if jobs is not None and jobs.name == "jobs.d" and not _is_standard_jobs_dir(jobs, env):
+        return jobs.parent / "state"
+    if _is_root():
+        return Path("/var/lib/cronflow")
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cronflow"
+
+
+def _is_standard_jobs_dir(jobs: Path, env: Mapping[str, str]) -> bool:
+    config = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    standard = {Path("/etc/cronflow/jobs.d"), Path(config) / "cronflow" / "jobs.d"}
+    return jobs.absolute() in {p.absolute() for p in standard}
