@@ -39,3 +39,8 @@ class ConfigError(CronflowError):
 
 class NotFoundError(CronflowError):
     """A job, flow or run named on the command line that does not exist."""
+
+
+class PluginError(CronflowError):
+    """A plugin that cannot be used as installed: a duplicate registered name, a hook
+    implementation with no matching spec, a registration that is not callable."""

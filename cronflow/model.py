@@ -165,6 +165,8 @@ class Step:
     retry: RetrySpec | None = None  # None: the job's own retry (or none for commands)
     workdir: str | None = None
     line: int | None = None
+    # 1-based line of each key of the step's table (e.g. "job"), for errors found later
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -58,3 +58,51 @@ def _is_standard_jobs_dir(jobs: Path, env: Mapping[str, str]) -> bool:
     config = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     standard = {Path("/etc/cronflow/jobs.d"), Path(config) / "cronflow" / "jobs.d"}
     return jobs.absolute() in {p.absolute() for p in standard}
+
+
+def default_timezone(env: Mapping[str, str] | None = None, *,
+                     localtime: Path = Path("/etc/localtime"),
+                     timezone_file: Path = Path("/etc/timezone")) -> str:
+    """The IANA zone of jobs that set no ``timezone``.
+
+    ``$CRONFLOW_TIMEZONE`` (returned as given, so a typo is reported, not ignored), else
+    the system zone: ``$TZ`` (``Europe/Paris``, ``:Europe/Paris`` or a zoneinfo path),
+    the ``/etc/localtime`` symlink target, ``/etc/timezone``; else ``"UTC"``. A POSIX
+    rule such as ``TZ=CET-1CEST`` names no IANA zone and is passed over.
+    """
+    env = os.environ if env is None else env
+    explicit = env.get("CRONFLOW_TIMEZONE", "").strip()
+    if explicit:
+        return explicit
+    candidates: list[str] = []
+    if env.get("TZ"):
+        candidates.append(env["TZ"].lstrip(":"))
+    try:
+        candidates.append(os.readlink(localtime))
+    except OSError:
+        pass
+    try:
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    for candidate in candidates:
+        name = _zone_name(candidate)
+        if name:
+            return name
+    return "UTC"
+
+
+def _zone_name(candidate: str) -> str | None:
+    # a zoneinfo path ("/usr/share/zoneinfo/Europe/Paris") names the zone after "zoneinfo/"
+    marker = "zoneinfo/"
+    if marker in candidate:
+        candidate = candidate.rsplit(marker, 1)[1]
+    if not candidate or candidate.startswith(("/", ".")):
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(candidate)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return candidate

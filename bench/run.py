@@ -1,0 +1,130 @@
+"""cronflow benchmarks against its peers, in one run on one machine.
+
+    python bench/run.py            # full: N = 10, 100, 500 for 20 s each, 10,000-job figures
+    python bench/run.py --quick    # the same with 5 s windows and 2,000 jobs
+    python bench/run.py --only fires --n 10 --seconds 5
+
+Prints two tables: fire lateness per scheduler and N (the floor, APScheduler 3, cronflow),
+then cronflow's own figures, each against its SPEC section 10 target (PASS/MISS).
+Run it with the interpreter cronflow is installed in (``.venv/bin/python``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import harness
+import peers
+from harness import FireStats
+
+# SPEC section 10
+P99_AT_10_MS = 10.0
+FLOOR_FACTOR = 1.25
+
+
+def run_one(name: str, start: Callable[[Path, list[str], Path, int], peers.Scheduler],
+            stamp: list[str], n: int, seconds: int, root: Path) -> FireStats | str:
+    """One scheduler at one N in a fresh directory; a reason string when it fails."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{name}-{n}-", dir=root))
+    stamp_file = workdir / "stamps"
+    sched = start(workdir, stamp, stamp_file, n)
+    try:
+        return harness.measure_fires(name, sched.pid, n, stamp_file, seconds)
+    except (RuntimeError, FileNotFoundError, ProcessLookupError) as exc:
+        tail = sched.stderr_tail(3).replace("\n", " | ")
+        return f"{exc}" + (f" ({tail})" if tail else "")
+    finally:
+        sched.stop()
+
+
+def fires(ns: list[int], seconds: int, root: Path, stamp: list[str]) -> list[str | FireStats]:
+    """Lateness for every N and scheduler, interleaved per N so machine drift hits all."""
+    contenders: list[tuple[str, Callable[..., peers.Scheduler]]] = [("floor", peers.start_floor)]
+    aps = peers.ensure_apscheduler()
+    if isinstance(aps, Path):
+        contenders.append(("apscheduler3",
+                           lambda w, s, f, n: peers.start_apscheduler(w, s, f, n, aps)))
+    if peers.cronflow_available():
+        contenders.append(("cronflow", peers.start_cronflow_fires))
+    results: list[str | FireStats] = []
+    if isinstance(aps, str):
+        results.append(f"apscheduler3: skipped, {aps}")
+    if not peers.cronflow_available():
+        results.append("cronflow: skipped, cronflow.daemon is not in this checkout")
+    for n in ns:
+        for name, start in contenders:
+            print(f"  {name} N={n} ...", file=sys.stderr, flush=True)
+            got = run_one(name, start, stamp, n, seconds, root)
+            results.append(got if isinstance(got, FireStats) else f"{name} N={n}: {got}")
+    return results
+
+
+def verdict(stats: FireStats, by_key: dict[tuple[str, int], FireStats]) -> str:
+    """PASS/MISS of cronflow's row against SPEC section 10 (blank for the peers)."""
+    if stats.scheduler != "cronflow":
+        return ""
+    misses = []
+    if stats.missed or stats.duplicates:
+        misses.append("missed/dup fires")
+    if stats.n <= 10 and not stats.p99 < P99_AT_10_MS:
+        misses.append(f"p99 >= {P99_AT_10_MS:g} ms")
+    floor = by_key.get(("floor", stats.n))
+    if stats.n > 10 and floor and not stats.p99 <= FLOOR_FACTOR * floor.p99:
+        misses.append(f"p99 > {FLOOR_FACTOR}x floor")
+    aps = by_key.get(("apscheduler3", stats.n))
+    if aps and not stats.p99 < aps.p99:
+        misses.append("not ahead of APScheduler")
+    return "PASS" if not misses else "MISS: " + ", ".join(misses)
+
+
+def fire_table(results: list[str | FireStats], seconds: int) -> str:
+    stats = [r for r in results if isinstance(r, FireStats)]
+    by_key = {(s.scheduler, s.n): s for s in stats}
+    header = ["scheduler", "N", "p50 ms", "p99 ms", "max ms", "fires", "missed", "dup",
+              f"CPU s/{seconds}s", "peak RSS MB", "target"]
+    rows = [[s.scheduler, str(s.n), f"{s.p50:.2f}", f"{s.p99:.2f}", f"{s.max:.2f}",
+             str(s.expected), str(s.missed), str(s.duplicates), f"{s.cpu:.2f}",
+             f"{s.rss_mb:.1f}", verdict(s, by_key)] for s in stats]
+    notes = [f"  note: {r}" for r in results if isinstance(r, str)]
+    return "\n".join([harness.format_table(header, rows), *notes])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short windows, fewer jobs")
+    parser.add_argument("--only", choices=["fires", "figures"], help="run one part only")
+    parser.add_argument("--n", type=int, action="append", help="job counts (repeatable)")
+    parser.add_argument("--seconds", type=int, help="measurement window per run")
+    parser.add_argument("--jobs", type=int, help="job files for the figures (default 10000)")
+    args = parser.parse_args(argv)
+    ns = args.n or [10, 100, 500]
+    seconds = args.seconds or (5 if args.quick else 20)
+    many = args.jobs or (2000 if args.quick else 10000)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cronflow-bench-") as tmp:
+        root = Path(tmp)
+        stamp = harness.build_stamp(root)
+        print(f"cronflow bench: stamp = {stamp[0]}, {seconds} s windows, "
+              f"figures over {many} jobs", file=sys.stderr)
+        if args.only in (None, "fires"):
+            print(f"\nFire lateness: N jobs due every second, {seconds} s window "
+                  "(process start minus due instant)\n")
+            print(fire_table(fires(ns, seconds, root, stamp), seconds), flush=True)
+        if args.only in (None, "figures"):
+            import figures
+
+            print(f"\ncronflow figures ({many} job files)\n")
+            print(figures.table(figures.measure_all(root, stamp, many, quick=args.quick)),
+                  flush=True)
+    print(f"\n(total {math.ceil(time.monotonic() - started)} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

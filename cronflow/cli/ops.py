@@ -1,0 +1,181 @@
+"""Operations verbs: ``import-crontab`` and ``systemd-unit``.
+
+Thin adapters over :mod:`cronflow.crontab` (pure conversion) and the unit files shipped
+as package data in ``cronflow/systemd/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from cronflow.cli.common import jobs_dir_option
+from cronflow.errors import CronflowError
+
+# the ExecStart program written in the shipped unit files, replaced when printed
+SHIPPED_EXECUTABLE = "/usr/local/bin/cronflow"
+
+
+# -- import-crontab --------------------------------------------------------------------------
+
+
+def _read_source(file: str) -> tuple[str, str]:
+    """(text, name to show) of the crontab; ``-`` is standard input."""
+    if file == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise CronflowError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8"), file
+    except UnicodeDecodeError:
+        # crontabs predate UTF-8 on some systems; keep every byte rather than refuse
+        return data.decode("latin-1"), file
+
+
+def _has_user_field(file: str) -> bool:
+    """System crontabs (``/etc/crontab``, ``cron.d/*``) have a user before the command."""
+    if file == "-":
+        return False
+    path = Path(file).absolute()
+    return path == Path("/etc/crontab") or path.parent.name == "cron.d"
+
+
+def _checker(out: Path):
+    """Validate a rendered file exactly as ``cronflow check`` would."""
+    from cronflow.jobfile import check_definition
+    from cronflow.paths import default_timezone
+
+    now = datetime.now(timezone.utc)
+    zone = default_timezone()
+    registry = None
+    try:
+        from cronflow import plugins
+
+        if hasattr(plugins, "check_plugin_names"):
+            registry = plugins.build_registry(plugins.get_plugin_manager())
+    except ModuleNotFoundError:
+        plugins = None  # type: ignore[assignment]
+
+    def check(file_name: str, text: str) -> str | None:
+        definition, errors = check_definition(str(out / file_name), text, now=now,
+                                              default_timezone=zone)
+        if not errors and registry is not None and definition is not None:
+            errors = plugins.check_plugin_names(definition, registry)
+        if errors:
+            return errors[0].message
+        return None
+
+    return check
+
+
+@click.command("import-crontab")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the job files (default: the jobs directory).")
+@click.option("--user-field/--no-user-field", default=None,
+              help="Lines carry a user before the command, as in /etc/crontab and cron.d "
+                   "(default: guessed from the path).")
+@click.option("--write", is_flag=True, help="Write the files (default: only show them).")
+@click.option("--force", is_flag=True, help="With --write, overwrite existing files.")
+@jobs_dir_option
+def import_crontab(file: str, out: Path | None, user_field: bool | None, write: bool,
+                   force: bool, jobs_dir: Path | None) -> None:
+    """Turn the lines of crontab FILE (`-` for stdin) into job files.
+
+    Shows the files it would write; --write writes them. What cannot be carried over
+    (cron's mail of output, @reboot differences, lines that are not entries) is listed
+    on stderr with its crontab line number.
+    """
+    from cronflow import crontab
+    from cronflow.paths import jobs_dir as resolve_jobs_dir
+
+    text, source = _read_source(file)
+    target = out or resolve_jobs_dir(jobs_dir)
+    with_user = _has_user_field(file) if user_field is None else user_field
+    jobs, notes = crontab.import_crontab(text, user_field=with_user, source_name=source,
+                                         check=_checker(target))
+    if write:
+        _write(jobs, target, force)
+    else:
+        for job in jobs:
+            click.echo(f"# --- {target / (job.name + '.toml')} ---")
+            click.echo(job.text)
+    for note in notes:
+        where = f"{source}:{note.line}" if note.line is not None else source
+        click.echo(f"{where}: {note.message}", err=True)
+    count = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}"
+    if write:
+        click.echo(f"{count} written to {target}")
+    else:
+        click.echo(f"{count} from {source}; nothing written (dry run: add --write)")
+
+
+def _write(jobs: list, target: Path, force: bool) -> None:
+    paths = [target / f"{job.name}.toml" for job in jobs]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise CronflowError(f"would overwrite {', '.join(existing)}; pass --force to replace, "
+                            "or --out another directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for job, path in zip(jobs, paths):
+            # a half-written file would be picked up by a running daemon: write, then rename
+            fd, tmp = tempfile.mkstemp(dir=target, prefix=".import-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(job.text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+            click.echo(f"wrote {path}")
+    except OSError as exc:
+        raise CronflowError(f"cannot write to {target}: {exc.strerror}") from None
+
+
+# -- systemd-unit ----------------------------------------------------------------------------
+
+
+def installed_executable() -> str:
+    """The ``cronflow`` program of this installation, as an absolute path.
+
+    The console script beside the running interpreter (a venv or pipx install) comes
+    first, then ``cronflow`` on PATH.
+    """
+    beside = Path(sys.executable).parent / "cronflow"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside.absolute())
+    found = shutil.which("cronflow")
+    if found:
+        return str(Path(found).absolute())
+    raise CronflowError("cannot find the installed `cronflow` program; pass --exec PATH")
+
+
+def unit_text(*, user: bool, executable: str) -> str:
+    """The shipped unit file with ExecStart running ``executable``."""
+    name = "cronflow-user.service" if user else "cronflow.service"
+    text = resources.files("cronflow").joinpath("systemd", name).read_text(encoding="utf-8")
+    return text.replace(f"ExecStart={SHIPPED_EXECUTABLE} ", f"ExecStart={executable} ")
+
+
+@click.command("systemd-unit")
+@click.option("--user", "user_mode", is_flag=True,
+              help="The unit for `systemctl --user` (jobs run as you).")
+@click.option("--exec", "executable", default=None, metavar="PATH",
+              help="The cronflow program for ExecStart (default: this installation's).")
+def systemd_unit(user_mode: bool, executable: str | None) -> None:
+    """Print the systemd unit that runs `cronflow daemon`.
+
+    System mode: save it as /etc/systemd/system/cronflow.service. User mode (--user):
+    save it as ~/.config/systemd/user/cronflow.service. See docs/operations.md.
+    """
+    program = executable or installed_executable()
+    if not os.path.isabs(program) or any(c.isspace() for c in program):
+        raise CronflowError(f"--exec must be an absolute path without spaces, got {program!r}")
+    click.echo(unit_text(user=user_mode, executable=program), nl=False)

@@ -1,0 +1,273 @@
+"""The read-only verbs: ``check``, ``next``, ``list``.
+
+Thin adapters: parse options, call :mod:`cronflow.loader`, :mod:`cronflow.listing` and
+:mod:`cronflow.schedule`, format. Heavy modules are imported inside the commands.
+``check`` prints every error as ``path:line: message`` on stderr and a summary on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cronflow.cli.common import jobs_dir_option
+from cronflow.cli.completion import complete_tags
+from cronflow.errors import ConfigError, CronflowError
+
+if TYPE_CHECKING:
+    from cronflow.model import Definition
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _default_zone() -> str:
+    """The default zone, checked once here so a bad ``$CRONFLOW_TIMEZONE`` is one error."""
+    from cronflow.paths import default_timezone
+    from cronflow.schedule import resolve_zone
+
+    name = default_timezone()
+    try:
+        resolve_zone(name)
+    except CronflowError as exc:
+        raise CronflowError(f"default time zone ($CRONFLOW_TIMEZONE): {exc}") from None
+    return name
+
+
+def _jobs_dir(flag: Path | None) -> Path:
+    from cronflow.paths import jobs_dir
+
+    return jobs_dir(flag)
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@jobs_dir_option
+def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
+    """Validate job and flow files (default: the jobs directory).
+
+    PATHS are files or directories. Each error is printed as `path:line: message`;
+    the exit status is 1 if there is any error, 0 otherwise.
+    """
+    from cronflow.loader import load_dir, load_paths
+
+    now, zone = _now(), _default_zone()
+    targets = list(paths) or [_jobs_dir(jobs_dir)]
+    # a file checked on its own may name jobs that live beside it
+    known: dict[str, Definition] = {}
+    for parent in sorted({p.parent for p in targets if not p.is_dir()}):
+        try:
+            known.update(load_dir(parent, now=now, default_timezone=zone).definitions)
+        except ConfigError:
+            pass
+    result = load_paths(targets, now=now, default_timezone=zone, references=known)
+    errors = result.errors + _plugin_errors(result.definitions)
+    for error in errors:
+        click.echo(str(error), err=True)
+    files = len(result.files)
+    counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}" if errors else "no errors"
+    click.echo(f"{files} file{'s' if files != 1 else ''}, {counted}")
+    sys.exit(1 if errors else 0)
+
+
+def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
+    """Unknown notifier / retry policy / trigger names, once the plugin registry exists.
+
+    The registry is another part (``cronflow.plugins``); until it provides
+    ``check_plugin_names``, ``check`` validates the files alone.
+    """
+    try:
+        from cronflow import plugins
+    except ModuleNotFoundError as exc:
+        if exc.name == "cronflow.plugins":
+            return []
+        raise
+    check_names = getattr(plugins, "check_plugin_names", None)
+    if check_names is None:
+        return []
+    registry = plugins.build_registry(plugins.get_plugin_manager())
+    errors: list[ConfigError] = []
+    for definition in definitions.values():
+        errors.extend(check_names(definition, registry))
+    return errors
+
+
+# -- next ----------------------------------------------------------------------------------
+
+
+def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion: the job files' names in the jobs dir (cheap: no parsing)."""
+    from cronflow.loader import job_files
+
+    try:
+        files = job_files(_jobs_dir(ctx.params.get("jobs_dir")))
+    except CronflowError:
+        return []
+    return [f.stem for f in files if f.stem.startswith(incomplete)]
+
+
+@click.command(name="next")
+@click.argument("target", metavar="SCHEDULE_OR_JOB", shell_complete=_complete_names)
+@click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many fire times to show.")
+@click.option("--after", metavar="ISO8601", default=None,
+              help="Evaluate as if loaded at this instant (default: now). Without an offset "
+                   "it is read in the schedule's time zone.")
+@click.option("--tz", "tz", metavar="ZONE", default=None,
+              help="Time zone of an expression (default: $CRONFLOW_TIMEZONE or the system "
+                   "zone); for a job, only the zone the times are shown in.")
+@click.option("--json", "json_", is_flag=True, help="Print a JSON array of ISO 8601 timestamps.")
+@jobs_dir_option
+def next_(target: str, count: int, after: str | None, tz: str | None, json_: bool,
+          jobs_dir: Path | None) -> None:
+    """Show the next fire times of a schedule expression or of a job/flow by name.
+
+    A schedule that never fires again prints nothing after its header (`[]` with
+    --json) and exits 0: that is an answer, not an error.
+    """
+    from cronflow.formatting import format_instant
+    from cronflow.listing import fire_times, isoformat
+    from cronflow.schedule import compile_schedules, resolve_zone
+
+    definition = _find_definition(target, jobs_dir)
+    if definition is not None:
+        zone_name = definition.timezone or _default_zone()
+        exprs: tuple[str, ...] = definition.schedule
+    else:
+        zone_name = tz or _default_zone()
+        exprs = (target,)
+    zone = resolve_zone(zone_name)
+    shown_zone = resolve_zone(tz) if tz and definition is not None else zone
+    anchor = _parse_after(after, zone) if after else _now()
+    if not exprs:
+        assert definition is not None
+        if json_:
+            click.echo("[]")
+        else:
+            click.echo(f"{definition.kind} {definition.name!r} has no schedule "
+                       "(it runs on demand, by triggers or in flows)")
+        return
+    schedule = compile_schedules(exprs, zone=zone, anchor=anchor)
+    times = fire_times(schedule, anchor, count)
+    if json_:
+        click.echo(json.dumps([isoformat(t, shown_zone) for t in times]))
+        return
+    if definition is not None:
+        click.echo(f"{definition.kind.capitalize()}: {definition.name}")
+    click.echo(f"Schedule: {schedule.canonical}")
+    click.echo(f"Time zone: {zone_name}")
+    if not times:
+        click.echo("  never fires again")
+    for instant in times:
+        click.echo(f"  {format_instant(instant, shown_zone)}")
+
+
+def _find_definition(target: str, flag: Path | None) -> Definition | None:
+    """The job or flow called ``target`` in the jobs dir, or None if there is none."""
+    if not _NAME.match(target):
+        return None
+    from cronflow.loader import job_files, load_dir, load_file
+
+    directory = _jobs_dir(flag)
+    if not directory.is_dir():
+        return None
+    zone = _default_zone()
+    now = _now()
+    candidate = directory / f"{target}.toml"
+    if candidate.is_file() and candidate in job_files(directory):
+        definition = load_file(candidate, now=now, default_timezone=zone)
+        if definition.name == target:
+            return definition
+    # the name may come from a `name = ...` key rather than the file name
+    result = load_dir(directory, now=now, default_timezone=zone)
+    if target in result.definitions:
+        return result.definitions[target]
+    for error in result.errors:
+        if Path(error.path).stem == target:
+            raise error
+    return None
+
+
+def _parse_after(text: str, zone: Any) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CronflowError(f"--after: {text!r} is not an ISO 8601 timestamp such as "
+                            "2026-03-29T01:30:00+01:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+@click.command(name="list")
+@click.option("--tag", default=None, help="Only jobs and flows with this tag.",
+              shell_complete=complete_tags)
+@click.option("--json", "json_", is_flag=True, help="Print one JSON array of objects.")
+@jobs_dir_option
+def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
+    """List jobs and flows: schedule, time zone, next fire, tags, load errors."""
+    from cronflow.listing import build_rows
+    from cronflow.loader import load_dir
+
+    from cronflow.paths import state_dir
+    from cronflow.store import read_list_state
+
+    now, zone = _now(), _default_zone()
+    jobs = _jobs_dir(jobs_dir)
+    result = load_dir(jobs, now=now, default_timezone=zone)
+    # last run, state, paused/running and "once" anchors from the state dir (cronflow.store)
+    known = read_list_state(state_dir(None, jobs=jobs), now=now)
+    rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors)
+    known.annotate(rows)
+    if json_:
+        # no indent: an indent forces json's pure-Python encoder (10,000 rows, 0.4 s)
+        click.echo(json.dumps(rows))
+        return
+    click.echo(_list_text(rows))
+
+
+def _list_text(rows: list[dict[str, Any]]) -> str:
+    from cronflow.formatting import format_span, format_table
+
+    if not rows:
+        return "no jobs or flows"
+    table = []
+    errors = []
+    for row in rows:
+        if row["error"] is not None and row["kind"] is None:
+            errors.extend(row.get("errors") or [row["error"]])
+            table.append([row["name"], "error", "-", "-", "-", "-", "-", "-"])
+            continue
+        if not row["enabled"]:
+            when, due = "disabled", "-"
+        elif row["next"] is None:
+            when, due = "-", "-"
+        else:
+            span = format_span(row["due_in"])
+            when, due = row["next"].replace("T", " "), span if span == "now" else f"in {span}"
+        last = row.get("last_state") or "-"
+        if row.get("running"):
+            last += ", running"
+        if row.get("paused"):
+            last += ", paused"
+        table.append([row["name"], row["kind"], row["schedule"] or "-", row["timezone"],
+                      when, due, ",".join(row["tags"]) or "-", last])
+    text = format_table(["NAME", "KIND", "SCHEDULE", "TZ", "NEXT", "DUE", "TAGS", "LAST"], table)
+    if errors:
+        text += "\n\nerrors:\n" + "\n".join(f"  {error}" for error in errors)
+    return text

@@ -1,0 +1,369 @@
+"""Verbs about runs: daemon, run, force, history, logs, pause, resume, cancel.
+
+``cronflow run`` exit status: the job's exit code; 128+N when the job was killed by
+signal N; 124 when it timed out; 130 when cancelled or interrupted; 75 (EX_TEMPFAIL)
+when the job is already running (its lock is held) so nothing started.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cronflow.cli.common import jobs_dir_option, parse_params, resolve_dirs, state_dir_option
+from cronflow.cli.completion import complete_definition_names, complete_run_ids, complete_tags
+
+EXIT_BUSY = 75
+EXIT_TIMED_OUT = 124
+EXIT_CANCELLED = 130
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _parse_when(text: str, *, future: bool) -> datetime:
+    """An ISO 8601 instant, or a duration counted from now (ahead or back)."""
+    from cronflow.durations import parse_duration
+    from cronflow.errors import CronflowError
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            seconds = parse_duration(text)
+        except CronflowError:
+            raise click.BadParameter(f"expected an ISO 8601 time or a duration such as 2h, got {text!r}") from None
+        delta = timedelta(seconds=seconds)
+        return _now() + delta if future else _now() - delta
+    if instant.tzinfo is None:
+        instant = instant.astimezone()  # local time, as a person typing it means
+    return instant.astimezone(timezone.utc)
+
+
+def _load(name: str, jobs: Path) -> Any:
+    from cronflow.errors import NotFoundError
+    from cronflow.loader import load_dir, load_file
+    from cronflow.paths import default_timezone
+
+    zone = default_timezone()
+    candidate = jobs / f"{name}.toml"
+    if candidate.is_file():
+        definition = load_file(candidate, now=_now(), default_timezone=zone)
+        if definition.name == name:
+            return definition
+    result = load_dir(jobs, now=_now(), default_timezone=zone)
+    if name in result.definitions:
+        return result.definitions[name]
+    for error in result.errors:
+        if Path(error.path).stem == name:
+            raise error
+    raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
+
+
+# --- daemon ----------------------------------------------------------------------------
+
+
+@click.command()
+@jobs_dir_option
+@state_dir_option
+@click.option("--grace", default="30s", show_default=True,
+              help="On SIGTERM, how long running jobs may finish before they are terminated.")
+def daemon(jobs_dir: Path | None, state_dir: Path | None, grace: str) -> None:
+    """Run the scheduler in the foreground (systemd Type=notify)."""
+    from cronflow.daemon import run_daemon
+    from cronflow.durations import parse_duration
+
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
+    sys.exit(run_daemon(jobs, state, grace=parse_duration(grace)))
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_definition_names)
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@jobs_dir_option
+@state_dir_option
+def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
+    """Run a job or flow now in the foreground; exit with its outcome."""
+    import asyncio
+
+    from cronflow.model import Flow
+
+    values = parse_params(params)
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
+    definition = _load(name, jobs)
+    ctx = _foreground_context(state)
+    try:
+        if isinstance(definition, Flow):
+            from cronflow.cli.flows import foreground_flow
+
+            sys.exit(foreground_flow(definition, ctx=ctx, jobs=jobs, params=values))
+        else:
+            from cronflow.runner import run_job
+
+            result = asyncio.run(run_job(definition, ctx=ctx, nominal=_now(), trigger="manual", params=values))
+    except KeyboardInterrupt:
+        click.echo(f"cronflow: {name}: interrupted", err=True)
+        sys.exit(EXIT_CANCELLED)
+    finally:
+        ctx.store.close()
+    sys.exit(_exit_status(name, result))
+
+
+def _foreground_context(state: Path) -> Any:
+    import logging
+
+    from cronflow.paths import default_timezone
+    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.runner import RunContext
+    from cronflow.store import Store
+
+    logger = logging.getLogger("cronflow.run")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("cronflow: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    pm = get_plugin_manager(logger=logger)
+    sys.stdout.flush()
+    return RunContext(state_dir=state, store=Store.open(state), pm=pm, registry=build_registry(pm, logger=logger),
+                      logger=logger, default_timezone=default_timezone(), tee_fd=sys.stdout.fileno())
+
+
+def _exit_status(name: str, run: Any) -> int:
+    from cronflow.model import RunState
+
+    state = run.state
+    if state is RunState.SKIPPED:
+        click.echo(f"cronflow: {name} is already running (its lock is held); not started", err=True)
+        return EXIT_BUSY
+    summary = f"cronflow: {name}: run {run.id} {state.value}"
+    if run.exit_code is not None:
+        summary += f" (exit {run.exit_code})"
+    if not state.ok:
+        click.echo(summary, err=True)
+    if state.ok:
+        return 0
+    if state is RunState.TIMED_OUT:
+        return EXIT_TIMED_OUT
+    if state is RunState.CANCELLED:
+        return EXIT_CANCELLED
+    code = run.exit_code
+    if code is None:
+        return 1
+    if code < 0:
+        return 128 - code
+    return code or 1
+
+
+# --- control requests ------------------------------------------------------------------
+
+
+def _submit(state: Path, request: Any) -> None:
+    from cronflow.spool import submit
+
+    submit(state, request)
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_definition_names)
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@jobs_dir_option
+@state_dir_option
+def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
+    """Ask the daemon to fire a job or flow now (kept until the daemon runs)."""
+    from cronflow.spool import Request
+
+    values = parse_params(params)
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
+    _load(name, jobs)
+    _submit(state, Request(kind="force", target=name, params=values, requested=time.time()))
+    click.echo(f"requested a run of {name}")
+
+
+def _target(name: str | None, tag: str | None) -> tuple[str, bool]:
+    if (name is None) == (tag is None):
+        raise click.UsageError("give a job name or --tag, not both")
+    return (tag, True) if tag is not None else (name, False)  # type: ignore[return-value]
+
+
+@click.command()
+@click.argument("name", required=False, shell_complete=complete_definition_names)
+@click.option("--tag", default=None, help="Pause every job with this tag.", shell_complete=complete_tags)
+@click.option("--until", "until", default=None, help="ISO 8601 time or duration (e.g. 2h); default: until resumed.")
+@jobs_dir_option
+@state_dir_option
+def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path | None,
+          state_dir: Path | None) -> None:
+    """Pause a job, or every job with a tag (fires are recorded skipped/paused)."""
+    from cronflow.spool import Request
+    from cronflow.store import to_iso
+
+    target, by_tag = _target(name, tag)
+    end = _parse_when(until, future=True) if until else None
+    _, state = resolve_dirs(jobs_dir, state_dir)
+    _submit(state, Request(kind="pause", target=target, by_tag=by_tag, until=to_iso(end), requested=time.time()))
+    what = f"jobs tagged {target}" if by_tag else target
+    click.echo(f"pausing {what}" + (f" until {to_iso(end)}" if end else ""))
+
+
+@click.command()
+@click.argument("name", required=False, shell_complete=complete_definition_names)
+@click.option("--tag", default=None, help="Resume every job with this tag.", shell_complete=complete_tags)
+@jobs_dir_option
+@state_dir_option
+def resume(name: str | None, tag: str | None, jobs_dir: Path | None, state_dir: Path | None) -> None:
+    """Resume a paused job, or every job with a tag."""
+    from cronflow.spool import Request
+
+    target, by_tag = _target(name, tag)
+    _, state = resolve_dirs(jobs_dir, state_dir)
+    _submit(state, Request(kind="resume", target=target, by_tag=by_tag, requested=time.time()))
+    click.echo(f"resuming {f'jobs tagged {target}' if by_tag else target}")
+
+
+@click.command()
+@click.argument("run_id", shell_complete=complete_run_ids)
+@jobs_dir_option
+@state_dir_option
+def cancel(run_id: str, jobs_dir: Path | None, state_dir: Path | None) -> None:
+    """Cancel a running (or queued) run."""
+    from cronflow.errors import CronflowError
+    from cronflow.spool import Request
+
+    _, state = resolve_dirs(jobs_dir, state_dir)
+    store = _store(state)
+    try:
+        found = store.get_run(run_id)
+    finally:
+        store.close()
+    if found.state.terminal:
+        raise CronflowError(f"run {found.id} has already ended ({found.state.value})")
+    _submit(state, Request(kind="cancel", target=found.id, requested=time.time()))
+    click.echo(f"cancelling run {found.id} ({found.job})")
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _store(state: Path) -> Any:
+    from cronflow.errors import CronflowError
+    from cronflow.store import DB_NAME, Store
+
+    if not (state / DB_NAME).exists():
+        raise CronflowError(f"no history yet in {state}")
+    return Store(state / DB_NAME)
+
+
+@click.command()
+@click.argument("job", required=False, shell_complete=complete_definition_names)
+@click.option("--status", "status", default=None, help="Only runs in this state (e.g. failed, skipped).")
+@click.option("--since", default=None, help="ISO 8601 time or a duration ago (e.g. 1d).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many runs.")
+@click.option("--json", "json_", is_flag=True, help="Print one JSON array, newest first.")
+@click.option("--gantt", is_flag=True, help="With a flow RUN_ID: draw the steps as bars on a time axis.")
+@jobs_dir_option
+@state_dir_option
+def history(job: str | None, status: str | None, since: str | None, limit: int, json_: bool,
+            jobs_dir: Path | None, state_dir: Path | None, gantt: bool = False) -> None:
+    """Show run history, newest first; `history RUN_ID` shows one run (a flow's step tree)."""
+    from cronflow.model import RunState
+    from cronflow.store import DB_NAME, run_to_json
+
+    if status is not None and status not in {s.value for s in RunState}:
+        raise click.BadParameter(f"{status!r} is not one of {', '.join(s.value for s in RunState)}",
+                                 param_hint="--status")
+    start = _parse_when(since, future=False) if since else None
+    _, state = resolve_dirs(jobs_dir, state_dir)
+    if not (state / DB_NAME).exists():
+        click.echo("[]" if json_ else "no runs yet")
+        return
+    store = _store(state)
+    try:
+        from cronflow.cli.flows import find_run, flow_steps, show_flow_run
+
+        one = find_run(store, job, gantt=gantt)
+        if one is not None:
+            click.echo(show_flow_run(store, one, gantt=gantt, json_=json_))
+            return
+        runs = store.list_runs(job=job, states=[status] if status else None, since=start, limit=limit,
+                               top_level=True)
+        rows = [run_to_json(run, flow_steps(store, run.id) if run.kind == "flow" else None)
+                for run in runs]
+    finally:
+        store.close()
+    if json_:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_history_text(rows))
+
+
+def _history_text(rows: list[dict[str, Any]]) -> str:
+    from cronflow.formatting import format_table
+
+    if not rows:
+        return "no runs"
+
+    def when(value: str | None) -> str:
+        if value is None:
+            return "-"
+        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+    table = [[row["id"][:12], row["job"], row["state"], row["reason"] or "-", str(row["attempt"]),
+              when(row["nominal"]), when(row["started"]),
+              "-" if row["duration"] is None else f"{row['duration']:.1f}s",
+              "-" if row["exit_code"] is None else str(row["exit_code"])] for row in rows]
+    return format_table(["ID", "JOB", "STATE", "REASON", "TRY", "NOMINAL", "STARTED", "TOOK", "EXIT"], table)
+
+
+@click.command()
+@click.argument("run_id", shell_complete=complete_run_ids)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing output until the run ends.")
+@jobs_dir_option
+@state_dir_option
+def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None) -> None:
+    """Show (or follow) the log of a run (a unique id prefix is enough)."""
+    from cronflow.errors import CronflowError
+
+    _, state = resolve_dirs(jobs_dir, state_dir)
+    store = _store(state)
+    try:
+        found = store.get_run(run_id)
+        if found.log_path is None:
+            raise CronflowError(f"run {found.id} has no log ({found.state.value})")
+        path = Path(found.log_path)
+        out = sys.stdout.buffer
+        offset = 0
+        while True:
+            offset = _copy_from(path, offset, out)
+            if not follow or found.state.terminal:
+                break
+            time.sleep(0.2)
+            found = store.get_run(found.id)
+        if offset:
+            _copy_from(path, offset, out)
+    finally:
+        store.close()
+
+
+def _copy_from(path: Path, offset: int, out: Any) -> int:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            while chunk := handle.read(65536):
+                out.write(chunk)
+                offset += len(chunk)
+    except FileNotFoundError:
+        return offset
+    out.flush()
+    return offset

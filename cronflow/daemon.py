@@ -1,0 +1,229 @@
+"""``cronflow daemon``: the loop that fires jobs on time.
+
+One asyncio process. A heap holds each job's next due instant; the loop sleeps until
+the earliest (no polling tick) or until something changes (a job file, a control request,
+a signal). It sleeps on the monotonic clock and re-reads the wall clock when it wakes,
+ending each wait with a short precise sleep, so fires start within a millisecond of their
+due instant; a wait is capped at ``MAX_SLEEP`` so that a wall clock step or a suspend is
+noticed within that long. Fires due together are claimed in one transaction.
+
+The job table (loading, reloading, schedules) is :mod:`cronflow.jobtable`; what a fire
+does is :mod:`cronflow.firing`; this module is the loop, the watchers, the signals and
+the lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cronflow import daemonlog, locks, spool
+from cronflow.errors import CronflowError
+from cronflow.firing import Firing
+from cronflow.jobtable import JobTable
+from cronflow.reconcile import reconcile, watch_adopted
+from cronflow.runner import RunContext
+from cronflow.scheduler import FireHeap
+from cronflow.sdnotify import Notifier, job_environ
+from cronflow.store import Store
+
+# longest single wait, so that a wall clock step or a suspend is noticed this quickly
+MAX_SLEEP = 300.0
+# the final part of a wait is a blocking sleep, which is precise (asyncio timers are not)
+PRECISE = 0.003
+RETENTION_EVERY = 86400.0
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def run_daemon(jobs_dir: Path, state_dir: Path, *, grace: float = 30.0) -> int:
+    """Run the daemon until SIGTERM/SIGINT; the process exit status."""
+    logger = daemonlog.setup()
+    try:
+        return asyncio.run(Daemon(Path(jobs_dir), Path(state_dir), grace=grace, logger=logger).main())
+    except CronflowError as exc:
+        logger.error("%s", exc)
+        return 1
+
+
+class Daemon:
+    """The daemon's state and its tasks."""
+
+    def __init__(self, jobs_dir: Path, state_dir: Path, *, grace: float, logger: logging.Logger) -> None:
+        # resolved: the watcher reports resolved paths, and the job table is keyed by path
+        self.jobs_dir = jobs_dir.resolve()
+        self.state_dir = state_dir.resolve()
+        self.grace = grace
+        self.logger = logger
+        self.heap = FireHeap()
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.reload_requested = False
+        self.notifier = Notifier()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def main(self) -> int:
+        """Start, run until asked to stop, shut down; the exit status."""
+        from cronflow.paths import default_timezone
+        from cronflow.plugins import build_registry, get_plugin_manager
+
+        if not self.jobs_dir.is_dir():
+            raise CronflowError(f"{self.jobs_dir}: no such jobs directory")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        own = locks.try_acquire(self.state_dir / "daemon.lock")
+        if own is None:
+            raise CronflowError(f"another cronflow daemon is using {self.state_dir}")
+        store = Store.open(self.state_dir)
+        pm = get_plugin_manager(logger=self.logger)
+        ctx = RunContext(state_dir=self.state_dir, store=store, pm=pm,
+                         registry=build_registry(pm, logger=self.logger), logger=self.logger,
+                         default_timezone=default_timezone(), base_env=job_environ(os.environ), now=utc_now)
+        self.ctx = ctx
+        self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
+        self.firing = Firing(ctx=ctx, table=self.table, heap=self.heap, logger=self.logger)
+        self.table.on_trigger = self.firing.fire_now
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        try:
+            self._reconcile()
+            self.table.load_all(now=utc_now(), initial=True)
+            self.firing.fire_reboots(now=utc_now())
+            self._process_spool()
+            self._retention()
+            self._tasks = [asyncio.ensure_future(coro) for coro in (self._timer_loop(), self._watch(),
+                                                                    self._watchdog())]
+            self.notifier.ready(self._status())
+            self.logger.info("daemon ready: %d jobs from %s, state in %s (pid %d)",
+                             len(self.table.definitions), self.jobs_dir, self.state_dir, os.getpid())
+            store.set_status("daemon", {"pid": os.getpid(), "started": utc_now().isoformat()})
+            await self.stop.wait()
+        finally:
+            await self._shutdown()
+            own.release()
+        return 0
+
+    def _request_reload(self) -> None:
+        self.reload_requested = True
+        self.wake.set()
+
+    def _status(self) -> str:
+        return (f"{len(self.table.definitions)} jobs, {self.firing.running_count()} running, "
+                f"{len(self.table.errors)} files with errors")
+
+    # --- the timer ---------------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        while not self.stop.is_set():
+            if self.reload_requested:
+                self.reload_requested = False
+                self.notifier.reloading()
+                self.logger.info("SIGHUP: reloading every job file")
+                self.table.load_all(now=utc_now(), initial=False)
+                self.notifier.ready(self._status())
+            due = self.heap.peek()
+            now = time.time()
+            if due is None or due - now > PRECISE:
+                timeout = None if due is None else min(MAX_SLEEP, due - now - PRECISE)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                self.wake.clear()
+                continue
+            if due > now:
+                time.sleep(due - now)
+            now_dt = utc_now()
+            names = self.heap.pop_due(now_dt.timestamp())
+            if names:
+                self.firing.fire_due(names, now=now_dt)
+
+    # --- watching files and requests ---------------------------------------------------
+
+    async def _watch(self) -> None:
+        import watchfiles
+
+        spool_dir = spool.spool_dir(self.state_dir)
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        jobs = self.jobs_dir
+        stop = asyncio.Event()
+        self._watch_stop = stop
+        async for changes in watchfiles.awatch(jobs, spool_dir, watch_filter=None, debounce=400, step=20,
+                                               stop_event=stop, recursive=False):
+            paths = {Path(path) for _, path in changes}
+            if any(path.parent == spool_dir for path in paths):
+                self._process_spool()
+            changed = {path for path in paths if path.parent == jobs}
+            if changed:
+                self.table.reload_paths(changed, now=utc_now())
+                self.notifier.status(self._status())
+            self.wake.set()
+
+    def _process_spool(self) -> None:
+        for item in spool.pending(self.state_dir):
+            if isinstance(item, tuple):
+                path, problem = item
+                self.logger.error("spool %s: %s; removed", path.name, problem)
+                spool.done(path)
+                continue
+            try:
+                self.firing.handle_request(item, now=utc_now())
+            except Exception:
+                self.logger.exception("spool %s: request failed", item.path)
+            assert item.path is not None
+            spool.done(item.path)
+        self.wake.set()
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return
+        while not self.stop.is_set():
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    # --- start and stop ----------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        lost, adopted = reconcile(self.ctx.store, now=utc_now())
+        for run in lost:
+            self.logger.warning("job %s: run %s is lost (%s)", run.job, run.id, run.reason)
+        for item in adopted:
+            self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
+            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
+
+    def _retention(self) -> None:
+        try:
+            removed = self.ctx.store.retain(now=utc_now())
+        except Exception:
+            self.logger.exception("retention failed")
+        else:
+            if removed:
+                self.logger.info("retention: removed %d old runs and their logs", removed)
+        asyncio.get_running_loop().call_later(RETENTION_EVERY, self._retention)
+
+    async def _shutdown(self) -> None:
+        self.notifier.stopping()
+        self.logger.info("stopping: no new fires; waiting up to %gs for %d running runs",
+                         self.grace, self.firing.running_count())
+        if getattr(self, "_watch_stop", None) is not None:
+            self._watch_stop.set()
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if hasattr(self, "table"):
+            self.table.stop_triggers()
+        if hasattr(self, "firing"):
+            await self.firing.shutdown(grace=self.grace, now=utc_now)
+            self.ctx.store.close()
+        self.logger.info("stopped")
+        self.notifier.close()

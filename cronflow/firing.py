@@ -1,0 +1,336 @@
+"""What the daemon does when fires are due or requested: record, decide, start.
+
+Fires due together are recorded in one transaction: skipped fires, queued rows of the
+runs about to start, the jobs' last handled fire. Then the runs start, each its own task
+running :func:`cronflow.runner.run_job` with the lock taken here (so the overlap
+decision and the lock agree). A job's runs in progress, adopted runs and buffered fires
+are tracked here for the overlap policies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from cronflow import locks
+from cronflow.catchup import ON_TIME, due_fires, jitter_offset, plan_fires
+from cronflow.jobtable import JobTable
+from cronflow.model import Definition, Flow, Run, RunState, SkipReason, replace
+from cronflow.runner import RunContext, lock_slots, notify_event, run_job
+from cronflow.scheduler import Action, FireHeap, decide_overlap
+from cronflow.spool import Request
+from cronflow.store import new_run_id
+
+Now = Callable[[], datetime]
+
+
+class Firing:
+    """Runs in progress, adopted and buffered, per job; starts and records fires."""
+
+    def __init__(self, *, ctx: RunContext, table: JobTable, heap: FireHeap, logger: logging.Logger) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.heap = heap
+        self.logger = logger
+        self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
+        self.adopted: dict[str, dict[str, int | None]] = {}
+        self.buffered: dict[str, deque[Run]] = {}
+        self.stopping = False
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def running_count(self) -> int:
+        """Runs in progress (adopted included)."""
+        return sum(map(len, self.running.values())) + sum(map(len, self.adopted.values()))
+
+    # --- scheduled fires ---------------------------------------------------------------
+
+    def fire_due(self, names: list[str], *, now: datetime) -> None:
+        """Handle the jobs whose due instant has come."""
+        starts: list[tuple[Definition, Run, locks.JobLock]] = []
+        missed: list[tuple[Definition, Run]] = []
+        with self.ctx.store.batch():
+            for name in names:
+                definition = self.table.definitions.get(name)
+                schedule = self.table.schedules.get(name)
+                if definition is None or schedule is None:
+                    continue
+                state = self.table.state(name)
+                last = state.last_fire or now
+                fires, omitted = due_fires(schedule.next_fire, last, now)
+                plan = plan_fires(fires=fires, now=now, catchup=definition.catchup,
+                                  catchup_window=definition.catchup_window,
+                                  misfire_grace=definition.misfire_grace, omitted=omitted,
+                                  jitter_of=lambda fire: jitter_offset(name, fire, definition.jitter))
+                skipped = [self._record_skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
+                if plan.omitted:
+                    self.logger.warning("job %s: %d more missed fires before %s not recorded one by one",
+                                        name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
+                for fire in plan.run:
+                    late = (now - fire).total_seconds() - jitter_offset(name, fire, definition.jitter)
+                    trigger = "catchup" if late > ON_TIME else "schedule"
+                    started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now)
+                    if started is not None:
+                        starts.append(started)
+                if skipped:
+                    missed.append((definition, skipped[-1]))
+                if plan.last is not None:
+                    self.table.set_state(replace(state, last_fire=plan.last))
+                self.table.reschedule(name, after=plan.last or now)
+        for definition, run, lock in starts:
+            self._start(definition, run, lock)
+        for definition, run in missed:
+            self._background_task(notify_event(self.ctx, definition, "missed", run))
+
+    def fire_reboots(self, *, now: datetime) -> None:
+        """Fire the ``@reboot`` jobs found at start on a boot they have not run in."""
+        names, self.table.reboot_due = self.table.reboot_due, []
+        for name in names:
+            self.fire_now(name, None, "reboot", now=now)
+
+    def fire_now(self, name: str, params: Mapping[str, str] | None, trigger: str, *,
+                 now: datetime | None = None) -> None:
+        """A fire requested now (``force``, a trigger, ``@reboot``)."""
+        now = now or self.ctx.now()
+        definition = self.table.definitions.get(name)
+        if definition is None:
+            self.logger.error("%s: no job or flow %r is loaded; request ignored", trigger, name)
+            return
+        with self.ctx.store.batch():
+            started = self._fire(definition, nominal=now, trigger=trigger, params=params, now=now,
+                                 honour_pause=trigger != "force")
+        if started is not None:
+            self._start(*started)
+
+    def _queued_row(self, definition: Definition, *, nominal: datetime, trigger: str,
+                    params: Mapping[str, str] | None) -> Run:
+        run_id = new_run_id()
+        return Run(id=run_id, job=definition.name, kind=definition.kind, state=RunState.QUEUED,
+                   nominal=nominal, params={**definition.params, **(params or {})}, trigger=trigger,
+                   log_path=str(self.ctx.log_path(definition.name, run_id)) if definition.kind == "job" else None)
+
+    def _record_skip(self, definition: Definition, nominal: datetime, reason: SkipReason, *, now: datetime,
+                     trigger: str = "schedule", params: Mapping[str, str] | None = None) -> Run:
+        run = replace(self._queued_row(definition, nominal=nominal, trigger=trigger, params=params),
+                      state=RunState.SKIPPED, reason=reason.value, log_path=None, ended=now)
+        self.ctx.store.insert_run(run, created=now)
+        self.logger.info("job %s: fire at %s skipped (%s)", definition.name, nominal.isoformat(), reason.value)
+        return run
+
+    def _fire(self, definition: Definition, *, nominal: datetime, trigger: str,
+              params: Mapping[str, str] | None, now: datetime, honour_pause: bool = True
+              ) -> tuple[Definition, Run, locks.JobLock] | None:
+        """Record one fire; return what to start (inside the caller's transaction)."""
+        name = definition.name
+        if self.stopping:
+            return None
+        if honour_pause and self.table.state(name).is_paused(now):
+            self._record_skip(definition, nominal, SkipReason.PAUSED, now=now, trigger=trigger, params=params)
+            return None
+        action = decide_overlap(definition.overlap, running=len(self.running.get(name, {})) + len(
+            self.adopted.get(name, {})), buffered=len(self.buffered.get(name, ())),
+            max_concurrent=getattr(definition, "max_concurrent", 1))
+        if action is Action.SKIP:
+            self._record_skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
+            return None
+        if action is Action.DROP:
+            self._record_skip(definition, nominal, SkipReason.BUFFER_DROPPED, now=now, trigger=trigger, params=params)
+            return None
+        row = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params)
+        if action is not Action.START:
+            self.ctx.store.insert_run(row, created=now)
+            queue = self.buffered.setdefault(name, deque())
+            if action is Action.BUFFER:
+                queue.append(row)
+                return None
+            # cancel_other / terminate_other: this fire goes first once the others end
+            queue.appendleft(row)
+            self._stop_others(name, kill=action is Action.TERMINATE_THEN_START)
+            return None
+        lock = self._lock(definition)
+        if lock is None:
+            # held by a process this daemon does not run (e.g. `cronflow run`)
+            self._record_skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
+            return None
+        self.ctx.store.insert_run(row, lock_path=str(lock.path), created=now)
+        return definition, row, lock
+
+    def _lock(self, definition: Definition) -> locks.JobLock | None:
+        slots = lock_slots(definition) if definition.kind == "job" else None  # type: ignore[arg-type]
+        return locks.try_acquire_slot(self.ctx.state_dir, definition.name, slots)
+
+    def _stop_others(self, name: str, *, kill: bool) -> None:
+        for run_id in self.running.get(name, {}):
+            self.ctx.cancels.cancel(run_id, kill=kill)
+        for pid in self.adopted.get(name, {}).values():
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
+
+    # --- running -----------------------------------------------------------------------
+
+    def _start(self, definition: Definition, row: Run, lock: locks.JobLock) -> None:
+        task = asyncio.ensure_future(self._run(definition, row, lock))
+        self.running.setdefault(definition.name, {})[row.id] = task
+        task.add_done_callback(lambda _: self._ended(definition.name, row.id))
+
+    async def _run(self, definition: Definition, row: Run, lock: locks.JobLock) -> None:
+        try:
+            if isinstance(definition, Flow):
+                await self._run_flow(definition, row)
+            else:
+                await run_job(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
+                              params=row.params, run_id=row.id, held_lock=lock)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.logger.exception("job %s: run %s failed inside cronflow", definition.name, row.id)
+            with contextlib.suppress(Exception):
+                current = self.ctx.store.get_run(row.id)
+                if not current.state.terminal:
+                    self.ctx.store.update_run(replace(current, state=RunState.FAILED, reason="internal error",
+                                                      ended=self.ctx.now()))
+        finally:
+            lock.release()
+
+    async def _run_flow(self, flow: Flow, row: Run) -> None:
+        try:
+            from cronflow.flowrunner import run_flow
+        except ImportError:
+            self.logger.error("flow %s: flows are not supported by this build", flow.name)
+            self.ctx.store.update_run(replace(row, state=RunState.FAILED, reason="flows not supported",
+                                              ended=self.ctx.now()))
+            return
+        await run_flow(flow, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
+                       params=row.params, run_id=row.id, definitions=self.table.definitions)
+
+    def _ended(self, name: str, run_id: str) -> None:
+        runs = self.running.get(name, {})
+        runs.pop(run_id, None)
+        if not runs:
+            self.running.pop(name, None)
+        self._start_buffered(name)
+
+    def _start_buffered(self, name: str) -> None:
+        queue = self.buffered.get(name)
+        if self.stopping or not queue or self.running.get(name) or self.adopted.get(name):
+            return
+        row = queue.popleft()
+        if not queue:
+            self.buffered.pop(name, None)
+        definition = self.table.definitions.get(name)
+        lock = self._lock(definition) if definition is not None else None
+        if definition is None or lock is None:
+            reason = SkipReason.OVERLAP.value if definition is not None else "removed"
+            self.ctx.store.update_run(replace(row, state=RunState.SKIPPED, reason=reason, log_path=None,
+                                              ended=self.ctx.now()))
+            self._start_buffered(name)
+            return
+        self._start(definition, row, lock)
+
+    def adopt(self, run: Run, watcher: Awaitable[Run]) -> None:
+        """Count an adopted run as running until ``watcher`` (its lock watch) ends."""
+        self.adopted.setdefault(run.job, {})[run.id] = run.pid
+
+        async def watch() -> None:
+            try:
+                final = await watcher
+                self.logger.info("job %s: adopted run %s ended (%s)", run.job, run.id, final.state.value)
+            finally:
+                entries = self.adopted.get(run.job, {})
+                entries.pop(run.id, None)
+                if not entries:
+                    self.adopted.pop(run.job, None)
+                self._start_buffered(run.job)
+
+        self._background_task(watch())
+
+    def _background_task(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- requests ----------------------------------------------------------------------
+
+    def handle_request(self, request: Request, *, now: datetime) -> None:
+        """Act on one control request (durably, before the caller deletes it)."""
+        if request.kind == "force":
+            self.logger.info("force: %s", request.target)
+            self.fire_now(request.target, request.params, "force", now=now)
+        elif request.kind in ("pause", "resume"):
+            self._pause(request, now=now)
+        elif request.kind == "cancel":
+            self._cancel(request.target, now=now)
+        else:
+            self.logger.error("spool: unknown request kind %r ignored", request.kind)
+
+    def _pause(self, request: Request, *, now: datetime) -> None:
+        if request.by_tag:
+            names = [name for name, d in self.table.definitions.items() if request.target in d.tags]
+            if not names:
+                self.logger.warning("%s --tag %s: no loaded job has this tag", request.kind, request.target)
+        else:
+            names = [request.target]
+            if request.target not in self.table.definitions:
+                self.logger.warning("%s %s: no such job is loaded (recorded anyway)", request.kind, request.target)
+        until = datetime.fromisoformat(request.until).astimezone(timezone.utc) if request.until else None
+        with self.ctx.store.batch():
+            for name in names:
+                state = self.table.state(name)
+                if request.kind == "pause":
+                    self.table.set_state(replace(state, paused=True, paused_until=until))
+                else:
+                    self.table.set_state(replace(state, paused=False, paused_until=None))
+                self.logger.info("job %s: %s%s", name, "paused" if request.kind == "pause" else "resumed",
+                                 f" until {until.isoformat()}" if until else "")
+
+    def _cancel(self, run_id: str, *, now: datetime) -> None:
+        if self.ctx.cancels.cancel(run_id):
+            self.logger.info("cancel: run %s is being stopped", run_id)
+            return
+        for name, queue in self.buffered.items():
+            for row in list(queue):
+                if row.id == run_id:
+                    queue.remove(row)
+                    self.ctx.store.update_run(replace(row, state=RunState.CANCELLED, reason="cancelled", ended=now))
+                    self.logger.info("cancel: queued run %s of %s cancelled", run_id, name)
+                    return
+        for name, entries in self.adopted.items():
+            pid = entries.get(run_id)
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGTERM)
+                self.logger.info("cancel: adopted run %s of %s sent SIGTERM", run_id, name)
+                return
+        self.logger.warning("cancel: run %s is not running here", run_id)
+
+    # --- shutdown ----------------------------------------------------------------------
+
+    async def shutdown(self, *, grace: float, now: Now) -> None:
+        """Start nothing more; let runs finish for ``grace`` seconds, then stop them
+        (recorded ``cancelled``); buffered fires are recorded ``cancelled``."""
+        self.stopping = True
+        with self.ctx.store.batch():
+            for queue in self.buffered.values():
+                for row in queue:
+                    self.ctx.store.update_run(replace(row, state=RunState.CANCELLED, reason="daemon stopped",
+                                                      ended=now()))
+        self.buffered.clear()
+        tasks = [task for runs in self.running.values() for task in runs.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            if pending:
+                self.logger.warning("grace period over: stopping %d runs", len(pending))
+                for run_id in self.ctx.cancels.active():
+                    self.ctx.cancels.cancel(run_id)
+                _, pending = await asyncio.wait(pending, timeout=60.0)
+                for task in pending:
+                    task.cancel()
+        for task in list(self._background):
+            task.cancel()

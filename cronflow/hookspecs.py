@@ -1,0 +1,123 @@
+"""The plugin hooks: the ``hookspec``/``hookimpl`` markers and every hook, documented.
+
+The docstrings below are the hook reference; ``docs/writing-plugins.md`` repeats them
+verbatim (a test keeps the two in step). Hooks are always called with keyword arguments,
+so an implementation may accept fewer arguments than its spec, and a spec can grow an
+argument without breaking existing plugins.
+
+This module imports nothing at run time but pluggy; the types named in the signatures
+are for readers and type checkers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from cronflow.model import Run
+
+PROJECT_NAME = "cronflow"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+Register = Callable[[str, Any], None]
+
+
+# --- registration: called once when the plugin manager's registry is built ---------------
+
+
+@hookspec
+def register_notifiers(register: Register) -> None:
+    """Register notifiers with ``register(name, notify)``.
+
+    ``notify(event, run, config) -> None`` delivers one notification. ``event`` is one
+    of ``start``, ``success``, ``failure``, ``retry``, ``recovered`` (the first success
+    after a failure) or ``missed``; ``run`` is the run it is about; ``config`` is the
+    job's ``[[notify]]`` table without ``via`` and ``on``. Job files select a notifier
+    with ``via = "<name>"``. It runs in a worker thread and is abandoned (and reported)
+    after the notify timeout; an exception it raises is logged and never affects the run.
+    A notifier may carry a ``validate(config)`` attribute that raises ``ValueError`` for
+    a bad table; ``cronflow check`` reports it at the table's line.
+    """
+
+
+@hookspec
+def register_retry_policies(register: Register) -> None:
+    """Register retry policies with ``register(name, policy)``.
+
+    ``policy(attempt, config) -> float | None`` returns the seconds to wait before the
+    next attempt after attempt number ``attempt`` (1-based) failed, or None to stop
+    retrying. ``config`` is the job's whole ``[retry]`` table (``policy`` and
+    ``attempts`` included) plus ``run_id``, the id of the run being retried, when known,
+    so that a policy can derive jitter that is deterministic per run. cronflow enforces
+    ``attempts`` itself, so a policy is never asked about the last attempt. Job files
+    select a policy with ``policy = "<name>"``. A policy that raises, or returns anything
+    but None or a finite number >= 0, is logged and counts as "stop retrying". A policy
+    may carry a ``validate(config)`` attribute, as notifiers may.
+    """
+
+
+@hookspec
+def register_triggers(register: Register) -> None:
+    """Register trigger kinds with ``register(kind, factory)``.
+
+    ``factory(config, fire) -> trigger`` builds one trigger for one ``[[trigger]]``
+    table; ``config`` is the table without ``kind``. ``fire(params=None)`` requests a run
+    of the job (``params`` overrides its parameters); call it on the event loop that runs
+    the trigger (from another thread, through ``loop.call_soon_threadsafe``). A factory
+    raises ``ValueError`` for a config it cannot use. The trigger has ``async def run(self)``, which watches until it is cancelled; the
+    daemon starts it when the job is loaded and cancels it when the job changes or goes.
+    If ``run`` raises, the error is logged and the trigger stays stopped until reload.
+    A factory may carry a ``validate(config)`` attribute, as notifiers may.
+    """
+
+
+# --- events: called for every run, flow run and configuration error -------------------
+
+
+@hookspec
+def on_run_start(run: Run) -> None:
+    """Called when a run of a job (or a flow step) starts, before its first attempt.
+
+    ``run`` is a ``cronflow.model.Run`` in state ``running``; it has at least ``id``,
+    ``job``, ``state``, ``attempt``, ``exit_code``, ``nominal``, ``started``, ``ended``,
+    ``params`` and ``log_path``. Keep it quick: it is called on the daemon's worker
+    threads. An exception is logged with the plugin's name and ignored.
+    """
+
+
+@hookspec
+def on_run_finish(run: Run) -> None:
+    """Called when a run of a job (or a flow step) ends, after its last attempt.
+
+    ``run`` is the final ``cronflow.model.Run``: ``state`` is terminal (``succeeded``,
+    ``failed``, ``timed_out``, ``cancelled``, ``lost`` or ``skipped``) and ``ended``,
+    ``exit_code`` and ``attempt`` are set. An exception is logged with the plugin's name
+    and ignored; the run's outcome is already recorded.
+    """
+
+
+@hookspec
+def on_flow_finish(flow_run: Run) -> None:
+    """Called when a flow run ends.
+
+    ``flow_run`` is a ``cronflow.model.Run`` with ``kind = "flow"``; its ``state`` is
+    ``succeeded``, ``warning`` (a step allowed to fail failed), ``failed``,
+    ``timed_out`` or ``cancelled``. Its steps' runs were each reported through
+    ``on_run_finish`` before. An exception is logged with the plugin's name and ignored.
+    """
+
+
+@hookspec
+def on_config_error(path: str, error: Exception) -> None:
+    """Called when a job or flow file fails to load (the daemon keeps its last good version).
+
+    ``path`` is the file; ``error`` is usually a ``cronflow.errors.ConfigError`` with
+    ``path``, ``line`` (1-based or None) and ``message``, whose ``str()`` is the
+    one-line ``path:line: message``. An exception is logged with the plugin's name and
+    ignored.
+    """

@@ -1,0 +1,354 @@
+"""One run of a job: lock, record, attempts with retries, timeout, hooks, notifications.
+
+Used the same way by the daemon (scheduled, forced, caught-up and triggered runs), by
+``cronflow run`` (in the foreground) and by the flow runner (one call per step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cronflow import locks
+from cronflow.executor import DEFAULT_LOG_CAP, Process, SpawnError, SpawnSpec, spawn
+from cronflow.model import Job, Overlap, Run, RunState, SkipReason, replace
+from cronflow.sdnotify import job_environ
+from cronflow.store import Store, new_run_id
+
+Logger = logging.Logger | logging.LoggerAdapter
+
+
+def utc_now() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Cancels:
+    """Cancellation by run id for the runs in progress in this process."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._kill: set[str] = set()
+
+    def register(self, run_id: str) -> asyncio.Event:
+        """Called by ``run_job``: the event that is set when the run is to stop."""
+        event = self._events[run_id] = asyncio.Event()
+        return event
+
+    def unregister(self, run_id: str) -> None:
+        """Called by ``run_job`` when the run has ended."""
+        self._events.pop(run_id, None)
+        self._kill.discard(run_id)
+
+    def cancel(self, run_id: str, *, kill: bool = False) -> bool:
+        """Stop run ``run_id`` (SIGTERM to its group, SIGKILL after its kill_timeout; with
+        ``kill``, SIGKILL at once). False when no such run is in progress here."""
+        event = self._events.get(run_id)
+        if event is None:
+            return False
+        if kill:
+            self._kill.add(run_id)
+        event.set()
+        return True
+
+    def killing(self, run_id: str) -> bool:
+        """Whether the cancellation asked for an immediate SIGKILL."""
+        return run_id in self._kill
+
+    def active(self) -> list[str]:
+        """Ids of the runs in progress."""
+        return list(self._events)
+
+
+@dataclass(slots=True, kw_only=True)
+class RunContext:
+    """What every run needs from its host (daemon, ``cronflow run``, flow runner).
+
+    ``pm`` and ``registry`` come from ``cronflow.plugins`` (``get_plugin_manager()``,
+    ``build_registry(pm)``); ``cancels`` stops runs by id; ``tee_fd`` also copies the
+    output there (``cronflow run`` streams to the terminal); ``base_env`` is the
+    environment every job starts from (the daemon's, without systemd's variables).
+    """
+
+    state_dir: Path
+    store: Store
+    pm: Any
+    registry: Any
+    logger: Logger
+    default_timezone: str = "UTC"
+    log_cap: int = DEFAULT_LOG_CAP
+    cancels: Cancels = field(default_factory=Cancels)
+    base_env: Mapping[str, str] = field(default_factory=lambda: job_environ(os.environ))
+    tee_fd: int | None = None
+    notify_timeout: float = 10.0
+    now: Callable[[], datetime] = utc_now
+
+    def log_path(self, job: str, run_id: str) -> Path:
+        """Where the output of a run goes."""
+        return self.state_dir / "logs" / locks.lock_path(self.state_dir, job).stem / f"{run_id}.log"
+
+
+def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, str] | None = None
+            ) -> dict[str, str]:
+    """The environment of one attempt: base, ``env_file``, ``[env]``, extra, then the
+    ``CRONFLOW_*`` variables (params only as ``CRONFLOW_PARAM_<NAME>``)."""
+    env = dict(base)
+    if job.env_file:
+        env.update(read_env_file(Path(job.env_file)))
+    env.update(job.env)
+    env.update(extra or {})
+    env["CRONFLOW_JOB"] = run.job
+    env["CRONFLOW_RUN_ID"] = run.id
+    env["CRONFLOW_ATTEMPT"] = str(run.attempt)
+    if run.nominal is not None:
+        env["CRONFLOW_NOMINAL_TIME"] = run.nominal.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name, value in run.params.items():
+        env[f"CRONFLOW_PARAM_{name.upper()}"] = str(value)
+    return env
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, optional ``export``, optional quotes)."""
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return values
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def command_argv(command: tuple[str, ...] | str) -> list[str]:
+    """A job's command as argv: a string runs through ``/bin/sh -c``."""
+    if isinstance(command, str):
+        return ["/bin/sh", "-c", command]
+    return list(command)
+
+
+def lock_slots(job: Job) -> int | None:
+    """How many lock slots the job has: ``max_concurrent`` with ``allow_all``, else one lock."""
+    return max(1, job.max_concurrent) if job.overlap is Overlap.ALLOW_ALL else None
+
+
+async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
+                  params: Mapping[str, str] | None = None, parent_id: str | None = None,
+                  step: str | None = None, item: str | None = None,
+                  extra_env: Mapping[str, str] | None = None, run_id: str | None = None,
+                  lock: bool = True, held_lock: locks.JobLock | None = None) -> Run:
+    """Run ``job`` once (with its retries) and return the final Run.
+
+    The row is recorded before the process starts (``queued``, then ``running`` with the
+    pid). Unless ``lock=False``, the job's flock is taken first and inherited by the
+    child; when it is held elsewhere nothing starts and the run is recorded ``skipped``
+    with reason ``overlap`` (that is the returned Run). ``held_lock`` hands over a lock
+    the caller already took. With ``run_id`` of a row the caller already inserted
+    (queued), that row is used. ``parent_id``/``step``/``item`` mark a flow step
+    (``kind = "step"``). Attempts follow the job's retry policy, holding the lock; a
+    ``timeout`` sends SIGTERM to the process group and SIGKILL after ``kill_timeout``
+    (state ``timed_out``); ``ctx.cancels.cancel(id)`` stops it (state ``cancelled``).
+    ``on_run_start``/``on_run_finish`` and the job's notifiers are called; plugin errors
+    are logged, never raised.
+    """
+    run_id = run_id or new_run_id()
+    merged = {**job.params, **(params or {})}
+    run = Run(id=run_id, job=job.name, kind="step" if parent_id else "job", state=RunState.QUEUED,
+              nominal=nominal, params=merged, log_path=str(ctx.log_path(job.name, run_id)),
+              trigger=trigger, parent_id=parent_id, step=step, item=item)
+    existing = _existing(ctx.store, run_id)
+    job_lock = held_lock
+    if lock and job_lock is None:
+        job_lock = locks.try_acquire_slot(ctx.state_dir, job.name, lock_slots(job))
+        if job_lock is None:
+            run = replace(run, state=RunState.SKIPPED, reason=SkipReason.OVERLAP.value, log_path=None,
+                          ended=ctx.now())
+            _save(ctx.store, run, existing, None)
+            ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
+            return run
+    _save(ctx.store, run, existing, str(job_lock.path) if job_lock else None)
+    stop = ctx.cancels.register(run.id)
+    try:
+        try:
+            run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env)
+        except asyncio.CancelledError:
+            # the host is going away and has stopped the process: say so in the history
+            run = replace(ctx.store.get_run(run.id), state=RunState.CANCELLED, reason="interrupted",
+                          ended=ctx.now())
+            ctx.store.update_run(run)
+            raise
+        # recorded before the lock goes: a daemon restarting in between must not see a
+        # `running` row with a free lock and call it lost
+        ctx.store.update_run(run)
+    finally:
+        ctx.cancels.unregister(run.id)
+        if job_lock is not None:
+            job_lock.release()
+    ctx.logger.info("job %s: run %s %s%s", job.name, run.id, run.state.value,
+                    "" if run.exit_code is None else f" (exit {run.exit_code})")
+    await _finish_hooks(job, run, ctx)
+    return run
+
+
+def _existing(store: Store, run_id: str) -> bool:
+    try:
+        return store.get_run(run_id).id == run_id
+    except Exception:
+        return False
+
+
+def _save(store: Store, run: Run, existing: bool, lock_path: str | None) -> None:
+    if existing:
+        store.update_run(run)
+    else:
+        store.insert_run(run, lock_path=lock_path)
+
+
+async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
+                    job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None) -> Run:
+    from cronflow import plugins
+
+    attempt = 1
+    while True:
+        run = replace(run, attempt=attempt)
+        header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > 1 else b""
+        spec = SpawnSpec(argv=command_argv(job.command),
+                         env=job_env(job, run, base=_base_env(job, ctx), extra=extra_env),
+                         log_path=Path(run.log_path or ctx.log_path(job.name, run.id)),
+                         log_cap=ctx.log_cap, cwd=_workdir(job), user=_user(job, ctx),
+                         pass_fds=(job_lock.fd,) if job_lock else (), tee_fd=ctx.tee_fd, header=header)
+        started = ctx.now()
+        try:
+            process = spawn(spec)
+        except SpawnError as exc:
+            ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
+            _append_log(spec.log_path, f"cronflow: {exc}\n")
+            run = replace(run, state=RunState.FAILED, reason="spawn", exit_code=127,
+                          started=run.started or started, ended=ctx.now(), pid=None)
+        else:
+            run = replace(run, state=RunState.RUNNING, pid=process.pid, started=run.started or started,
+                          reason=None)
+            ctx.store.update_run(run)
+            if attempt == 1:
+                ctx.logger.info("job %s: run %s started (pid %d, %s)", job.name, run.id, process.pid, run.trigger)
+                await _hook(ctx, "on_run_start", run)
+                await notify_event(ctx, job, "start", run)
+            run = await _supervise(job, run, process, ctx=ctx, stop=stop)
+        if run.state in (RunState.SUCCEEDED, RunState.CANCELLED) or stop.is_set():
+            return run
+        delay = plugins.retry_delay(ctx.registry, job.retry, attempt, ctx.logger, run_id=run.id)
+        if delay is None:
+            return run
+        ctx.store.update_run(run)
+        ctx.logger.info("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
+                        run.state.value, delay)
+        await notify_event(ctx, job, "retry", run)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+        if stop.is_set():
+            return replace(run, state=RunState.CANCELLED, reason="cancelled", ended=ctx.now())
+        attempt += 1
+
+
+async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, stop: asyncio.Event) -> Run:
+    waiter = asyncio.ensure_future(process.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({waiter, stopper}, timeout=job.timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # the host is going away (e.g. ``cronflow run`` interrupted): do not orphan the job
+        await process.terminate(job.kill_timeout)
+        raise
+    finally:
+        stopper.cancel()
+    state, reason = None, None
+    if waiter not in done:
+        if stop.is_set():
+            state, reason = RunState.CANCELLED, "cancelled"
+            await process.terminate(0.0 if ctx.cancels.killing(run.id) else job.kill_timeout)
+        else:
+            state, reason = RunState.TIMED_OUT, "timeout"
+            ctx.logger.warning("job %s: run %s timed out after %gs; terminating its process group",
+                               job.name, run.id, job.timeout)
+            await process.terminate(job.kill_timeout)
+    code = await waiter
+    if state is None:
+        state = RunState.SUCCEEDED if code == 0 else RunState.FAILED
+    return replace(run, state=state, reason=reason, exit_code=code, ended=ctx.now())
+
+
+def _base_env(job: Job, ctx: RunContext) -> dict[str, str]:
+    # a job that calls `cronflow` or cronflow.api reaches this state dir and jobs dir
+    return {**ctx.base_env, "CRONFLOW_STATE_DIR": str(Path(ctx.state_dir).absolute()),
+            "CRONFLOW_JOBS_DIR": str(Path(job.path).parent.absolute())}
+
+
+def _workdir(job: Job) -> str | None:
+    if job.workdir is None:
+        return None
+    workdir = Path(job.workdir).expanduser()
+    if not workdir.is_absolute():
+        # relative to the job file, so that a checkout's jobs.d works from anywhere
+        workdir = Path(job.path).parent / workdir
+    return str(workdir)
+
+
+def _user(job: Job, ctx: RunContext) -> str | None:
+    if job.user is None:
+        return None
+    if os.geteuid() != 0:
+        ctx.logger.debug("job %s: user %r ignored (the daemon does not run as root)", job.name, job.user)
+        return None
+    return job.user
+
+
+def _append_log(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        pass
+
+
+async def _hook(ctx: RunContext, name: str, run: Run) -> None:
+    from cronflow import plugins
+
+    await asyncio.to_thread(plugins.call_hook, ctx.pm, name, ctx.logger, run=run)
+
+
+async def notify_event(ctx: RunContext, job: Any, event: str, run: Run) -> None:
+    """Deliver ``event`` about ``run`` through each of the job's notifiers that wants it."""
+    from cronflow import plugins
+
+    specs = [spec for spec in getattr(job, "notify", ()) if event in spec.on]
+    if not specs:
+        return
+    await asyncio.gather(*(asyncio.to_thread(plugins.notify, ctx.registry, spec, event, run, ctx.logger,
+                                             timeout=ctx.notify_timeout) for spec in specs))
+
+
+async def _finish_hooks(job: Job, run: Run, ctx: RunContext) -> None:
+    await _hook(ctx, "on_run_finish", run)
+    if run.state is RunState.SUCCEEDED:
+        await notify_event(ctx, job, "success", run)
+        previous = ctx.store.previous_outcome(job.name, run.id)
+        if previous in (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST):
+            await notify_event(ctx, job, "recovered", run)
+    elif run.state in (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST):
+        await notify_event(ctx, job, "failure", run)

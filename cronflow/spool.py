@@ -1,0 +1,98 @@
+"""Control requests from the CLI to the daemon: JSON files in ``<state>/spool/``.
+
+A request is written to a temporary name and renamed into place, so the daemon never
+sees half a file; it survives a daemon restart because it is a file. The daemon takes
+each request exactly once: it acts on it durably (e.g. records the forced run), then
+deletes the file (``done``). Requests are read oldest first (the name starts with a
+nanosecond timestamp).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cronflow.errors import CronflowError
+
+KINDS = ("force", "cancel", "pause", "resume")
+
+
+def spool_dir(state_dir: Path) -> Path:
+    """The spool directory of a state dir."""
+    return Path(state_dir) / "spool"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """One control request. ``target`` is a job name, a tag (``by_tag``) or a run id."""
+
+    kind: str
+    target: str
+    by_tag: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)
+    until: str | None = None  # pause: ISO 8601 instant, None = until resumed
+    requested: float = 0.0  # POSIX seconds
+    path: Path | None = None
+
+
+def submit(state_dir: Path, request: Request) -> Path:
+    """Write ``request`` atomically into the spool; return its path."""
+    if request.kind not in KINDS:
+        raise ValueError(f"unknown request kind {request.kind!r}")
+    directory = spool_dir(state_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CronflowError(f"{directory}: cannot create the spool directory: {exc.strerror}") from None
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}-{request.kind}.json"
+    body = json.dumps({
+        "kind": request.kind, "target": request.target, "by_tag": request.by_tag,
+        "params": dict(request.params), "until": request.until,
+        "requested": request.requested or time.time(),
+    })
+    tmp = directory / f".{name}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(tmp, directory / name)
+    return directory / name
+
+
+def pending(state_dir: Path) -> list[Request | tuple[Path, str]]:
+    """The requests waiting, oldest first; an unreadable file comes back as
+    ``(path, problem)`` so that the daemon can log and remove it."""
+    directory = spool_dir(state_dir)
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    found: list[Request | tuple[Path, str]] = []
+    for name in names:
+        path = directory / name
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            found.append(Request(kind=str(data["kind"]), target=str(data["target"]),
+                                 by_tag=bool(data.get("by_tag", False)),
+                                 params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
+                                 until=data.get("until"), requested=float(data.get("requested", 0.0)),
+                                 path=path))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            found.append((path, f"unreadable request: {exc}"))
+    return found
+
+
+def done(path: Path) -> None:
+    """Remove a request that has been acted on."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

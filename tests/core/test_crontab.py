@@ -1,0 +1,235 @@
+"""Crontab import: cron's line rules, the job tables produced, the notes on what is not
+carried over, and that every imported line fires at the instants cron would fire it."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cronflow.cmdname import job_name, unique_names
+from cronflow.crontab import import_crontab, parse_crontab, parse_env_line, split_percent
+
+# A system crontab as found on real servers: env lines, CRON_TZ switching zones, a
+# non-sh SHELL, MAILTO, @reboot and macros, % as stdin, the user field, names, steps,
+# lists, the day-of-month OR day-of-week rule, fixed times in DST gaps and repeats.
+SYSTEM_CRONTAB = """\
+# /etc/crontab: system-wide crontab
+# m h dom mon dow user  command
+SHELL=/bin/sh
+PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+MAILTO=ops@example.com
+
+17 *    * * *   root    cd / && run-parts --report /etc/cron.hourly
+25 6    * * *   root    test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )
+
+CRON_TZ=Europe/Paris
+# Nightly restic backup (local time: Paris)
+30 2 * * *      backup  nice -n 10 /usr/local/bin/backup.sh --all
+# Weekly prune, inside the repeated hour of the autumn change
+30 2 * * sun    backup  /usr/local/bin/backup.sh --prune
+*/20 1-3 * * *  root    /usr/local/bin/probe
+0 12 1,15 * fri root    /usr/local/bin/report.py --mid-month
+CRON_TZ=America/New_York
+30 1 * * *      root    /usr/bin/python3 -u /opt/tools/sync.py
+0 8 * * mon-fri root    mail -s "daily \\% report" ops%Hello,%see the attached%report\\%.
+*/15 9-17 * * 1-5 www-data php /var/www/app/artisan schedule:run >/dev/null 2>&1
+MAILTO=""
+@reboot         root    /usr/local/bin/warmup
+@weekly         root    /usr/local/bin/backup.sh --verify
+0 0 1 jan,jul * root    /usr/local/bin/rotate-keys
+5 4 L * *       root    /usr/local/bin/month-end
+# 0 5 * * 1 root tar -zcf /var/backups/home.tgz /home/
+this line is not an entry
+"""
+
+MACRO_AS_CRON = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+                 "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+                 "@hourly": "0 * * * *"}
+NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("echo hi", ("echo hi", None)),
+    ("date +\\%Y-\\%m-\\%d > /tmp/today", ("date +%Y-%m-%d > /tmp/today", None)),
+    ("cat%line1%line2", ("cat", "line1\nline2")),
+    ("cat%", ("cat", "")),
+    ("mail -s 'a \\% b' root%50\\% done%", ("mail -s 'a % b' root", "50% done\n")),
+    ("echo a\\b%c\\d", ("echo a\\b", "c\\d")),
+    ("echo trailing\\", ("echo trailing\\", None)),
+])
+def test_percent_ends_the_command_and_the_rest_is_stdin(command, expected):
+    assert split_percent(command) == expected
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("PATH=/usr/bin:/bin", ("PATH", "/usr/bin:/bin")),
+    ("MAILTO = ops@example.com", ("MAILTO", "ops@example.com")),
+    ('MAILTO=""', ("MAILTO", "")),
+    ("GREETING = 'hello world'  ", ("GREETING", "hello world")),
+    ('"ODD NAME" = x', ("ODD NAME", "x")),
+    ("X=a=b", ("X", "a=b")),
+    ("0 3 * * * A=b cmd", None),
+    ("no equals here", None),
+])
+def test_environment_lines_as_cron_reads_them(line, expected):
+    assert parse_env_line(line) == expected
+
+
+@pytest.mark.parametrize("command, name", [
+    ("/usr/local/bin/backup.sh --all", "backup"),
+    ("nice -n 10 ionice -c3 /usr/bin/restic backup /home", "restic"),
+    ("cd /srv/app && ./manage.py clearsessions", "manage"),
+    ("test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )", "cron.daily"),
+    ("/usr/bin/python3 -u /opt/tools/sync.py", "sync"),
+    ("python3 -m mypkg.tasks", "mypkg.tasks"),
+    ("flock -n /tmp/x.lock /usr/bin/rsync -a a b", "rsync"),
+    ("timeout 5m curl -fsS https://example.com", "curl"),
+    ("LANG=C sudo -u www-data php artisan schedule:run", "artisan"),
+    ("bash -c 'echo hi'", "bash"),
+    ("'unbalanced quote", "unbalanced"),
+    ("%", "job"),
+])
+def test_job_names_come_from_the_program_doing_the_work(command, name):
+    assert job_name(command) == name
+
+
+def test_names_are_made_unique_in_order():
+    assert unique_names(["backup", "sync", "backup", "backup"], taken=["sync"]) == [
+        "backup", "sync-2", "backup-2", "backup-3"]
+
+
+def test_comments_right_above_an_entry_become_its_description():
+    parsed = parse_crontab("# m h dom mon dow command\n# one\n#two\n0 1 * * * a\n\n"
+                           "# detached by a blank line\n\n0 2 * * * b\nX=1\n0 3 * * * c\n")
+    assert [e.description for e in parsed.entries] == ["one two", "", ""]
+    assert [e.env for e in parsed.entries] == [{}, {}, {"X": "1"}]
+
+
+def imported(text=SYSTEM_CRONTAB, **kwargs):
+    jobs, notes = import_crontab(text, user_field=True, source_name="/etc/crontab", **kwargs)
+    return {job.name: tomllib.loads(job.text) for job in jobs}, jobs, notes
+
+
+def test_system_crontab_tables():
+    tables, _, _ = imported()
+    assert list(tables) == ["cron.hourly", "cron.daily", "backup", "backup-2", "probe", "report",
+                            "sync", "mail", "artisan", "warmup", "backup-3", "rotate-keys",
+                            "month-end"]
+    assert tables["backup"] == {
+        "description": "Nightly restic backup (local time: Paris)",
+        "command": "nice -n 10 /usr/local/bin/backup.sh --all",
+        "schedule": "30 2 * * *",
+        "timezone": "Europe/Paris",
+        "user": "backup",
+        "env": {"PATH": "/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin"},
+        "notify": [{"via": "email", "on": ["failure"], "to": "ops@example.com"}],
+    }
+    assert tables["cron.hourly"]["command"] == "cd / && run-parts --report /etc/cron.hourly"
+    assert "timezone" not in tables["cron.hourly"]
+    assert tables["sync"]["timezone"] == "America/New_York"
+    assert tables["artisan"]["user"] == "www-data"
+    # MAILTO="" turns mail off: no notifier below it
+    assert "notify" not in tables["warmup"] and tables["warmup"]["schedule"] == "@reboot"
+    assert tables["mail"]["command"] == (
+        "printf '%s' 'Hello,\nsee the attached\nreport%.' | /bin/sh -c "
+        "'mail -s \"daily % report\" ops'")
+
+
+def test_every_imported_file_records_where_it_came_from():
+    _, jobs, _ = imported()
+    backup = next(job for job in jobs if job.name == "backup")
+    assert backup.line == 12
+    assert backup.text.startswith("# Imported from /etc/crontab line 12:\n"
+                                  "#   30 2 * * *      backup  nice -n 10 /usr/local/bin/backup.sh --all\n")
+
+
+def test_notes_list_what_was_not_carried_over_with_line_numbers():
+    _, _, notes = imported()
+    by_line = {(n.line, n.message.split(":")[0].split(",")[0]) for n in notes}
+    assert (5, "MAILTO=ops@example.com") in by_line
+    assert (22, "@reboot") in by_line
+    assert (26, "commented-out entry") in by_line
+    assert (27, "not a crontab entry or environment setting") in by_line
+    assert any(n.line is None and "user = ..." in n.message for n in notes)
+    assert [n.line for n in notes if n.line is not None] == sorted(
+        n.line for n in notes if n.line is not None)
+
+
+def test_a_non_sh_shell_becomes_an_argv_and_keeps_stdin():
+    tables, _, _ = imported("SHELL=/bin/bash\n0 1 * * * root echo $BASH_VERSION\n"
+                            "0 2 * * * root cat%in\n")
+    assert tables["echo"]["command"] == ["/bin/bash", "-c", "echo $BASH_VERSION"]
+    assert tables["cat"]["command"] == "printf '%s' in | /bin/bash -c cat"
+
+
+def test_random_delay_becomes_jitter_and_several_mailto_addresses_a_list():
+    tables, _, notes = imported("RANDOM_DELAY=7\nMAILTO=a@x.org, b@x.org\n0 1 * * * root backup\n")
+    assert tables["backup"]["jitter"] == "7m"
+    assert tables["backup"]["notify"][0]["to"] == ["a@x.org", "b@x.org"]
+    assert any(n.line == 1 and "jitter" in n.message for n in notes)
+
+
+def test_an_entry_the_checker_refuses_is_reported_and_left_out():
+    def check(file_name: str, text: str) -> str | None:
+        return "schedule: impossible" if "30 2" in text else None
+
+    jobs, notes = import_crontab("0 0 30 2 * a\n0 1 * * * b\n", check=check)
+    assert [job.name for job in jobs] == ["b"]
+    assert notes[0].line == 1 and notes[0].message == "not imported: schedule: impossible"
+
+
+def test_unknown_macros_and_missing_commands_are_notes():
+    jobs, notes = import_crontab("@every 5m foo\n0 1 * * * root\n", user_field=True)
+    assert jobs == []
+    assert [n.line for n in notes] == [1, 2]
+    assert "unknown cron macro '@every'" in notes[0].message
+    assert "no user and command" in notes[1].message
+
+
+# -- the imported files fire when cron would ----------------------------------------------------
+
+
+def _cron_fires(expr: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
+    from zoneinfo import ZoneInfo
+
+    from cronsim import CronSim
+
+    fires = []
+    for fire in CronSim(MACRO_AS_CRON.get(expr, expr), start.astimezone(ZoneInfo(zone))):
+        if fire > end:
+            return fires
+        fires.append(fire.astimezone(timezone.utc))
+    return fires
+
+
+def _cronflow_fires(text: str, name: str, start: datetime, end: datetime) -> list[datetime]:
+    from cronflow.jobfile import parse_definition
+    from cronflow.schedule import compile_schedules, resolve_zone
+
+    job = parse_definition(f"{name}.toml", text, now=start, default_timezone="UTC")
+    schedule = compile_schedules(job.schedule, zone=resolve_zone(job.timezone or "UTC"),
+                                 anchor=start)
+    fires, after = [], start
+    while (fire := schedule.next_fire(after)) is not None and fire <= end:
+        fires.append(fire)
+        after = fire
+    return fires
+
+
+def test_every_imported_line_fires_at_the_same_instants_as_cron_over_a_year():
+    schedule = pytest.importorskip("cronflow.schedule", reason="the schedule engine is another part")
+    if not hasattr(schedule, "compile_schedules"):
+        pytest.skip("the schedule engine (another part) does not provide compile_schedules yet")
+    _, jobs, _ = imported()
+    start, end = NOW, NOW + timedelta(days=366)
+    compared = 0
+    for job in jobs:
+        table = tomllib.loads(job.text)
+        if table["schedule"] == "@reboot":
+            continue
+        expected = _cron_fires(table["schedule"], table.get("timezone", "UTC"), start, end)
+        assert _cronflow_fires(job.text, job.name, start, end) == expected, job.name
+        compared += 1
+    assert compared == 12

@@ -1,0 +1,71 @@
+"""``cronflow run``, ``history`` and ``logs`` without a daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from daemon_helpers import base_env, cli, wait_for
+
+
+def setup(tmp_path: Path, name: str, text: str) -> tuple[Path, Path]:
+    jobs, state = tmp_path / "jobs.d", tmp_path / "state"
+    jobs.mkdir(exist_ok=True)
+    (jobs / f"{name}.toml").write_text(text)
+    return jobs, state
+
+
+def test_run_returns_the_exit_code_honours_params_and_is_in_history(tmp_path: Path) -> None:
+    jobs, state = setup(tmp_path, "greet", 'command = "echo hello $CRONFLOW_PARAM_WHO; exit 3"\n'
+                                           '[params]\nwho = "world"\n')
+    result = cli("run", "greet", "-p", "who=$(id)", jobs_dir=jobs, state_dir=state)
+    assert result.returncode == 3
+    assert result.stdout == "hello $(id)\n"
+    assert "failed (exit 3)" in result.stderr
+    rows = json.loads(cli("history", "--json", jobs_dir=jobs, state_dir=state).stdout)
+    assert len(rows) == 1
+    row = rows[0]
+    assert {"id", "job", "state", "reason", "attempt", "nominal", "started", "ended", "exit_code",
+            "duration"} <= set(row)
+    assert (row["job"], row["state"], row["exit_code"], row["trigger"]) == ("greet", "failed", 3, "manual")
+    assert row["params"] == {"who": "$(id)"}
+    logs = cli("logs", row["id"][:6], jobs_dir=jobs, state_dir=state)
+    assert logs.returncode == 0 and logs.stdout == "hello $(id)\n"
+    text = cli("history", "greet", jobs_dir=jobs, state_dir=state).stdout
+    assert "greet" in text and "failed" in text
+
+
+def test_run_success_is_zero(tmp_path: Path) -> None:
+    jobs, state = setup(tmp_path, "ok", 'command = ["true"]\n')
+    assert cli("run", "ok", jobs_dir=jobs, state_dir=state).returncode == 0
+    rows = json.loads(cli("history", "ok", "--status", "succeeded", "--json", jobs_dir=jobs, state_dir=state).stdout)
+    assert len(rows) == 1
+    listed = json.loads(cli("list", "--json", jobs_dir=jobs, state_dir=state).stdout)
+    assert [(r["name"], r["last_state"], r["running"], r["paused"]) for r in listed] == [("ok", "succeeded", 0, False)]
+
+
+def test_run_of_a_busy_job_says_so(tmp_path: Path) -> None:
+    jobs, state = setup(tmp_path, "slow", 'command = "sleep 3"\n')
+    env = {**base_env(), "CRONFLOW_JOBS_DIR": str(jobs), "CRONFLOW_STATE_DIR": str(state)}
+    first = subprocess.Popen([sys.executable, "-m", "cronflow", "run", "slow"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (state / "locks" / "slow.lock").exists(), timeout=5)
+        wait_for(lambda: json.loads(cli("history", "--json", jobs_dir=jobs, state_dir=state).stdout or "[]"),
+                 timeout=5)
+        second = cli("run", "slow", jobs_dir=jobs, state_dir=state)
+        assert second.returncode == 75
+        assert "already running" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path: Path) -> None:
+    jobs, state = setup(tmp_path, "ok", 'command = ["true"]\n')
+    for args in (("run", "nope"), ("logs", "zzzz"), ("cancel", "zzzz"), ("force", "nope")):
+        result = cli(*args, jobs_dir=jobs, state_dir=state)
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr and result.stderr.startswith("Error:"), result.stderr

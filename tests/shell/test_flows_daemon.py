@@ -1,0 +1,92 @@
+"""Flows under a real daemon: ``force`` fires a flow, ``cancel`` of the flow run stops its
+running steps and records the rest ``not_run``; ``retry --detach`` runs in the background."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FLOW = """
+[[steps]]
+name = "long"
+command = "sleep 30"
+[[steps]]
+name = "after"
+needs = ["long"]
+command = "true"
+"""
+
+
+class Env:
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path
+        self.jobs = tmp_path / "jobs.d"
+        self.state = tmp_path / "state"
+        self.jobs.mkdir()
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "cronflow", *args, "--jobs-dir", str(self.jobs), "--state-dir", str(self.state)]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=30, cwd=self.root)
+
+    def poll(self, name: str, predicate, timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        runs: list[dict] = []
+        while time.monotonic() < deadline:
+            result = self.cli("history", name, "--json")
+            runs = json.loads(result.stdout) if result.returncode == 0 else []
+            if runs and predicate(runs[0]):
+                return runs[0]
+            time.sleep(0.1)
+        raise AssertionError(f"timed out; last history of {name}: {runs}")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return Env(tmp_path)
+
+
+@pytest.fixture
+def daemon(env: Env) -> Iterator[subprocess.Popen[bytes]]:
+    (env.jobs / "f.toml").write_text(FLOW)
+    proc = subprocess.Popen(env.argv("daemon"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=env.root)
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_cancel_of_a_forced_flow_run_stops_steps_and_marks_the_rest_not_run(env: Env, daemon) -> None:
+    assert env.cli("force", "f").returncode == 0
+    run = env.poll("f", lambda r: any(s["state"] == "running" for s in r.get("steps", [])))
+    assert run["trigger"] == "force"
+    result = env.cli("cancel", run["id"])
+    assert result.returncode == 0, result.stderr
+    done = env.poll("f", lambda r: r["state"] not in ("queued", "running"))
+    assert done["state"] == "cancelled"
+    steps = {s["step"]: s for s in done["steps"]}
+    assert steps["long"]["state"] == "cancelled"
+    assert steps["after"]["state"] == "not_run" and steps["after"]["reason"] == "cancelled"
+
+
+def test_retry_detach_runs_in_the_background(env: Env) -> None:
+    (env.jobs / "g.toml").write_text('[[steps]]\nname = "a"\ncommand = "test -e ok"\n')
+    assert env.cli("run", "g").returncode == 1
+    first = env.poll("g", lambda r: r["state"] == "failed")
+    (env.root / "ok").touch()
+    result = env.cli("retry", first["id"], "--detach")
+    assert result.returncode == 0 and "in the background" in result.stdout
+    done = env.poll("g", lambda r: r["state"] == "succeeded" and r["attempt"] == 2)
+    assert done["id"] == first["id"]

@@ -1,0 +1,146 @@
+"""``cronflow import-crontab`` run as a real subprocess on real crontab files; the files it
+writes pass ``cronflow check``, and their commands get the stdin cron would give them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+CRONTAB = """\
+SHELL=/bin/sh
+PATH=/usr/local/bin:/usr/bin:/bin
+MAILTO=ops@example.com
+CRON_TZ=Europe/Paris
+
+# Nightly backup
+30 2 * * * /usr/local/bin/backup.sh --all
+0 8 * * 1-5 mail -s "report" ops%Hello,%all good.%
+@reboot /usr/local/bin/warmup
+17 * * * * /usr/local/bin/backup.sh --quick
+bogus line
+"""
+
+
+def cronflow(*args: str, cwd: Path, stdin: str | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRONFLOW_")}
+    environ["CRONFLOW_TIMEZONE"] = "UTC"
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "cronflow", *args], cwd=cwd, env=environ,
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def crontab(tmp_path: Path) -> Path:
+    path = tmp_path / "crontab.txt"
+    path.write_text(CRONTAB)
+    return path
+
+
+def test_dry_run_shows_the_files_and_the_notes_and_writes_nothing(crontab, tmp_path):
+    out = tmp_path / "jobs.d"
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"# --- {out / 'backup.toml'} ---" in proc.stdout
+    assert f"# --- {out / 'backup-2.toml'} ---" in proc.stdout
+    assert 'command = "/usr/local/bin/backup.sh --all"' in proc.stdout
+    assert proc.stdout.rstrip().endswith("4 jobs from " + str(crontab)
+                                         + "; nothing written (dry run: add --write)")
+    assert f"{crontab}:3: MAILTO=ops@example.com" in proc.stderr
+    assert f"{crontab}:9: @reboot" in proc.stderr
+    assert f"{crontab}:11: not a crontab entry" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_written_files_pass_cronflow_check(crontab, tmp_path):
+    out = tmp_path / "jobs.d"
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "backup-2.toml", "backup.toml", "mail.toml", "warmup.toml"]
+    assert f"wrote {out / 'backup.toml'}" in proc.stdout
+    backup = tomllib.loads((out / "backup.toml").read_text())
+    assert backup["timezone"] == "Europe/Paris" and backup["description"] == "Nightly backup"
+    check = cronflow("check", str(out), cwd=tmp_path)
+    assert (check.returncode, check.stderr) == (0, ""), check.stderr
+    assert check.stdout == "4 files, no errors\n"
+
+
+def test_existing_files_are_not_overwritten_without_force(crontab, tmp_path):
+    out = tmp_path / "jobs.d"
+    out.mkdir()
+    (out / "warmup.toml").write_text('command = "mine"\n')
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Error: would overwrite {out / 'warmup.toml'}; pass --force")
+    assert sorted(p.name for p in out.iterdir()) == ["warmup.toml"]
+    assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", "--force",
+                    cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "/usr/local/bin/warmup" in (out / "warmup.toml").read_text()
+
+
+def test_default_out_is_the_jobs_dir_and_stdin_is_accepted(tmp_path):
+    jobs = tmp_path / "jobs.d"
+    proc = cronflow("import-crontab", "-", "--write", cwd=tmp_path,
+                    env={"CRONFLOW_JOBS_DIR": str(jobs)}, stdin="*/5 * * * * /opt/poll.sh\n")
+    assert proc.returncode == 0, proc.stderr
+    assert tomllib.loads((jobs / "poll.toml").read_text())["schedule"] == "*/5 * * * *"
+
+
+def test_cron_d_files_have_a_user_field(tmp_path):
+    cron_d = tmp_path / "cron.d"
+    cron_d.mkdir()
+    (cron_d / "php").write_text("09,39 * * * * root [ -x /usr/lib/php/sessionclean ] && "
+                                "/usr/lib/php/sessionclean\n")
+    out = tmp_path / "out"
+    proc = cronflow("import-crontab", str(cron_d / "php"), "--out", str(out), "--write",
+                    cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    table = tomllib.loads((out / "sessionclean.toml").read_text())
+    assert table["user"] == "root"
+    assert table["command"] == "[ -x /usr/lib/php/sessionclean ] && /usr/lib/php/sessionclean"
+
+
+def test_a_missing_file_is_a_one_line_error(tmp_path):
+    proc = cronflow("import-crontab", str(tmp_path / "nope"), cwd=tmp_path)
+    assert proc.returncode in (1, 2)
+    assert "Traceback" not in proc.stderr
+    assert "nope" in proc.stderr
+
+
+def run_like_cronflow(command: str | list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run a job's command the way cronflow does: a string through /bin/sh -c, a list as argv,
+    with no stdin of its own."""
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
+    return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_percent_stdin_reaches_the_command_byte_for_byte(tmp_path, shell):
+    if not Path(shell).exists():
+        pytest.skip(f"{shell} is not installed")
+    # what cron itself would pipe in: % -> newline, \% -> %, other backslashes kept,
+    # quotes and $ untouched (they are data, not shell)
+    line = ("0 1 * * * cat > got.txt; echo 100\\% > pct.txt"
+            "%first line%it's 50\\% \"done\" $HOME `x` \\n%%last")
+    expected = "first line\nit's 50% \"done\" $HOME `x` \\n\n\nlast"
+    crontab = tmp_path / "crontab"
+    crontab.write_text(f"SHELL={shell}\n{line}\n")
+    out = tmp_path / "jobs.d"
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (job,) = out.iterdir()
+    command = tomllib.loads(job.read_text())["command"]
+    result = run_like_cronflow(command, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "got.txt").read_bytes() == expected.encode()
+    assert (tmp_path / "pct.txt").read_text() == "100%\n"

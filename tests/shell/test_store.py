@@ -1,0 +1,112 @@
+"""The SQLite store: runs, prefixes, listing, job state, retention, status."""
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from cronflow.errors import NotFoundError
+from cronflow.model import Run, RunState, replace
+from cronflow.store import JobState, Store, run_to_json
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "state")
+    yield opened
+    opened.close()
+
+
+def test_a_run_round_trips_and_is_found_by_prefix(store: Store) -> None:
+    run = Run(id="abc123def", job="backup", nominal=T0, params={"target": "/home"}, trigger="force")
+    store.insert_run(run, lock_path="/x.lock")
+    assert store.get_run("abc123def") == run
+    assert store.get_run("abc1") == run
+    assert store.lock_path_of(run.id) == "/x.lock"
+    done = replace(run, state=RunState.SUCCEEDED, started=T0, ended=T0 + timedelta(seconds=2), exit_code=0, pid=42)
+    store.update_run(done)
+    assert store.get_run("abc") == done
+    assert run_to_json(done)["duration"] == 2.0
+
+
+def test_unknown_and_ambiguous_ids_are_clear_errors(store: Store) -> None:
+    store.insert_runs([Run(id="aa1", job="j"), Run(id="aa2", job="j")])
+    with pytest.raises(NotFoundError, match="ambiguous"):
+        store.get_run("aa")
+    with pytest.raises(NotFoundError, match="no run"):
+        store.get_run("zz")
+    with pytest.raises(NotFoundError, match="no run"):
+        store.get_run("a_")  # LIKE wildcards are literal
+
+
+def test_listing_filters_and_orders_newest_first(store: Store) -> None:
+    for i in range(5):
+        state = RunState.FAILED if i % 2 else RunState.SUCCEEDED
+        store.insert_run(Run(id=f"r{i}", job="a" if i < 4 else "b", state=state),
+                         created=T0 + timedelta(minutes=i))
+    assert [r.id for r in store.list_runs()] == ["r4", "r3", "r2", "r1", "r0"]
+    assert [r.id for r in store.list_runs(job="a", limit=2)] == ["r3", "r2"]
+    assert [r.id for r in store.list_runs(states=["failed"])] == ["r3", "r1"]
+    assert [r.id for r in store.list_runs(since=T0 + timedelta(minutes=3))] == ["r4", "r3"]
+
+
+def test_batch_is_one_transaction(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            store.insert_run(Run(id="x1", job="j"))
+            raise RuntimeError
+    assert store.list_runs() == []
+
+
+def test_overview_and_unfinished(store: Store) -> None:
+    store.insert_run(Run(id="s1", job="a", state=RunState.SUCCEEDED, started=T0), created=T0)
+    store.insert_run(Run(id="k1", job="a", state=RunState.SKIPPED, reason="overlap"), created=T0 + timedelta(1))
+    store.insert_run(Run(id="r1", job="b", state=RunState.RUNNING), created=T0)
+    store.set_job_state(JobState(job="c", paused=True))
+    overview = store.list_overview(T0)
+    assert overview["a"]["last_state"] == "succeeded" and overview["a"]["running"] == 0
+    assert overview["b"]["running"] == 1 and overview["c"]["paused"] is True
+    assert [r.id for r in store.unfinished_runs()] == ["r1"]
+
+
+def test_job_state_and_pause_expiry(store: Store) -> None:
+    assert store.job_state("j") == JobState(job="j")
+    state = JobState(job="j", paused=True, paused_until=T0 + timedelta(hours=1), anchor=T0, last_fire=T0,
+                     boot_id="b")
+    store.set_job_state(state)
+    assert store.job_state("j") == state
+    assert state.is_paused(T0) and not state.is_paused(T0 + timedelta(hours=2))
+
+
+def test_retention_by_age_and_count_removes_logs(store: Store, tmp_path: Path) -> None:
+    logs = []
+    for i in range(6):
+        log = tmp_path / f"{i}.log"
+        log.write_text("x")
+        logs.append(log)
+        store.insert_run(Run(id=f"r{i}", job="j", state=RunState.SUCCEEDED, log_path=str(log)),
+                         created=T0 + timedelta(days=i))
+    store.insert_run(Run(id="live", job="j", state=RunState.RUNNING), created=T0)
+    removed = store.retain(now=T0 + timedelta(days=5, hours=1), max_age=3.5 * 86400, max_per_job=2)
+    kept = {r.id for r in store.list_runs()}
+    assert kept == {"r4", "r5", "live"} and removed == 4
+    assert [log.exists() for log in logs] == [False] * 4 + [True] * 2
+
+
+def test_status_values(store: Store) -> None:
+    assert store.load_errors() == []
+    store.set_status("load_errors", [{"path": "a.toml", "line": 2, "message": "bad"}])
+    assert store.load_errors()[0]["line"] == 2
+
+
+def test_a_second_connection_sees_committed_rows(store: Store) -> None:
+    store.insert_run(Run(id="r", job="j"))
+    other = Store(store.path)
+    try:
+        assert other.get_run("r").job == "j"
+    finally:
+        other.close()
+    assert os.path.exists(str(store.path) + "-wal")
