@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cronflow.errors import CronflowError
 from cronflow.model import Definition
+from cronflow.security import mask_env
 
 if TYPE_CHECKING:
     from cronflow.loader import LoadResult
@@ -79,6 +80,8 @@ def definition_row(definition: Definition, *, now: datetime, default_timezone: s
         "due_in": None,
         "tags": list(definition.tags),
         "enabled": definition.enabled,
+        # what the job adds to its environment, with secret-looking values masked
+        "env": mask_env(definition.env),
         "error": None,
     }
     if not definition.schedule:
@@ -113,6 +116,7 @@ def error_row(path: str, errors: list[str]) -> dict[str, Any]:
         "due_in": None,
         "tags": [],
         "enabled": None,
+        "env": {},
         "error": errors[0],
         "errors": errors,
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 from cronflow.errors import ConfigError
 from cronflow.jobfile import check_definition, check_references
 from cronflow.model import Definition
+from cronflow.security import check_job_file
 
 
 @dataclass(slots=True)
@@ -152,7 +153,14 @@ def _load_one(path: Path, *, now: datetime, default_timezone: str) -> tuple[Defi
         text = read_text(path)
     except ConfigError as exc:
         return None, [exc]
-    return check_definition(str(path), text, now=now, default_timezone=default_timezone)
+    definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone)
+    if definition is not None:
+        # cron's rule: a file someone else can write is a way to run commands as us
+        try:
+            check_job_file(path, run_as=getattr(definition, "user", None))
+        except ConfigError as exc:
+            return None, [exc]
+    return definition, errors
 
 
 def _zone(default_timezone: str | None) -> str:

@@ -117,3 +117,43 @@ def test_env_file_errors_are_config_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         read_env_file(bad)
     assert str(info.value) == f"{bad}:2: expected KEY=VALUE, got 'B'"
+
+
+def test_cronflow_check_refuses_a_world_writable_job_file_and_keeps_the_others(tmp_path):
+    import subprocess
+    import sys
+
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    bad = jobs / "open.toml"
+    bad.write_text('command = "true"\n')
+    bad.chmod(0o666)
+    (jobs / "fine.toml").write_text('command = "true"\n')
+    result = subprocess.run([sys.executable, "-m", "cronflow", "list", "--json", "--jobs-dir", str(jobs)],
+                            capture_output=True, text=True)
+    import json
+
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["fine"]["error"] is None
+    assert "writable by every user" in rows["open"]["error"]
+    check = subprocess.run([sys.executable, "-m", "cronflow", "check", str(jobs)],
+                           capture_output=True, text=True)
+    assert check.returncode == 1
+    assert f"{bad}: refusing a job file writable by every user" in check.stderr
+
+
+def test_list_masks_secret_looking_env_values(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "sync.toml").write_text(
+        'command = "true"\n[env]\nAPI_TOKEN = "s3cr3t-value"\nREGION = "eu-west-1"\n')
+    result = subprocess.run([sys.executable, "-m", "cronflow", "list", "--json", "--jobs-dir", str(jobs)],
+                            capture_output=True, text=True, check=True)
+    assert "s3cr3t-value" not in result.stdout
+    env = json.loads(result.stdout)[0]["env"]
+    assert env["REGION"] == "eu-west-1"
+    assert env["API_TOKEN"] != "s3cr3t-value"
