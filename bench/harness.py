@@ -192,12 +192,13 @@ def measure_fires(scheduler: str, pid: int, n: int, stamp_file: Path, seconds: i
 # --- output ----------------------------------------------------------------------------
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table with right-aligned columns after the first."""
+    """A plain-text table: text in the first and last columns, numbers right-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: Sequence[str]) -> str:
         cells = [str(row[0]).ljust(widths[0])]
-        cells += [str(c).rjust(w) for c, w in zip(row[1:], widths[1:])]
+        cells += [str(c).rjust(w) for c, w in zip(row[1:-1], widths[1:-1])]
+        cells.append(str(row[-1]).ljust(widths[-1]))
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * w for w in widths)

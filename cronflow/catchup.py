@@ -59,22 +59,22 @@ def jitter_offset(job: str, nominal: datetime, jitter: float) -> float:
 
 
 def due_fires(next_fire: NextFire, last: datetime, now: datetime, *, cap: int = ENUMERATE_CAP
-              ) -> tuple[list[datetime], int]:
+              ) -> tuple[list[datetime], int, datetime | None]:
     """Nominal fires in ``(last, now]``, oldest first, keeping only the newest ``cap``;
-    also how many older ones were left out."""
+    also how many older ones were left out, and the first fire after ``now`` (None when
+    the schedule has ended), which the caller needs next anyway."""
     fires: list[datetime] = []
     dropped = 0
     after = last
     while True:
         fire = next_fire(after)
         if fire is None or fire > now:
-            break
+            return fires, dropped, fire
         fires.append(fire)
         if len(fires) > cap:
             fires.pop(0)
             dropped += 1
         after = fire
-    return fires, dropped
 
 
 def plan_fires(*, fires: list[datetime], now: datetime, catchup: Catchup,

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cronflow import daemonlog, locks, spool
+from cronflow.dirwatch import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.firing import Firing
 from cronflow.jobtable import JobTable
@@ -95,6 +96,10 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        spool_dir = spool.spool_dir(self.state_dir)
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        # armed before the first load: a file written while loading is seen afterwards
+        self.watcher = DirWatcher([self.jobs_dir, spool_dir], debounce=0.02)
         try:
             self._reconcile()
             self.table.load_all(now=utc_now(), initial=True)
@@ -129,7 +134,10 @@ class Daemon:
                 self.reload_requested = False
                 self.notifier.reloading()
                 self.logger.info("SIGHUP: reloading every job file")
-                self.table.load_all(now=utc_now(), initial=False)
+                try:
+                    self.table.load_all(now=utc_now(), initial=False)
+                except Exception:
+                    self.logger.exception("reload failed")
                 self.notifier.ready(self._status())
             due = self.heap.peek()
             now = time.time()
@@ -144,27 +152,36 @@ class Daemon:
             now_dt = utc_now()
             names = self.heap.pop_due(now_dt.timestamp())
             if names:
-                self.firing.fire_due(names, now=now_dt)
+                try:
+                    self.firing.fire_due(names, now=now_dt)
+                except Exception as exc:
+                    # e.g. a full disk: the fires cannot be recorded, so they do not start;
+                    # say so loudly and keep the jobs scheduled
+                    self.logger.error("cannot record the fires of %s: %s", ", ".join(names[:10]) +
+                                      (" ..." if len(names) > 10 else ""), exc)
+                    for name in names:
+                        if self.heap.due_of(name) is None:
+                            self.table.reschedule(name, after=now_dt)
+            # let the runs just claimed start (and signals, watchers) before looking again,
+            # even when the next fire is already due
+            await asyncio.sleep(0)
 
     # --- watching files and requests ---------------------------------------------------
 
     async def _watch(self) -> None:
-        import watchfiles
-
         spool_dir = spool.spool_dir(self.state_dir)
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        jobs = self.jobs_dir
-        stop = asyncio.Event()
-        self._watch_stop = stop
-        async for changes in watchfiles.awatch(jobs, spool_dir, watch_filter=None, debounce=400, step=20,
-                                               stop_event=stop, recursive=False):
-            paths = {Path(path) for _, path in changes}
-            if any(path.parent == spool_dir for path in paths):
-                self._process_spool()
-            changed = {path for path in paths if path.parent == jobs}
-            if changed:
-                self.table.reload_paths(changed, now=utc_now())
-                self.notifier.status(self._status())
+        async for paths in self.watcher:
+            try:
+                if any(path.parent == spool_dir or path == spool_dir for path in paths):
+                    self._process_spool()
+                if self.jobs_dir in paths:  # the kernel dropped events: rescan
+                    self.table.load_all(now=utc_now(), initial=False)
+                changed = {path for path in paths if path.parent == self.jobs_dir}
+                if changed:
+                    self.table.reload_paths(changed, now=utc_now())
+                    self.notifier.status(self._status())
+            except Exception:
+                self.logger.exception("applying changes to %s failed", sorted(map(str, paths)))
             self.wake.set()
 
     def _process_spool(self) -> None:
@@ -214,8 +231,8 @@ class Daemon:
         self.notifier.stopping()
         self.logger.info("stopping: no new fires; waiting up to %gs for %d running runs",
                          self.grace, self.firing.running_count())
-        if getattr(self, "_watch_stop", None) is not None:
-            self._watch_stop.set()
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.close()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(BaseException):

@@ -134,14 +134,30 @@ class _LogSink:
         self.tee_fd = spec.tee_fd
         self.cap = spec.log_cap
         self.done = done
-        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_fd = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.path = spec.log_path
+        self.header = spec.header
+        # Creating a file costs a few hundred microseconds on a busy disk: the log is
+        # created at the first output, after the burst of simultaneous spawns, and a run
+        # that prints nothing leaves no file.
+        self.log_fd = -1
+        self.size = 0
+        self.truncated = False
+
+    def _open(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        try:
+            self.log_fd = os.open(self.path, flags, 0o640)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.log_fd = os.open(self.path, flags, 0o640)
         self.size = os.fstat(self.log_fd).st_size
         self.truncated = self.size >= self.cap
-        if spec.header:
-            self._write(spec.header)
+        if self.header:
+            self._write(self.header)
 
     def _write(self, data: bytes) -> None:
+        if self.log_fd < 0:
+            self._open()
         if self.truncated:
             return
         room = self.cap - self.size
@@ -174,7 +190,8 @@ class _LogSink:
             return
         asyncio.get_running_loop().remove_reader(self.read_fd)
         os.close(self.read_fd)
-        os.close(self.log_fd)
+        if self.log_fd >= 0:
+            os.close(self.log_fd)
         self.read_fd = -1
         if not self.done.done():
             self.done.set_result(None)
@@ -186,13 +203,8 @@ def spawn(spec: SpawnSpec) -> Process:
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
-    try:
-        output_done: asyncio.Future[None] = loop.create_future()
-        sink = _LogSink(read_fd, spec, output_done)
-    except OSError as exc:
-        os.close(read_fd)
-        os.close(write_fd)
-        raise SpawnError(f"cannot open log {spec.log_path}: {exc.strerror}") from None
+    output_done: asyncio.Future[None] = loop.create_future()
+    sink = _LogSink(read_fd, spec, output_done)
     try:
         pid = _start(spec, write_fd)
     except SpawnError:

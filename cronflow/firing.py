@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,7 +26,7 @@ from cronflow.model import Definition, Flow, Run, RunState, SkipReason, replace
 from cronflow.runner import RunContext, lock_slots, notify_event, run_job
 from cronflow.scheduler import Action, FireHeap, decide_overlap
 from cronflow.spool import Request
-from cronflow.store import new_run_id
+from cronflow.store import JobState, new_run_id
 
 Now = Callable[[], datetime]
 
@@ -44,6 +44,9 @@ class Firing:
         self.buffered: dict[str, deque[Run]] = {}
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # records collected by _claims (None outside of it: written at once)
+        self._rows: list[tuple[Run, str | None]] | None = None
+        self._states: dict[str, JobState] = {}
 
     def running_count(self) -> int:
         """Runs in progress (adopted included)."""
@@ -51,29 +54,65 @@ class Firing:
 
     # --- scheduled fires ---------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _claims(self, now: datetime) -> Iterator[None]:
+        """One transaction for the records of fires handled together: rows and job
+        states are collected, then written with one statement each."""
+        self._rows, self._states = [], {}
+        try:
+            with self.ctx.store.batch():
+                yield
+                if self._rows:
+                    self.ctx.store.insert_runs([row for row, _ in self._rows],
+                                               lock_paths=[lock for _, lock in self._rows], created=now)
+                if self._states:
+                    self.ctx.store.set_job_states(list(self._states.values()))
+        finally:
+            self._rows = None
+
+    def _insert(self, row: Run, lock_path: str | None, now: datetime) -> None:
+        if self._rows is not None:
+            self._rows.append((row, lock_path))
+        else:
+            self.ctx.store.insert_run(row, lock_path=lock_path, created=now)
+
     def fire_due(self, names: list[str], *, now: datetime) -> None:
         """Handle the jobs whose due instant has come."""
         starts: list[tuple[Definition, Run, locks.JobLock]] = []
         missed: list[tuple[Definition, Run]] = []
-        with self.ctx.store.batch():
+        try:
+            self._claim_due(names, now=now, starts=starts, missed=missed)
+        except BaseException:
+            # not recorded, so not started: let go of the locks taken for them
+            for _, _, lock in starts:
+                lock.release()
+            raise
+        for definition, run, lock in starts:
+            self._start(definition, run, lock)
+        for definition, run in missed:
+            self._background_task(notify_event(self.ctx, definition, "missed", run))
+
+    def _claim_due(self, names: list[str], *, now: datetime, starts: list[tuple[Definition, Run, locks.JobLock]],
+                   missed: list[tuple[Definition, Run]]) -> None:
+        with self._claims(now):
             for name in names:
                 definition = self.table.definitions.get(name)
                 schedule = self.table.schedules.get(name)
                 if definition is None or schedule is None:
                     continue
                 state = self.table.state(name)
-                last = state.last_fire or now
-                fires, omitted = due_fires(schedule.next_fire, last, now)
+                fires, omitted, upcoming = due_fires(schedule.next_fire, state.last_fire or now, now)
+                jitter = definition.jitter
                 plan = plan_fires(fires=fires, now=now, catchup=definition.catchup,
                                   catchup_window=definition.catchup_window,
                                   misfire_grace=definition.misfire_grace, omitted=omitted,
-                                  jitter_of=lambda fire: jitter_offset(name, fire, definition.jitter))
+                                  jitter_of=lambda fire: jitter_offset(name, fire, jitter))
                 skipped = [self._record_skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
                 if plan.omitted:
                     self.logger.warning("job %s: %d more missed fires before %s not recorded one by one",
                                         name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
                 for fire in plan.run:
-                    late = (now - fire).total_seconds() - jitter_offset(name, fire, definition.jitter)
+                    late = (now - fire).total_seconds() - jitter_offset(name, fire, jitter)
                     trigger = "catchup" if late > ON_TIME else "schedule"
                     started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now)
                     if started is not None:
@@ -81,12 +120,9 @@ class Firing:
                 if skipped:
                     missed.append((definition, skipped[-1]))
                 if plan.last is not None:
-                    self.table.set_state(replace(state, last_fire=plan.last))
-                self.table.reschedule(name, after=plan.last or now)
-        for definition, run, lock in starts:
-            self._start(definition, run, lock)
-        for definition, run in missed:
-            self._background_task(notify_event(self.ctx, definition, "missed", run))
+                    # cached now, written with the batch
+                    self._states[name] = self.table.states[name] = replace(state, last_fire=plan.last)
+                self.table.reschedule(name, after=plan.last or now, upcoming=upcoming)
 
     def fire_reboots(self, *, now: datetime) -> None:
         """Fire the ``@reboot`` jobs found at start on a boot they have not run in."""
@@ -102,7 +138,7 @@ class Firing:
         if definition is None:
             self.logger.error("%s: no job or flow %r is loaded; request ignored", trigger, name)
             return
-        with self.ctx.store.batch():
+        with self._claims(now):
             started = self._fire(definition, nominal=now, trigger=trigger, params=params, now=now,
                                  honour_pause=trigger != "force")
         if started is not None:
@@ -119,7 +155,7 @@ class Firing:
                      trigger: str = "schedule", params: Mapping[str, str] | None = None) -> Run:
         run = replace(self._queued_row(definition, nominal=nominal, trigger=trigger, params=params),
                       state=RunState.SKIPPED, reason=reason.value, log_path=None, ended=now)
-        self.ctx.store.insert_run(run, created=now)
+        self._insert(run, None, now)
         self.logger.info("job %s: fire at %s skipped (%s)", definition.name, nominal.isoformat(), reason.value)
         return run
 
@@ -144,7 +180,7 @@ class Firing:
             return None
         row = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params)
         if action is not Action.START:
-            self.ctx.store.insert_run(row, created=now)
+            self._insert(row, None, now)
             queue = self.buffered.setdefault(name, deque())
             if action is Action.BUFFER:
                 queue.append(row)
@@ -158,7 +194,7 @@ class Firing:
             # held by a process this daemon does not run (e.g. `cronflow run`)
             self._record_skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
             return None
-        self.ctx.store.insert_run(row, lock_path=str(lock.path), created=now)
+        self._insert(row, str(lock.path), now)
         return definition, row, lock
 
     def _lock(self, definition: Definition) -> locks.JobLock | None:
@@ -186,7 +222,7 @@ class Firing:
                 await self._run_flow(definition, row)
             else:
                 await run_job(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
-                              params=row.params, run_id=row.id, held_lock=lock)
+                              params=row.params, run_id=row.id, held_lock=lock, recorded=True)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -334,3 +370,4 @@ class Firing:
                     task.cancel()
         for task in list(self._background):
             task.cancel()
+        self.ctx.flush()

@@ -157,14 +157,15 @@ class JobTable:
         self._start_triggers(definition)
         self.reschedule(name, after=updated.last_fire or now)
 
-    def reschedule(self, name: str, *, after: datetime) -> None:
-        """Put the job's next fire after ``after`` on the heap (or take it off)."""
+    def reschedule(self, name: str, *, after: datetime, upcoming: Any = False) -> None:
+        """Put the job's next fire after ``after`` on the heap (or take it off).
+        ``upcoming``, when given, is that next fire already computed (None: no more)."""
         definition = self.definitions.get(name)
         schedule = self.schedules.get(name)
         if definition is None or schedule is None or not definition.enabled:
             self.heap.set(name, None)
             return
-        nominal = schedule.next_fire(after)
+        nominal = schedule.next_fire(after) if upcoming is False else upcoming
         if nominal is None:
             self.heap.set(name, None)
             return

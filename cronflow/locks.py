@@ -10,6 +10,7 @@ concurrency slot (``<job>.<slot>.lock``) so that each run is tracked the same wa
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -25,9 +26,20 @@ def lock_dir(state_dir: Path) -> Path:
 
 def lock_path(state_dir: Path, job: str, slot: int | None = None) -> Path:
     """The lock file of ``job`` (or of one of its ``allow_all`` slots)."""
-    safe = _UNSAFE.sub("_", job)
+    return _lock_path(str(state_dir), job, slot)
+
+
+@functools.lru_cache(maxsize=65536)
+def _lock_path(state_dir: str, job: str, slot: int | None) -> Path:
+    # cached: computed for every fire, on the hot path of a burst of starts
+    safe = safe_name(job)
     name = f"{safe}.lock" if slot is None else f"{safe}.{slot}.lock"
-    return lock_dir(state_dir) / name
+    return lock_dir(Path(state_dir)) / name
+
+
+def safe_name(job: str) -> str:
+    """``job`` made safe as a file name."""
+    return _UNSAFE.sub("_", job)
 
 
 @dataclass(slots=True)
@@ -47,8 +59,11 @@ class JobLock:
 def try_acquire(path: Path) -> JobLock | None:
     """Take the lock at ``path`` without waiting; None when someone holds it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -89,19 +89,67 @@ class RunContext:
     notify_timeout: float = 10.0
     now: Callable[[], datetime] = utc_now
 
+    _pending: dict[str, Run] = field(default_factory=dict, repr=False)
+    _log_dirs: dict[str, str] = field(default_factory=dict, repr=False)
+    _envs: dict[str, tuple[Job, dict[str, str]]] = field(default_factory=dict, repr=False)
+
     def log_path(self, job: str, run_id: str) -> Path:
         """Where the output of a run goes."""
-        return self.state_dir / "logs" / locks.lock_path(self.state_dir, job).stem / f"{run_id}.log"
+        base = self._log_dirs.get(job)
+        if base is None:
+            base = self._log_dirs[job] = f"{self.state_dir}/logs/{locks.safe_name(job)}"
+        return Path(f"{base}/{run_id}.log")
+
+    def static_env(self, job: Job) -> dict[str, str]:
+        """The part of a job's environment that is the same for every run: the base,
+        ``env_file`` and ``[env]`` (cached per definition, except with an ``env_file``,
+        which is read at each run)."""
+        cached = self._envs.get(job.name)
+        if cached is not None and cached[0] is job:
+            return cached[1]
+        env = _base_env(job, self)
+        if job.env_file:
+            env.update(read_env_file(Path(job.env_file)))
+        env.update(job.env)
+        if not job.env_file:
+            self._envs[job.name] = (job, env)
+        return env
+
+    def record_soon(self, run: Run) -> None:
+        """Write ``run`` at the end of this event-loop turn, together with the other runs
+        updated in the same turn (one transaction for a burst of simultaneous starts)."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending[run.id] = run
+
+    def flush(self) -> None:
+        """Write the runs queued by :meth:`record_soon` now."""
+        if not self._pending:
+            return
+        runs, self._pending = list(self._pending.values()), {}
+        with self.store.batch():
+            for run in runs:
+                self.store.update_run(run)
+
+    def record(self, run: Run) -> None:
+        """Write ``run`` now (after any pending writes, which it supersedes)."""
+        self._pending.pop(run.id, None)
+        self.flush()
+        self.store.update_run(run)
 
 
-def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, str] | None = None
-            ) -> dict[str, str]:
+def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, str] | None = None,
+            static: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of one attempt: base, ``env_file``, ``[env]``, extra, then the
-    ``CRONFLOW_*`` variables (params only as ``CRONFLOW_PARAM_<NAME>``)."""
-    env = dict(base)
-    if job.env_file:
-        env.update(read_env_file(Path(job.env_file)))
-    env.update(job.env)
+    ``CRONFLOW_*`` variables (params only as ``CRONFLOW_PARAM_<NAME>``). ``static`` is
+    the first three already merged (``RunContext.static_env``)."""
+    if static is not None:
+        env = dict(static)
+    else:
+        env = dict(base)
+        if job.env_file:
+            env.update(read_env_file(Path(job.env_file)))
+        env.update(job.env)
     env.update(extra or {})
     env["CRONFLOW_JOB"] = run.job
     env["CRONFLOW_RUN_ID"] = run.id
@@ -148,7 +196,7 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
                   params: Mapping[str, str] | None = None, parent_id: str | None = None,
                   step: str | None = None, item: str | None = None,
                   extra_env: Mapping[str, str] | None = None, run_id: str | None = None,
-                  lock: bool = True, held_lock: locks.JobLock | None = None) -> Run:
+                  lock: bool = True, held_lock: locks.JobLock | None = None, recorded: bool = False) -> Run:
     """Run ``job`` once (with its retries) and return the final Run.
 
     The row is recorded before the process starts (``queued``, then ``running`` with the
@@ -156,7 +204,8 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     child; when it is held elsewhere nothing starts and the run is recorded ``skipped``
     with reason ``overlap`` (that is the returned Run). ``held_lock`` hands over a lock
     the caller already took. With ``run_id`` of a row the caller already inserted
-    (queued), that row is used. ``parent_id``/``step``/``item`` mark a flow step
+    (queued), that row is used; ``recorded=True`` says so without a lookup (the
+    daemon's batched claims). ``parent_id``/``step``/``item`` mark a flow step
     (``kind = "step"``). Attempts follow the job's retry policy, holding the lock; a
     ``timeout`` sends SIGTERM to the process group and SIGKILL after ``kill_timeout``
     (state ``timed_out``); ``ctx.cancels.cancel(id)`` stops it (state ``cancelled``).
@@ -168,7 +217,7 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     run = Run(id=run_id, job=job.name, kind="step" if parent_id else "job", state=RunState.QUEUED,
               nominal=nominal, params=merged, log_path=str(ctx.log_path(job.name, run_id)),
               trigger=trigger, parent_id=parent_id, step=step, item=item)
-    existing = _existing(ctx.store, run_id)
+    existing = recorded or _existing(ctx.store, run_id)
     job_lock = held_lock
     if lock and job_lock is None:
         job_lock = locks.try_acquire_slot(ctx.state_dir, job.name, lock_slots(job))
@@ -178,20 +227,22 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
             _save(ctx.store, run, existing, None)
             ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
             return run
-    _save(ctx.store, run, existing, str(job_lock.path) if job_lock else None)
+    if not recorded:
+        _save(ctx.store, run, existing, str(job_lock.path) if job_lock else None)
     stop = ctx.cancels.register(run.id)
     try:
         try:
             run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env)
         except asyncio.CancelledError:
             # the host is going away and has stopped the process: say so in the history
+            ctx.flush()
             run = replace(ctx.store.get_run(run.id), state=RunState.CANCELLED, reason="interrupted",
                           ended=ctx.now())
-            ctx.store.update_run(run)
+            ctx.record(run)
             raise
         # recorded before the lock goes: a daemon restarting in between must not see a
         # `running` row with a free lock and call it lost
-        ctx.store.update_run(run)
+        ctx.record(run)
     finally:
         ctx.cancels.unregister(run.id)
         if job_lock is not None:
@@ -225,7 +276,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         run = replace(run, attempt=attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > 1 else b""
         spec = SpawnSpec(argv=command_argv(job.command),
-                         env=job_env(job, run, base=_base_env(job, ctx), extra=extra_env),
+                         env=job_env(job, run, base=ctx.base_env, extra=extra_env, static=ctx.static_env(job)),
                          log_path=Path(run.log_path or ctx.log_path(job.name, run.id)),
                          log_cap=ctx.log_cap, cwd=_workdir(job), user=_user(job, ctx),
                          pass_fds=(job_lock.fd,) if job_lock else (), tee_fd=ctx.tee_fd, header=header)
@@ -238,9 +289,13 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             run = replace(run, state=RunState.FAILED, reason="spawn", exit_code=127,
                           started=run.started or started, ended=ctx.now(), pid=None)
         else:
+            # yield first: in a burst of simultaneous starts, every process is spawned
+            # before any of them gets its bookkeeping
+            await asyncio.sleep(0)
             run = replace(run, state=RunState.RUNNING, pid=process.pid, started=run.started or started,
                           reason=None)
-            ctx.store.update_run(run)
+            # the queued row is already durable; the pid joins the other starts of this turn
+            ctx.record_soon(run)
             if attempt == 1:
                 ctx.logger.info("job %s: run %s started (pid %d, %s)", job.name, run.id, process.pid, run.trigger)
                 await _hook(ctx, "on_run_start", run)
@@ -251,7 +306,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         delay = plugins.retry_delay(ctx.registry, job.retry, attempt, ctx.logger, run_id=run.id)
         if delay is None:
             return run
-        ctx.store.update_run(run)
+        ctx.record(run)
         ctx.logger.info("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
                         run.state.value, delay)
         await notify_event(ctx, job, "retry", run)
@@ -329,6 +384,8 @@ def _append_log(path: Path, text: str) -> None:
 async def _hook(ctx: RunContext, name: str, run: Run) -> None:
     from cronflow import plugins
 
+    if not getattr(ctx.pm.hook, name).get_hookimpls():
+        return  # nothing to call: spare a thread hand-off per run
     await asyncio.to_thread(plugins.call_hook, ctx.pm, name, ctx.logger, run=run)
 
 
@@ -347,7 +404,8 @@ async def _finish_hooks(job: Job, run: Run, ctx: RunContext) -> None:
     await _hook(ctx, "on_run_finish", run)
     if run.state is RunState.SUCCEEDED:
         await notify_event(ctx, job, "success", run)
-        previous = ctx.store.previous_outcome(job.name, run.id)
+        wants_recovered = any("recovered" in spec.on for spec in job.notify)
+        previous = ctx.store.previous_outcome(job.name, run.id) if wants_recovered else None
         if previous in (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST):
             await notify_event(ctx, job, "recovered", run)
     elif run.state in (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST):

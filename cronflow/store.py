@@ -330,11 +330,15 @@ class Store:
 
     def set_job_state(self, state: JobState) -> None:
         """Store ``state`` (insert or replace)."""
+        self.set_job_states([state])
+
+    def set_job_states(self, states: Sequence[JobState]) -> None:
+        """Store several job states in one statement."""
         self._write(
             "INSERT OR REPLACE INTO job_state (job, paused, paused_until, anchor, last_fire, boot_id) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (state.job, int(state.paused), to_iso(state.paused_until), to_iso(state.anchor),
-             to_iso(state.last_fire), state.boot_id))
+            [(state.job, int(state.paused), to_iso(state.paused_until), to_iso(state.anchor),
+              to_iso(state.last_fire), state.boot_id) for state in states], many=True)
 
     # --- daemon status ------------------------------------------------------------------
 

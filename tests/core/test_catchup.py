@@ -23,21 +23,21 @@ def hourly_fires(count: int) -> list[datetime]:
 
 
 def test_due_fires_lists_fires_after_last_up_to_now() -> None:
-    fires, omitted = due_fires(every(60), T0, T0 + timedelta(minutes=3))
+    fires, omitted, upcoming = due_fires(every(60), T0, T0 + timedelta(minutes=3))
     assert fires == [T0 + timedelta(minutes=m) for m in (1, 2, 3)]
-    assert omitted == 0
+    assert omitted == 0 and upcoming == T0 + timedelta(minutes=4)
 
 
 def test_due_fires_keeps_the_newest_and_counts_the_rest() -> None:
-    fires, omitted = due_fires(every(1), T0, T0 + timedelta(seconds=50), cap=10)
+    fires, omitted, _ = due_fires(every(1), T0, T0 + timedelta(seconds=50), cap=10)
     assert fires[0] == T0 + timedelta(seconds=41) and fires[-1] == T0 + timedelta(seconds=50)
     assert omitted == 40
 
 
 def test_due_fires_stops_when_the_schedule_ends() -> None:
     once = T0 + timedelta(seconds=5)
-    fires, _ = due_fires(lambda after: once if after < once else None, T0, T0 + timedelta(days=1))
-    assert fires == [once]
+    fires, _, upcoming = due_fires(lambda after: once if after < once else None, T0, T0 + timedelta(days=1))
+    assert fires == [once] and upcoming is None
 
 
 def test_on_time_fire_runs_whatever_the_policy() -> None:
