@@ -23,6 +23,9 @@ from cronflow.scheduler import FireHeap
 from cronflow.store import JobState
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+# a failed trigger is started again after this long, doubling up to the maximum
+TRIGGER_RETRY_MIN = 2.0
+TRIGGER_RETRY_MAX = 60.0
 
 
 def current_boot_id(path: Path = BOOT_ID_PATH) -> str | None:
@@ -216,13 +219,26 @@ class JobTable:
             if self.on_trigger is not None:
                 loop.call_soon_threadsafe(self.on_trigger, name, params, spec.kind)
 
-        try:
-            trigger = registered.obj(dict(spec.config), fire)
-            await trigger.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.logger.exception("plugin %s: trigger %r of job %s failed", registered.plugin, spec.kind, name)
+        # A trigger that fails (its watched directory does not exist yet, a server it
+        # listens to is down) is started again with a growing delay, so it recovers by
+        # itself once the cause is gone; the job's schedule is unaffected meanwhile.
+        delay = TRIGGER_RETRY_MIN
+        while True:
+            try:
+                trigger = registered.obj(dict(spec.config), fire)
+                await trigger.run()
+                return  # the trigger finished watching of its own accord
+            except asyncio.CancelledError:
+                raise
+            except (OSError, ValueError, CronflowError) as exc:
+                # an expected failure with a message of its own: one line, no traceback
+                self.logger.error("plugin %s: trigger %r of job %s: %s; retrying in %gs",
+                                  registered.plugin, spec.kind, name, exc, delay)
+            except Exception:
+                self.logger.exception("plugin %s: trigger %r of job %s failed; retrying in %gs",
+                                      registered.plugin, spec.kind, name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, TRIGGER_RETRY_MAX)
 
     def _stop_triggers(self, name: str) -> None:
         for task in self._triggers.pop(name, []):

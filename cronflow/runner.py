@@ -109,7 +109,7 @@ class RunContext:
             return cached[1]
         env = _base_env(job, self)
         if job.env_file:
-            env.update(read_env_file(Path(job.env_file)))
+            env.update(env_file_values(job))
         env.update(job.env)
         if not job.env_file:
             self._envs[job.name] = (job, env)
@@ -148,7 +148,7 @@ def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, 
     else:
         env = dict(base)
         if job.env_file:
-            env.update(read_env_file(Path(job.env_file)))
+            env.update(env_file_values(job))
         env.update(job.env)
     env.update(extra or {})
     env["CRONFLOW_JOB"] = run.job
@@ -161,23 +161,18 @@ def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, 
     return env
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments, optional ``export``, optional quotes)."""
-    values: dict[str, str] = {}
+def env_file_values(job: Job) -> dict[str, str]:
+    """The job's ``env_file`` (relative to its job file), read at each run so that a
+    rotated secret is picked up. A missing or malformed file fails the attempt (as a
+    missing program does) rather than running the job without its secrets."""
+    from cronflow.errors import ConfigError
+    from cronflow.security import env_file_path, read_env_file
+
+    assert job.env_file is not None
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return values
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+        return read_env_file(env_file_path(job.path, job.env_file))
+    except ConfigError as exc:
+        raise SpawnError(str(exc)) from None
 
 
 def command_argv(command: tuple[str, ...] | str) -> list[str]:
@@ -275,17 +270,17 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
     while True:
         run = replace(run, attempt=attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > 1 else b""
-        spec = SpawnSpec(argv=command_argv(job.command),
-                         env=job_env(job, run, base=ctx.base_env, extra=extra_env, static=ctx.static_env(job)),
-                         log_path=Path(run.log_path or ctx.log_path(job.name, run.id)),
-                         log_cap=ctx.log_cap, cwd=_workdir(job), user=_user(job, ctx),
-                         pass_fds=(job_lock.fd,) if job_lock else (), tee_fd=ctx.tee_fd, header=header)
+        log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
         started = ctx.now()
         try:
+            spec = SpawnSpec(argv=command_argv(job.command),
+                             env=job_env(job, run, base=ctx.base_env, extra=extra_env, static=ctx.static_env(job)),
+                             log_path=log_path, log_cap=ctx.log_cap, cwd=_workdir(job), user=_user(job, ctx),
+                             pass_fds=(job_lock.fd,) if job_lock else (), tee_fd=ctx.tee_fd, header=header)
             process = spawn(spec)
         except SpawnError as exc:
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
-            _append_log(spec.log_path, f"cronflow: {exc}\n")
+            _append_log(log_path, f"cronflow: {exc}\n")
             run = replace(run, state=RunState.FAILED, reason="spawn", exit_code=127,
                           started=run.started or started, ended=ctx.now(), pid=None)
         else:

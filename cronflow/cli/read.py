@@ -139,6 +139,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     """
     from cronflow.formatting import format_instant
     from cronflow.listing import fire_times, isoformat
+    from cronflow.errors import CronflowError, ScheduleError
     from cronflow.schedule import compile_schedules, resolve_zone
 
     definition = _find_definition(target, jobs_dir)
@@ -159,7 +160,14 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
             click.echo(f"{definition.kind} {definition.name!r} has no schedule "
                        "(it runs on demand, by triggers or in flows)")
         return
-    schedule = compile_schedules(exprs, zone=zone, anchor=anchor)
+    try:
+        schedule = compile_schedules(exprs, zone=zone, anchor=anchor)
+    except ScheduleError as exc:
+        if definition is None and _NAME.match(target) and not any(c.isdigit() for c in target):
+            # a lone word is more likely a mistyped job name than a schedule
+            raise CronflowError(f"no job or flow named {target!r} in {_jobs_dir(jobs_dir)}, "
+                                f"and it is not a schedule either ({exc})") from None
+        raise
     times = fire_times(schedule, anchor, count)
     if json_:
         click.echo(json.dumps([isoformat(t, shown_zone) for t in times]))

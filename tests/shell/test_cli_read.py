@@ -231,3 +231,10 @@ def test_check_reports_unknown_plugin_names_at_their_line(jobs, tmp_path):
     proc = cronflow("check", cwd=tmp_path, jobs=jobs)
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"{jobs}/notified.toml:3: unknown notifier 'slak'")
+
+
+def test_next_of_an_unknown_name_says_there_is_no_such_job(jobs, tmp_path):
+    proc = cronflow("next", "bakup", cwd=tmp_path, jobs=jobs)
+    assert proc.returncode == 1
+    no_traceback(proc)
+    assert "no job or flow named 'bakup'" in proc.stderr

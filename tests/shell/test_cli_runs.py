@@ -69,3 +69,20 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path) -> None:
         result = cli(*args, jobs_dir=jobs, state_dir=state)
         assert result.returncode != 0, args
         assert "Traceback" not in result.stderr and result.stderr.startswith("Error:"), result.stderr
+
+
+def test_env_file_is_read_beside_the_job_file_and_a_missing_one_fails_the_run(tmp_path: Path) -> None:
+    jobs, state = setup(tmp_path, "secret", 'command = "echo token=$API_TOKEN"\nenv_file = "secret.env"\n')
+    (jobs / "secret.env").write_text('# rotated nightly\nexport API_TOKEN="abc123"\n')
+    # run from elsewhere: the env file is found relative to the job file, not the cwd
+    result = subprocess.run([sys.executable, "-m", "cronflow", "run", "secret", "--jobs-dir", str(jobs),
+                             "--state-dir", str(state)], cwd="/", env=base_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "token=abc123\n"
+    (jobs / "secret.env").unlink()
+    failed = cli("run", "secret", jobs_dir=jobs, state_dir=state)
+    assert failed.returncode != 0
+    assert "env_file: no such file" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    rows = json.loads(cli("history", "secret", "--json", jobs_dir=jobs, state_dir=state).stdout)
+    assert rows[0]["state"] == "failed"
