@@ -61,22 +61,12 @@ def _dirs(jobs_dir: str | os.PathLike[str] | None, state_dir: str | os.PathLike[
 
 def find_definition(name: str, jobs: Path, *, now: datetime) -> Definition:
     """The job or flow ``name`` in ``jobs`` (its file's first error if it is invalid)."""
-    from cronflow.loader import load_dir, load_file
-    from cronflow.paths import default_timezone
+    from cronflow import loader
 
-    zone = default_timezone()
-    candidate = jobs / f"{name}.toml"
-    if candidate.is_file():
-        definition = load_file(candidate, now=now, default_timezone=zone)
-        if definition.name == name:
-            return definition
-    result = load_dir(jobs, now=now, default_timezone=zone)
-    if name in result.definitions:
-        return result.definitions[name]
-    for error in result.errors:
-        if Path(error.path).stem == name:
-            raise error
-    raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
+    definition = loader.find_definition(name, jobs, now=now)
+    if definition is None:
+        raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
+    return definition
 
 
 def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | os.PathLike[str] | None = None,

@@ -136,6 +136,29 @@ def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: s
         result.definitions[definition.name] = definition
 
 
+def find_definition(name: str, directory: Path, *, now: datetime,
+                    default_timezone: str | None = None) -> Definition | None:
+    """The job or flow called ``name`` in ``directory``, or None if there is none.
+
+    ``<name>.toml`` is tried first (the common case, and fast with 10,000 files); the
+    whole directory only when the name may come from a ``name = ...`` key. When the file
+    of that name exists but is invalid, its first error is raised.
+    """
+    zone = _zone(default_timezone)
+    candidate = directory / f"{name}.toml"
+    if is_job_file(candidate.name) and candidate.is_file():
+        definition = load_file(candidate, now=now, default_timezone=zone)
+        if definition.name == name:
+            return definition
+    result = load_dir(directory, now=now, default_timezone=zone)
+    if name in result.definitions:
+        return result.definitions[name]
+    for error in result.errors:
+        if Path(error.path).stem == name:
+            raise error
+    return None
+
+
 def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition]) -> None:
     errors = check_references({**references, **result.definitions})
     # references may hold flows of their own: only this load's files are at fault

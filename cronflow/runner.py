@@ -302,7 +302,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         if delay is None:
             return run
         ctx.record(run)
-        ctx.logger.info("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
+        ctx.logger.warning("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
                         run.state.value, delay)
         await notify_event(ctx, job, "retry", run)
         try:

@@ -186,26 +186,12 @@ def _find_definition(target: str, flag: Path | None) -> Definition | None:
     """The job or flow called ``target`` in the jobs dir, or None if there is none."""
     if not _NAME.match(target):
         return None
-    from cronflow.loader import job_files, load_dir, load_file
+    from cronflow.loader import find_definition
 
     directory = _jobs_dir(flag)
     if not directory.is_dir():
         return None
-    zone = _default_zone()
-    now = _now()
-    candidate = directory / f"{target}.toml"
-    if candidate.is_file() and candidate in job_files(directory):
-        definition = load_file(candidate, now=now, default_timezone=zone)
-        if definition.name == target:
-            return definition
-    # the name may come from a `name = ...` key rather than the file name
-    result = load_dir(directory, now=now, default_timezone=zone)
-    if target in result.definitions:
-        return result.definitions[target]
-    for error in result.errors:
-        if Path(error.path).stem == target:
-            raise error
-    return None
+    return find_definition(target, directory, now=_now(), default_timezone=_default_zone())
 
 
 def _parse_after(text: str, zone: Any) -> datetime:

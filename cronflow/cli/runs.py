@@ -48,23 +48,9 @@ def _parse_when(text: str, *, future: bool) -> datetime:
 
 
 def _load(name: str, jobs: Path) -> Any:
-    from cronflow.errors import NotFoundError
-    from cronflow.loader import load_dir, load_file
-    from cronflow.paths import default_timezone
+    from cronflow.api import find_definition
 
-    zone = default_timezone()
-    candidate = jobs / f"{name}.toml"
-    if candidate.is_file():
-        definition = load_file(candidate, now=_now(), default_timezone=zone)
-        if definition.name == name:
-            return definition
-    result = load_dir(jobs, now=_now(), default_timezone=zone)
-    if name in result.definitions:
-        return result.definitions[name]
-    for error in result.errors:
-        if Path(error.path).stem == name:
-            raise error
-    raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
+    return find_definition(name, jobs, now=_now())
 
 
 # --- daemon ----------------------------------------------------------------------------
