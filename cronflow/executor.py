@@ -197,30 +197,54 @@ class _LogSink:
             self.done.set_result(None)
 
 
+@dataclass(slots=True)
+class Started:
+    """A process just started by :func:`start`, not yet watched: its pid and the read
+    end of its output pipe."""
+
+    pid: int
+    read_fd: int
+
+
 def spawn(spec: SpawnSpec) -> Process:
     """Start the process described by ``spec`` on the running loop; raise SpawnError when
     it cannot start. The pid is the process group id (the child leads a new session)."""
-    loop = asyncio.get_running_loop()
+    return watch(start(spec), spec)
+
+
+def start(spec: SpawnSpec) -> Started:
+    """Only start the process (a pipe and the spawn); :func:`watch` must follow.
+
+    Split from the watching so that a burst of simultaneous fires spawns every process
+    in one tight loop first: each spawn copies the daemon's descriptor table, so the
+    pidfds and loop registrations are better added after the burst, and each process
+    starts without waiting for the others' bookkeeping."""
     read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    output_done: asyncio.Future[None] = loop.create_future()
-    sink = _LogSink(read_fd, spec, output_done)
     try:
         pid = _start(spec, write_fd)
     except SpawnError:
-        sink.close()
+        os.close(read_fd)
         raise
     finally:
         os.close(write_fd)
+    return Started(pid, read_fd)
+
+
+def watch(started: Started, spec: SpawnSpec) -> Process:
+    """Reap, drain and log the process from :func:`start` on the running loop."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(started.read_fd, False)
+    output_done: asyncio.Future[None] = loop.create_future()
+    sink = _LogSink(started.read_fd, spec, output_done)
     done: asyncio.Future[int] = loop.create_future()
-    _watch_exit(loop, pid, done)
-    loop.add_reader(read_fd, sink.on_readable)
-    return Process(pid=pid, _done=done, _output_done=output_done)
+    _watch_exit(loop, started.pid, done)
+    loop.add_reader(started.read_fd, sink.on_readable)
+    return Process(pid=started.pid, _done=done, _output_done=output_done)
 
 
 def _start(spec: SpawnSpec, out_fd: int) -> int:
-    argv = list(spec.argv)
-    env = dict(spec.env)
+    argv = spec.argv
+    env = spec.env
     if spec.cwd is None and spec.user is None:
         actions = [
             (os.POSIX_SPAWN_DUP2, _dev_null(), 0),
@@ -238,6 +262,7 @@ def _start(spec: SpawnSpec, out_fd: int) -> int:
         finally:
             for fd in spec.pass_fds:
                 os.set_inheritable(fd, False)
+    argv, env = list(argv), dict(env)
     kwargs: dict[str, object] = {}
     if spec.user is not None:
         import pwd

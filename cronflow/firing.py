@@ -22,13 +22,17 @@ from typing import Any
 from cronflow import locks
 from cronflow.catchup import ON_TIME, due_fires, jitter_offset, plan_fires
 from cronflow.jobtable import JobTable
-from cronflow.model import Definition, Flow, Run, RunState, SkipReason, replace
-from cronflow.runner import RunContext, lock_slots, notify_event, run_job
+from cronflow.model import Definition, Flow, Job, Run, RunState, SkipReason, replace
+from cronflow.runner import Prestart, RunContext, lock_slots, notify_event, prestart, run_job
 from cronflow.scheduler import Action, FireHeap, decide_overlap
 from cronflow.spool import Request
 from cronflow.store import JobState, new_run_id
 
 Now = Callable[[], datetime]
+
+# at shutdown, an adopted run still going after the grace period gets SIGTERM, then SIGKILL
+# this much later (its job's kill_timeout is not known to be what the old daemon used)
+ADOPTED_KILL_AFTER = 10.0
 
 
 class Firing:
@@ -44,6 +48,9 @@ class Firing:
         self.buffered: dict[str, deque[Run]] = {}
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # the lock watches of adopted runs, and the adopted runs we signalled (-> reason)
+        self._adopted_tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopped_adopted: dict[str, str] = {}
         # records collected by _claims (None outside of it: written at once)
         self._rows: list[tuple[Run, str | None]] | None = None
         self._states: dict[str, JobState] = {}
@@ -87,8 +94,12 @@ class Firing:
             for _, _, lock in starts:
                 lock.release()
             raise
-        for definition, run, lock in starts:
-            self._start(definition, run, lock)
+        # every process first, in one tight loop: the last one due starts after the
+        # others' spawns only, not after their bookkeeping as well (SPEC section 10)
+        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock) if isinstance(d, Job) else None
+                     for d, run, lock in starts]
+        for (definition, run, lock), prestarted in zip(starts, prestarts):
+            self._start(definition, run, lock, prestarted)
         for definition, run in missed:
             self._background_task(notify_event(self.ctx, definition, "missed", run))
 
@@ -211,18 +222,21 @@ class Firing:
 
     # --- running -----------------------------------------------------------------------
 
-    def _start(self, definition: Definition, row: Run, lock: locks.JobLock) -> None:
-        task = asyncio.ensure_future(self._run(definition, row, lock))
+    def _start(self, definition: Definition, row: Run, lock: locks.JobLock,
+               prestarted: Prestart | None = None) -> None:
+        task = asyncio.ensure_future(self._run(definition, row, lock, prestarted))
         self.running.setdefault(definition.name, {})[row.id] = task
         task.add_done_callback(lambda _: self._ended(definition.name, row.id))
 
-    async def _run(self, definition: Definition, row: Run, lock: locks.JobLock) -> None:
+    async def _run(self, definition: Definition, row: Run, lock: locks.JobLock,
+                   prestarted: Prestart | None = None) -> None:
         try:
             if isinstance(definition, Flow):
                 await self._run_flow(definition, row)
             else:
                 await run_job(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
-                              params=row.params, run_id=row.id, held_lock=lock, recorded=True)
+                              params=row.params, run_id=row.id, held_lock=lock, recorded=True,
+                              prestarted=prestarted)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -277,15 +291,28 @@ class Firing:
         async def watch() -> None:
             try:
                 final = await watcher
+                if run.id in self._stopped_adopted and final.state is RunState.LOST:
+                    # we stopped it (cancel, or shutdown after the grace period): say so
+                    final = replace(final, state=RunState.CANCELLED, reason=self._stopped_adopted[run.id])
+                    self.ctx.store.update_run(final)
                 self.logger.info("job %s: adopted run %s ended (%s)", run.job, run.id, final.state.value)
             finally:
                 entries = self.adopted.get(run.job, {})
                 entries.pop(run.id, None)
                 if not entries:
                     self.adopted.pop(run.job, None)
+                self._adopted_tasks.pop(run.id, None)
                 self._start_buffered(run.job)
 
-        self._background_task(watch())
+        task = asyncio.ensure_future(watch())
+        self._adopted_tasks[run.id] = task
+
+    def _stop_adopted(self, run_id: str, pid: int | None, reason: str, sig: int = signal.SIGTERM) -> None:
+        """Signal an adopted run's process group (it is not our child: no reaping here)."""
+        self._stopped_adopted[run_id] = reason
+        if pid:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, sig)
 
     def _background_task(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -338,10 +365,8 @@ class Firing:
                     self.logger.info("cancel: queued run %s of %s cancelled", run_id, name)
                     return
         for name, entries in self.adopted.items():
-            pid = entries.get(run_id)
-            if pid:
-                with contextlib.suppress(OSError):
-                    os.killpg(pid, signal.SIGTERM)
+            if run_id in entries:
+                self._stop_adopted(run_id, entries[run_id], "cancelled")
                 self.logger.info("cancel: adopted run %s of %s sent SIGTERM", run_id, name)
                 return
         self.logger.warning("cancel: run %s is not running here", run_id)
@@ -358,14 +383,25 @@ class Firing:
                     self.ctx.store.update_run(replace(row, state=RunState.CANCELLED, reason="daemon stopped",
                                                       ended=now()))
         self.buffered.clear()
+        # adopted runs (started by a previous daemon) are waited for like our own, so that
+        # no row is left `running` by a clean stop
         tasks = [task for runs in self.running.values() for task in runs.values()]
+        tasks += self._adopted_tasks.values()
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             if pending:
                 self.logger.warning("grace period over: stopping %d runs", len(pending))
                 for run_id in self.ctx.cancels.active():
                     self.ctx.cancels.cancel(run_id)
-                _, pending = await asyncio.wait(pending, timeout=60.0)
+                adopted = {run_id: pid for entries in self.adopted.values() for run_id, pid in entries.items()}
+                for run_id, pid in adopted.items():
+                    self._stop_adopted(run_id, pid, "daemon stopped")
+                _, pending = await asyncio.wait(pending, timeout=ADOPTED_KILL_AFTER)
+                for run_id, pid in adopted.items():
+                    if run_id in self._adopted_tasks:
+                        self._stop_adopted(run_id, pid, "daemon stopped", signal.SIGKILL)
+                if pending:
+                    _, pending = await asyncio.wait(pending, timeout=60.0 - ADOPTED_KILL_AFTER)
                 for task in pending:
                     task.cancel()
         for task in list(self._background):

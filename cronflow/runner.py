@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cronflow import locks
-from cronflow.executor import DEFAULT_LOG_CAP, Process, SpawnError, SpawnSpec, spawn
+from cronflow.executor import DEFAULT_LOG_CAP, Process, SpawnError, SpawnSpec, Started, spawn, start, watch
 from cronflow.model import Job, Overlap, Run, RunState, SkipReason, replace
 from cronflow.sdnotify import job_environ
 from cronflow.store import Store, new_run_id
@@ -127,9 +127,7 @@ class RunContext:
         if not self._pending:
             return
         runs, self._pending = list(self._pending.values()), {}
-        with self.store.batch():
-            for run in runs:
-                self.store.update_run(run)
+        self.store.update_runs(runs)
 
     def record(self, run: Run) -> None:
         """Write ``run`` now (after any pending writes, which it supersedes)."""
@@ -191,7 +189,8 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
                   params: Mapping[str, str] | None = None, parent_id: str | None = None,
                   step: str | None = None, item: str | None = None,
                   extra_env: Mapping[str, str] | None = None, run_id: str | None = None,
-                  lock: bool = True, held_lock: locks.JobLock | None = None, recorded: bool = False) -> Run:
+                  lock: bool = True, held_lock: locks.JobLock | None = None, recorded: bool = False,
+                  prestarted: Prestart | None = None) -> Run:
     """Run ``job`` once (with its retries) and return the final Run.
 
     The row is recorded before the process starts (``queued``, then ``running`` with the
@@ -205,7 +204,8 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     ``timeout`` sends SIGTERM to the process group and SIGKILL after ``kill_timeout``
     (state ``timed_out``); ``ctx.cancels.cancel(id)`` stops it (state ``cancelled``).
     ``on_run_start``/``on_run_finish`` and the job's notifiers are called; plugin errors
-    are logged, never raised.
+    are logged, never raised. ``prestarted`` is the first attempt, already started by
+    the daemon's burst loop (:func:`prestart`).
     """
     run_id = run_id or new_run_id()
     merged = {**job.params, **(params or {})}
@@ -227,7 +227,8 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     stop = ctx.cancels.register(run.id)
     try:
         try:
-            run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env)
+            run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env,
+                                  prestarted=prestarted)
         except asyncio.CancelledError:
             # the host is going away and has stopped the process: say so in the history
             ctx.flush()
@@ -262,8 +263,35 @@ def _save(store: Store, run: Run, existing: bool, lock_path: str | None) -> None
         store.insert_run(run, lock_path=lock_path)
 
 
+# what the burst loop got for a run: its spec, the started process or the error (raised
+# when the run's task takes over, as if it had spawned it itself), when it started
+Prestart = tuple[SpawnSpec | None, "Started | Exception", datetime]
+
+
+def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock | None,
+               extra_env: Mapping[str, str] | None = None, header: bytes = b"") -> SpawnSpec:
+    """What to start for one attempt of ``run``."""
+    return SpawnSpec(argv=command_argv(job.command),
+                     env=job_env(job, run, base=ctx.base_env, extra=extra_env, static=ctx.static_env(job)),
+                     log_path=Path(run.log_path or ctx.log_path(job.name, run.id)), log_cap=ctx.log_cap,
+                     cwd=_workdir(job), user=_user(job, ctx), pass_fds=(job_lock.fd,) if job_lock else (),
+                     tee_fd=ctx.tee_fd, header=header)
+
+
+def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock) -> Prestart:
+    """Start the first attempt of a recorded run now, without watching it yet (the
+    daemon's burst loop); hand the result to :func:`run_job` as ``prestarted``."""
+    started, spec = ctx.now(), None
+    try:
+        spec = spawn_spec(job, replace(run, attempt=1), ctx=ctx, job_lock=job_lock)
+        return spec, start(spec), started
+    except Exception as exc:
+        return spec, exc, started
+
+
 async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
-                    job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None) -> Run:
+                    job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None,
+                    prestarted: Prestart | None = None) -> Run:
     from cronflow import plugins
 
     attempt = 1
@@ -273,20 +301,25 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
         started = ctx.now()
         try:
-            spec = SpawnSpec(argv=command_argv(job.command),
-                             env=job_env(job, run, base=ctx.base_env, extra=extra_env, static=ctx.static_env(job)),
-                             log_path=log_path, log_cap=ctx.log_cap, cwd=_workdir(job), user=_user(job, ctx),
-                             pass_fds=(job_lock.fd,) if job_lock else (), tee_fd=ctx.tee_fd, header=header)
-            process = spawn(spec)
+            if prestarted is not None:
+                spec, got, started = prestarted
+                prestarted = None
+                if isinstance(got, Exception):
+                    raise got
+                assert spec is not None
+                process = watch(got, spec)
+            else:
+                process = spawn(spawn_spec(job, run, ctx=ctx, job_lock=job_lock, extra_env=extra_env,
+                                           header=header))
+                # yield first: in a burst of simultaneous starts, every process is spawned
+                # before any of them gets its bookkeeping
+                await asyncio.sleep(0)
         except SpawnError as exc:
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
             _append_log(log_path, f"cronflow: {exc}\n")
             run = replace(run, state=RunState.FAILED, reason="spawn", exit_code=127,
                           started=run.started or started, ended=ctx.now(), pid=None)
         else:
-            # yield first: in a burst of simultaneous starts, every process is spawned
-            # before any of them gets its bookkeeping
-            await asyncio.sleep(0)
             run = replace(run, state=RunState.RUNNING, pid=process.pid, started=run.started or started,
                           reason=None)
             # the queued row is already durable; the pid joins the other starts of this turn

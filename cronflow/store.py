@@ -193,8 +193,13 @@ class Store:
 
     def update_run(self, run: Run) -> None:
         """Write every field of ``run`` to its row."""
+        self.update_runs([run])
+
+    def update_runs(self, runs: Sequence[Run]) -> None:
+        """Write every field of each of ``runs`` to its row, in one transaction."""
         sets = ", ".join(f"{name} = ?" for name in _RUN_FIELDS[1:])
-        self._write(f"UPDATE runs SET {sets} WHERE id = ?", (*_run_values(run)[1:], run.id))
+        self._write(f"UPDATE runs SET {sets} WHERE id = ?",
+                    [(*_run_values(run)[1:], run.id) for run in runs], many=True)
 
     def delete_runs(self, run_ids: Sequence[str]) -> None:
         """Delete these rows (a flow retry replaces the rows of the steps it runs again)."""

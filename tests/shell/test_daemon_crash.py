@@ -148,3 +148,34 @@ def test_missed_fires_after_downtime_are_recorded_and_latest_runs(tmp_path: Path
     assert len([r for r in batch if r["state"] != "skipped"]) == 1, "catchup = latest: one run"
     nominals = [r["nominal"] for r in rows]
     assert len(nominals) == len(set(nominals)), "each nominal fire has exactly one record"
+
+
+def test_a_clean_stop_waits_for_an_adopted_run_and_leaves_no_row_running(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    daemon = Daemon(tmp_path, grace="10s")
+    daemon.write_job("slow", f'command = {json.dumps(WORK.format(out=out, secs=2))}\n')
+    daemon.start()
+    daemon.cli("force", "slow")
+    wait_for(lambda: daemon.runs("slow", "running"), timeout=5, on_timeout=daemon.log)
+    daemon.kill()
+    daemon.start()
+    assert "adopted as running" in daemon.log()
+    assert daemon.stop() == 0  # within the grace period the adopted run ends by itself
+    assert intervals(out)[0][1] is not None
+    assert [(r["state"], r["reason"]) for r in daemon.runs("slow")] == [
+        ("lost", "exit status unknown (adopted after a daemon restart)")]
+
+
+def test_an_adopted_run_still_going_after_the_grace_period_is_stopped_and_cancelled(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    daemon = Daemon(tmp_path, grace="1s")
+    daemon.write_job("endless", f'command = {json.dumps(WORK.format(out=out, secs=300))}\n')
+    daemon.start()
+    daemon.cli("force", "endless")
+    wait_for(lambda: daemon.runs("endless", "running"), timeout=5, on_timeout=daemon.log)
+    daemon.kill()
+    daemon.start()
+    assert daemon.stop() == 0
+    lock = locks.lock_path(daemon.state_dir, "endless")
+    assert not locks.is_held(lock)  # the process group is gone with its lock
+    assert [(r["state"], r["reason"]) for r in daemon.runs("endless")] == [("cancelled", "daemon stopped")]
