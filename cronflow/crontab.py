@@ -85,30 +85,19 @@ def split_percent(command: str) -> tuple[str, str | None]:
     The first unescaped ``%`` ends the command; in what follows, ``%`` is a newline.
     ``\\%`` is a literal ``%`` on both sides; any other backslash is kept, as cron keeps it.
     """
-    out: list[str] = []
-    index, escaped = 0, False
-    while index < len(command):
-        char = command[index]
-        index += 1
-        if escaped:
-            escaped = False
-            if char != "%":
-                out.append("\\")
-        elif char == "\\":
-            escaped = True
-            continue
-        elif char == "%":
-            return "".join(out), _translate_stdin(command[index:])
-        out.append(char)
-    if escaped:
-        out.append("\\")
-    return "".join(out), None
+    head, rest = _unescape_percent(command, split=True)
+    if rest is None:
+        return head, None
+    stdin, _ = _unescape_percent(rest, split=False)
+    return head, stdin
 
 
-def _translate_stdin(data: str) -> str:
+def _unescape_percent(text: str, *, split: bool) -> tuple[str, str | None]:
+    """One pass of cron's escapes over ``text``. With ``split``, stop at the first
+    unescaped ``%`` and return the raw remainder; without, each one becomes a newline."""
     out: list[str] = []
     escaped = False
-    for char in data:
+    for index, char in enumerate(text):
         if escaped:
             escaped = False
             if char != "%":
@@ -117,11 +106,13 @@ def _translate_stdin(data: str) -> str:
             escaped = True
             continue
         elif char == "%":
+            if split:
+                return "".join(out), text[index + 1:]
             char = "\n"
         out.append(char)
     if escaped:
         out.append("\\")
-    return "".join(out)
+    return "".join(out), None
 
 
 def _unquote(value: str) -> str:
