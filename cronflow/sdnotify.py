@@ -35,14 +35,21 @@ class Notifier:
         return self.address is not None
 
     def send(self, *lines: str) -> bool:
-        """Send ``KEY=VALUE`` lines in one datagram; False when not sent."""
+        """Send ``KEY=VALUE`` lines in one datagram; False when not sent (no socket, or
+        its receiver's queue is full: this never blocks)."""
         if self.address is None:
             return False
         try:
             if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: these calls run on the daemon's event loop thread, and a
+                # datagram send blocks while the receiver's queue is full (only
+                # net.unix.max_dgram_qlen datagrams, 10 by default, when the receiver is
+                # not systemd or is not reading); that froze the whole daemon, SIGTERM
+                # included. A notification that does not fit is dropped instead.
+                self._socket = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
             self._socket.sendto("\n".join(lines).encode(), self.address)
-        except OSError:
+        except OSError:  # BlockingIOError included: the receiver's queue is full
             return False
         return True
 

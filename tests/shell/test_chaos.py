@@ -101,6 +101,15 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # forget what earlier (killed) daemons sent, so that wait_ready sees this one's READY
+        self.notify.setblocking(False)
+        try:
+            while True:
+                self.notify.recv(4096)
+        except BlockingIOError:
+            pass
+        finally:
+            self.notify.setblocking(True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cronflow", "daemon", "--jobs-dir", str(self.env.jobs),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,26 @@ def test_journal_priority_prefixes_only_when_stderr_is_the_journal(tmp_path: Pat
     assert lines[0].endswith(" INFO hello") and lines[1].endswith(" ERROR bad")
     assert not daemonlog.stderr_is_journal(env={})
     logging.getLogger("cronflow").handlers.clear()
+
+
+def test_notifier_never_blocks_on_a_full_socket(tmp_path: Path) -> None:
+    # a receiver that does not read: its queue fills after net.unix.max_dgram_qlen
+    # datagrams, and a blocking send would then hang the daemon's event loop for good
+    address = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(address)
+    notifier = Notifier(env={"NOTIFY_SOCKET": address})
+    try:
+        sent: list[bool] = []
+        # in a thread, so that a regression fails this test instead of hanging the suite
+        sender = threading.Thread(target=lambda: sent.extend(notifier.status(f"n{i}") for i in range(1000)),
+                                  daemon=True)
+        sender.start()
+        sender.join(10)
+        assert not sender.is_alive(), "a notification blocked on a full socket"
+        assert sent[0] and not sent[-1], "the queue should fill and later sends be dropped"
+        server.recv(4096)  # room again: notifications resume
+        assert notifier.ready("ok")
+    finally:
+        notifier.close()
+        server.close()
