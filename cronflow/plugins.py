@@ -24,8 +24,8 @@ from typing import Any
 import pluggy
 
 from cronflow import __version__, hookspecs
-from cronflow.errors import ConfigError, PluginError
-from cronflow.model import Flow, Job, NotifySpec, RetrySpec, Run
+from cronflow.errors import PluginError
+from cronflow.model import NotifySpec, RetrySpec, Run
 
 ENTRY_POINT_GROUP = "cronflow"
 DISABLE_ENV = "CRONFLOW_DISABLE_PLUGINS"
@@ -210,68 +210,9 @@ def build_registry(pm: pluggy.PluginManager, *, logger: Logger | None = None) ->
     )
 
 
-# --- validation (cronflow check, loading) ----------------------------------------------
+# --- validation (cronflow check, loading): in cronflow/pluginnames.py ------------------
 
-
-def _unknown(what: str, name: str, table: Mapping[str, Registered]) -> str:
-    available = ", ".join(sorted(table)) or "none installed"
-    close = difflib.get_close_matches(name, list(table), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{hint} (available: {available})"
-
-
-def _validate(registered: Registered, config: Mapping[str, Any]) -> str | None:
-    validate = getattr(registered.obj, "validate", None)
-    if not callable(validate):
-        return None
-    try:
-        validate(dict(config))
-    except Exception as exc:  # ValueError by contract; anything else is still a message
-        return str(exc) or type(exc).__name__
-    return None
-
-
-def check_plugin_names(defn: Job | Flow, registry: Registry) -> list[ConfigError]:
-    """Errors for every ``via``, retry ``policy`` and trigger ``kind`` that no installed
-    plugin provides (with the available names), and for tables an object's
-    ``validate(config)`` refuses; each at the line of its table."""
-    errors: list[ConfigError] = []
-    path = defn.path
-
-    def line_of(line: int | None, key: str) -> int | None:
-        return line if line is not None else defn.lines.get(key)
-
-    for spec in defn.notify:
-        line = line_of(spec.line, "notify")
-        registered = registry.notifiers.get(spec.via)
-        if registered is None:
-            errors.append(ConfigError(path, line, _unknown("notifier", spec.via, registry.notifiers)))
-        elif (problem := _validate(registered, spec.config)) is not None:
-            errors.append(ConfigError(path, line, f"notify via {spec.via!r}: {problem}"))
-
-    for trig in defn.triggers:
-        line = line_of(trig.line, "trigger")
-        registered = registry.triggers.get(trig.kind)
-        if registered is None:
-            errors.append(ConfigError(path, line, _unknown("trigger kind", trig.kind, registry.triggers)))
-        elif (problem := _validate(registered, trig.config)) is not None:
-            errors.append(ConfigError(path, line, f"trigger {trig.kind!r}: {problem}"))
-
-    retries: list[tuple[RetrySpec, int | None]] = []
-    if isinstance(defn, Job):
-        retries.append((defn.retry, line_of(defn.retry.line, "retry")))
-    else:
-        retries.extend((step.retry, step.retry.line or step.line) for step in defn.steps if step.retry is not None)
-    for retry, line in retries:
-        # a job without a [retry] table never consults a policy, so none need exist
-        if retry.line is None and retry.attempts <= 1 and not retry.config:
-            continue
-        registered = registry.retry_policies.get(retry.policy)
-        if registered is None:
-            errors.append(ConfigError(path, line, _unknown("retry policy", retry.policy, registry.retry_policies)))
-        elif (problem := _validate(registered, retry.config)) is not None:
-            errors.append(ConfigError(path, line, f"retry policy {retry.policy!r}: {problem}"))
-    return errors
+from cronflow.pluginnames import check_plugin_names  # noqa: E402,F401  (re-exported: part of this API)
 
 
 # --- contained calls -------------------------------------------------------------------

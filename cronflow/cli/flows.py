@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from cronflow.cli.common import jobs_dir_option, resolve_dirs, state_dir_option
-from cronflow.cli.completion import complete_definition_names, complete_run_ids, complete_tags
+from cronflow.cli.completion import complete_run_ids
 
 EXIT_FAILED = 1
 EXIT_BUSY = 75

@@ -4,7 +4,6 @@ running steps and records the rest ``not_run``; ``retry --detach`` runs in the b
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

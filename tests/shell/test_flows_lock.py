@@ -7,7 +7,6 @@ job's own fire finding the lock held by a flow step is skipped (its overlap poli
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
