@@ -98,6 +98,7 @@ class Daemon:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(sock_path))
         self.notify_path = sock_path
+        self.ready = False
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -110,6 +111,7 @@ class Daemon:
             pass
         finally:
             self.notify.setblocking(True)
+        self.ready = False
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cronflow", "daemon", "--jobs-dir", str(self.env.jobs),
@@ -118,11 +120,14 @@ class Daemon:
                 env={**self.env.env, "NOTIFY_SOCKET": str(self.notify_path)})
 
     def wait_ready(self, timeout: float = 30) -> None:
+        if self.ready:  # this daemon's READY=1 was seen already
+            return
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             self.notify.settimeout(left)
             try:
                 if "READY=1" in self.notify.recv(4096).decode().splitlines():
+                    self.ready = True
                     return
             except TimeoutError:
                 break
