@@ -151,7 +151,11 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
         exprs = (target,)
     zone = resolve_zone(zone_name)
     shown_zone = resolve_zone(tz) if tz and definition is not None else zone
-    anchor = _parse_after(after, zone) if after else _now()
+    start = _parse_after(after, zone) if after else _now()
+    anchor = start
+    if definition is not None and after is None:
+        # a job's relative "once" forms count from when the daemon first loaded it
+        anchor = _persisted_anchor(definition.name, _jobs_dir(jobs_dir), start) or start
     if not exprs:
         assert definition is not None
         if json_:
@@ -168,7 +172,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
             raise CronflowError(f"no job or flow named {target!r} in {_jobs_dir(jobs_dir)}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
-    times = fire_times(schedule, anchor, count)
+    times = fire_times(schedule, start, count)
     if json_:
         click.echo(json.dumps([isoformat(t, shown_zone) for t in times]))
         return
@@ -180,6 +184,13 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
         click.echo("  never fires again")
     for instant in times:
         click.echo(f"  {format_instant(instant, shown_zone)}")
+
+
+def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
+    from cronflow.paths import state_dir
+    from cronflow.store import read_list_state
+
+    return read_list_state(state_dir(None, jobs=jobs), now=now).anchors.get(name)
 
 
 def _find_definition(target: str, flag: Path | None) -> Definition | None:

@@ -1,5 +1,6 @@
-"""Triggers in a real daemon: a files trigger whose directory appears only later recovers
-by itself, with a one-line error meanwhile."""
+"""A real daemon and what it persists: a files trigger whose directory appears only later
+recovers by itself (a one-line error meanwhile); a "once in" job's anchor is the daemon's
+first load, for `next` as for `list`."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def test_a_files_trigger_on_a_missing_directory_recovers_when_it_appears(tmp_pat
                  on_timeout=daemon.log)
         assert daemon.runs("importer")[0]["trigger"] == "files"
         assert daemon.stop() == 0
+
+
+def test_next_and_list_agree_on_a_once_in_job_the_daemon_anchored(tmp_path: Path) -> None:
+    with Daemon(tmp_path) as daemon:
+        daemon.write_job("later", 'command = "true"\nschedule = "once in 1 hour"\n')
+        wait_for(lambda: "job later: loaded" in daemon.log(), timeout=10, on_timeout=daemon.log)
+        assert daemon.stop() == 0
+    time.sleep(1.1)  # "now" moves on; the anchor persisted by the daemon does not
+    listed = json.loads(daemon.cli("list", "--json").stdout)
+    fires = json.loads(daemon.cli("next", "later", "--json").stdout)
+    assert fires == [listed[0]["next"]]
