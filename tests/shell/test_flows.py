@@ -4,39 +4,11 @@ step outputs, history with steps, tree and Gantt. Real files, processes and SQLi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-
-class Env:
-    """A jobs dir and a state dir, and the CLI run on them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path
-        self.jobs = tmp_path / "jobs.d"
-        self.state = tmp_path / "state"
-        self.jobs.mkdir()
-
-    def write(self, name: str, text: str) -> None:
-        (self.jobs / f"{name}.toml").write_text(text)
-
-    def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "cronflow", *args, "--jobs-dir", str(self.jobs),
-                               "--state-dir", str(self.state)], capture_output=True, text=True,
-                              timeout=timeout, cwd=self.root, env={**os.environ, "TMPDIR": str(self.root)})
-
-    def history(self, name: str) -> list[dict]:
-        result = self.cli("history", name, "--json")
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def last(self, name: str) -> dict:
-        return self.history(name)[0]
+from flow_helpers import Env
 
 
 def steps_by_label(run: dict) -> dict[str, dict]:

@@ -3,15 +3,13 @@ running steps and records the rest ``not_run``; ``retry --detach`` runs in the b
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flow_helpers import Env
 
 FLOW = """
 [[steps]]
@@ -22,31 +20,6 @@ name = "after"
 needs = ["long"]
 command = "true"
 """
-
-
-class Env:
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path
-        self.jobs = tmp_path / "jobs.d"
-        self.state = tmp_path / "state"
-        self.jobs.mkdir()
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "cronflow", *args, "--jobs-dir", str(self.jobs), "--state-dir", str(self.state)]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=30, cwd=self.root)
-
-    def poll(self, name: str, predicate, timeout: float = 10) -> dict:
-        deadline = time.monotonic() + timeout
-        runs: list[dict] = []
-        while time.monotonic() < deadline:
-            result = self.cli("history", name, "--json")
-            runs = json.loads(result.stdout) if result.returncode == 0 else []
-            if runs and predicate(runs[0]):
-                return runs[0]
-            time.sleep(0.1)
-        raise AssertionError(f"timed out; last history of {name}: {runs}")
 
 
 @pytest.fixture

@@ -6,41 +6,13 @@ job's own fire finding the lock held by a flow step is skipped (its overlap poli
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-
-class Env:
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path
-        self.jobs = tmp_path / "jobs.d"
-        self.state = tmp_path / "state"
-        self.jobs.mkdir()
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "cronflow", *args, "--jobs-dir", str(self.jobs), "--state-dir", str(self.state)]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=30, cwd=self.root)
-
-    def runs(self, name: str) -> list[dict]:
-        result = self.cli("history", name, "--json")
-        return json.loads(result.stdout) if result.returncode == 0 else []
-
-    def wait_for(self, name: str, state: str, timeout: float = 10) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [run for run in self.runs(name) if run["state"] == state]
-            if found:
-                return found[0]
-            time.sleep(0.05)
-        raise AssertionError(f"{name} never {state}: {self.runs(name)}")
+from flow_helpers import Env
 
 
 @pytest.fixture
