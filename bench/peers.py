@@ -66,6 +66,14 @@ def start_floor(workdir: Path, stamp: list[str], stamp_file: Path, n: int) -> Sc
     return _spawn("floor", argv, workdir)
 
 
+def start_floor_duties(workdir: Path, stamp: list[str], stamp_file: Path, n: int) -> Scheduler:
+    """The floor doing cronflow's per-process duties too (``floor_peer.py LOCK_DIR``)."""
+    locks = workdir / "locks"
+    locks.mkdir()
+    argv = [sys.executable, str(HERE / "floor_peer.py"), json.dumps(stamp), str(stamp_file), str(n), str(locks)]
+    return _spawn("floor+duties", argv, workdir)
+
+
 def ensure_apscheduler() -> Path | str:
     """The directory holding APScheduler 3, installing it there on first use; or, when it
     cannot be had, a one-line reason."""

@@ -4,7 +4,8 @@
     python bench/run.py --quick    # the same with 5 s windows and 2,000 jobs
     python bench/run.py --only fires --n 10 --seconds 5
 
-Prints two tables: fire lateness per scheduler and N (the floor, APScheduler 3, cronflow),
+Prints two tables: fire lateness per scheduler and N (the floor, the floor doing cronflow's
+per-process duties, APScheduler 3, cronflow),
 then cronflow's own figures, each against its SPEC section 10 target (PASS/MISS).
 Run it with the interpreter cronflow is installed in (``.venv/bin/python``).
 """
@@ -45,7 +46,8 @@ def run_one(name: str, start: Callable[[Path, list[str], Path, int], peers.Sched
 
 def fires(ns: list[int], seconds: int, root: Path, stamp: list[str]) -> list[str | FireStats]:
     """Lateness for every N and scheduler, interleaved per N so machine drift hits all."""
-    contenders: list[tuple[str, Callable[..., peers.Scheduler]]] = [("floor", peers.start_floor)]
+    contenders: list[tuple[str, Callable[..., peers.Scheduler]]] = [
+        ("floor", peers.start_floor), ("floor+duties", peers.start_floor_duties)]
     aps = peers.ensure_apscheduler()
     if isinstance(aps, Path):
         contenders.append(("apscheduler3",
@@ -86,10 +88,15 @@ def verdict(stats: FireStats, by_key: dict[tuple[str, int], FireStats]) -> str:
 def fire_table(results: list[str | FireStats], seconds: int) -> str:
     stats = [r for r in results if isinstance(r, FireStats)]
     by_key = {(s.scheduler, s.n): s for s in stats}
-    header = ["scheduler", "N", "p50 ms", "p99 ms", "max ms", "fires", "missed", "dup",
-              f"CPU s/{seconds}s", "peak RSS MB", "target"]
-    rows = [[s.scheduler, str(s.n), f"{s.p50:.2f}", f"{s.p99:.2f}", f"{s.max:.2f}",
-             str(s.expected), str(s.missed), str(s.duplicates), f"{s.cpu:.2f}",
+    header = ["scheduler", "N", "p50 ms", "p99 ms", "max ms", "p99/floor", "p99/duties", "fires", "missed",
+              "dup", f"CPU s/{seconds}s", "peak RSS MB", "target"]
+
+    def ratio(s: FireStats, to: str) -> str:
+        ref = by_key.get((to, s.n))
+        return f"{s.p99 / ref.p99:.2f}x" if ref and ref.p99 > 0 else "-"
+
+    rows = [[s.scheduler, str(s.n), f"{s.p50:.2f}", f"{s.p99:.2f}", f"{s.max:.2f}", ratio(s, "floor"),
+             ratio(s, "floor+duties"), str(s.expected), str(s.missed), str(s.duplicates), f"{s.cpu:.2f}",
              f"{s.rss_mb:.1f}", verdict(s, by_key)] for s in stats]
     notes = [f"  note: {r}" for r in results if isinstance(r, str)]
     return "\n".join([harness.format_table(header, rows), *notes])

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
+import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cronflow import daemonlog, locks, spool
+from cronflow import daemonlog, locks, lookahead, spool
 from cronflow.dirwatch import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.firing import Firing
@@ -39,6 +41,21 @@ MAX_SLEEP = 300.0
 # the final part of a wait is a blocking sleep, which is precise (asyncio timers are not)
 PRECISE = 0.003
 RETENTION_EVERY = 86400.0
+# the WAL is checkpointed between fires (Store.defer_checkpoints): at most this often,
+# only with this much time left before the next fire, unless the last one is this old
+CHECKPOINT_EVERY = 1.0
+CHECKPOINT_ROOM = 0.2
+CHECKPOINT_OVERDUE = 60.0
+
+
+def checkpoint_due(since: float, left: float | None) -> bool:
+    """Whether to checkpoint the WAL now, ``since`` seconds after the last checkpoint and
+    ``left`` seconds before the next fire (None: none scheduled). Only with room before
+    the fire; with less once overdue (fires never that far apart), never with a fire due."""
+    if since < CHECKPOINT_EVERY:
+        return False
+    room = CHECKPOINT_ROOM if since < CHECKPOINT_OVERDUE else 10 * PRECISE
+    return left is None or left >= room
 
 
 def utc_now() -> datetime:
@@ -71,6 +88,8 @@ class Daemon:
         self.reload_requested = False
         self.notifier = Notifier()
         self._tasks: list[asyncio.Task[None]] = []
+        self._checkpointed = time.monotonic()
+        self._checkpoint_failed = False
 
     async def main(self) -> int:
         """Start, run until asked to stop, shut down; the exit status."""
@@ -84,6 +103,7 @@ class Daemon:
         if own is None:
             raise CronflowError(f"another cronflow daemon is using {self.state_dir}")
         store = Store.open(self.state_dir)
+        store.defer_checkpoints()
         pm = get_plugin_manager(logger=self.logger)
         ctx = RunContext(state_dir=self.state_dir, store=store, pm=pm,
                          registry=build_registry(pm, logger=self.logger), logger=self.logger,
@@ -103,6 +123,9 @@ class Daemon:
         try:
             self._reconcile()
             self.table.load_all(now=utc_now(), initial=True)
+            # what is loaded lives as long as the daemon: keep it out of the collector's
+            # full passes, whose pauses would otherwise land on fires (SPEC section 10)
+            gc.freeze()
             self.firing.fire_reboots(now=utc_now())
             self._process_spool()
             self._retention()
@@ -141,8 +164,17 @@ class Daemon:
                 self.notifier.ready(self._status())
             due = self.heap.peek()
             now = time.time()
+            prepared = due is None or self.firing.lookahead.due == due
+            if not prepared and due - now <= lookahead.AHEAD:  # type: ignore[operator]
+                due, names = self.heap.due_together()
+                self.firing.prepare(due, names, left=due - now)  # type: ignore[operator]
+                continue
+            if self._checkpoint(None if due is None else due - now):
+                continue
             if due is None or due - now > PRECISE:
-                timeout = None if due is None else min(MAX_SLEEP, due - now - PRECISE)
+                # wake once before a due instant to prepare its fires, then once for it
+                until = PRECISE if prepared else lookahead.AHEAD
+                timeout = None if due is None else min(MAX_SLEEP, due - now - until)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout)
                 self.wake.clear()
@@ -152,6 +184,9 @@ class Daemon:
             now_dt = utc_now()
             names = self.heap.pop_due(now_dt.timestamp())
             if names:
+                # no collector pause between a fire's instant and its process (re-enabled
+                # right after, so a collection that was due runs then)
+                gc.disable()
                 try:
                     self.firing.fire_due(names, now=now_dt)
                 except Exception as exc:
@@ -162,9 +197,28 @@ class Daemon:
                     for name in names:
                         if self.heap.due_of(name) is None:
                             self.table.reschedule(name, after=now_dt)
+                finally:
+                    gc.enable()
             # let the runs just claimed start (and signals, watchers) before looking again,
             # even when the next fire is already due
             await asyncio.sleep(0)
+
+    def _checkpoint(self, left: float | None) -> bool:
+        """Checkpoint the WAL if it is time and no fire is near; whether it did."""
+        now = time.monotonic()
+        if not checkpoint_due(now - self._checkpointed, left):
+            return False
+        self._checkpointed = now
+        try:
+            self.ctx.store.checkpoint()
+        except sqlite3.Error as exc:
+            # e.g. a full disk: the WAL keeps the data; SQLite retries at the next one
+            if not self._checkpoint_failed:
+                self.logger.warning("cannot checkpoint the state database: %s", exc)
+            self._checkpoint_failed = True
+        else:
+            self._checkpoint_failed = False
+        return True
 
     # --- watching files and requests ---------------------------------------------------
 

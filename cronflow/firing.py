@@ -22,11 +22,13 @@ from typing import Any
 from cronflow import locks
 from cronflow.catchup import ON_TIME, due_fires, jitter_offset, plan_fires
 from cronflow.jobtable import JobTable
+from cronflow.lookahead import Lookahead, prepare_one, worth_preparing
 from cronflow.model import Definition, Flow, Job, Run, RunState, SkipReason, replace
-from cronflow.runner import Prestart, RunContext, lock_slots, notify_event, prestart, run_job
+from cronflow.executor import SpawnSpec
+from cronflow.runner import Prestart, RunContext, lock_slots, notify_event, prestart, run_job, spawn_spec
 from cronflow.scheduler import Action, FireHeap, decide_overlap
 from cronflow.spool import Request
-from cronflow.store import JobState, new_run_id
+from cronflow.store import EncodedRun, JobState, new_run_id
 
 Now = Callable[[], datetime]
 
@@ -54,6 +56,9 @@ class Firing:
         # records collected by _claims (None outside of it: written at once)
         self._rows: list[tuple[Run, str | None]] | None = None
         self._states: dict[str, JobState] = {}
+        self.lookahead = Lookahead()
+        # the prepared column values of rows about to be inserted, by run id
+        self._encoded: dict[str, EncodedRun] = {}
 
     def running_count(self) -> int:
         """Runs in progress (adopted included)."""
@@ -71,11 +76,13 @@ class Firing:
                 yield
                 if self._rows:
                     self.ctx.store.insert_runs([row for row, _ in self._rows],
-                                               lock_paths=[lock for _, lock in self._rows], created=now)
+                                               lock_paths=[lock for _, lock in self._rows], created=now,
+                                               encoded=[self._encoded.pop(row.id, None) for row, _ in self._rows])
                 if self._states:
                     self.ctx.store.set_job_states(list(self._states.values()))
         finally:
             self._rows = None
+            self._encoded.clear()
 
     def _insert(self, row: Run, lock_path: str | None, now: datetime) -> None:
         if self._rows is not None:
@@ -85,26 +92,61 @@ class Firing:
 
     def fire_due(self, names: list[str], *, now: datetime) -> None:
         """Handle the jobs whose due instant has come."""
-        starts: list[tuple[Definition, Run, locks.JobLock]] = []
+        starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]] = []
         missed: list[tuple[Definition, Run]] = []
+        # the jobs' next fires go on the heap after the spawns: nothing reads it before
+        reschedules: list[tuple[str, datetime, datetime | None]] = []
         try:
-            self._claim_due(names, now=now, starts=starts, missed=missed)
+            self._claim_due(names, now=now, starts=starts, missed=missed, reschedules=reschedules)
         except BaseException:
             # not recorded, so not started: let go of the locks taken for them
-            for _, _, lock in starts:
+            for _, _, lock, _ in starts:
                 lock.release()
             raise
+        finally:
+            if self.lookahead.due is not None and now.timestamp() >= self.lookahead.due:
+                self.lookahead.clear()
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
-        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock) if isinstance(d, Job) else None
-                     for d, run, lock in starts]
-        for (definition, run, lock), prestarted in zip(starts, prestarts):
+        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec) if isinstance(d, Job) else None
+                     for d, run, lock, spec in starts]
+        for name, after, upcoming in reschedules:
+            self.table.reschedule(name, after=after, upcoming=upcoming)
+        for (definition, run, lock, _), prestarted in zip(starts, prestarts):
             self._start(definition, run, lock, prestarted)
         for definition, run in missed:
             self._background_task(notify_event(self.ctx, definition, "missed", run))
 
-    def _claim_due(self, names: list[str], *, now: datetime, starts: list[tuple[Definition, Run, locks.JobLock]],
-                   missed: list[tuple[Definition, Run]]) -> None:
+    def prepare(self, due: float, names: list[str], *, left: float) -> None:
+        """Work out ahead what the fires of ``names`` at ``due`` (POSIX seconds, ``left``
+        seconds from now) will need, if there is time (:mod:`cronflow.lookahead`)."""
+        prepared = []
+        if worth_preparing(left, len(names)):
+            for name in names:
+                definition = self.table.definitions.get(name)
+                schedule = self.table.schedules.get(name)
+                last_fire = self.table.state(name).last_fire
+                if definition is not None and schedule is not None and last_fire is not None:
+                    prepared.append((name, prepare_one(definition, schedule, last_fire, due,
+                                                       build_row=self._scheduled_row, build_spec=self._first_spec)))
+        self.lookahead.set(due, prepared)
+
+    def _scheduled_row(self, definition: Definition, fire: datetime) -> Run:
+        return self._queued_row(definition, nominal=fire, trigger="schedule", params=None)
+
+    def _first_spec(self, definition: Definition, row: Run) -> SpawnSpec | None:
+        # an env_file is read at the start itself (a rotated secret is used at once)
+        if not isinstance(definition, Job) or definition.env_file:
+            return None
+        try:
+            return spawn_spec(definition, replace(row, attempt=1), ctx=self.ctx, job_lock=None)
+        except Exception:
+            return None  # worked out (and reported) at the start, as without a preparation
+
+    def _claim_due(self, names: list[str], *, now: datetime,
+                   starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]],
+                   missed: list[tuple[Definition, Run]],
+                   reschedules: list[tuple[str, datetime, datetime | None]]) -> None:
         with self._claims(now):
             for name in names:
                 definition = self.table.definitions.get(name)
@@ -112,7 +154,11 @@ class Firing:
                 if definition is None or schedule is None:
                     continue
                 state = self.table.state(name)
-                fires, omitted, upcoming = due_fires(schedule.next_fire, state.last_fire or now, now)
+                prepared = self.lookahead.take(name, definition, state.last_fire, now)
+                if prepared is not None:
+                    fires, omitted, upcoming = prepared.fires, prepared.omitted, prepared.upcoming
+                else:
+                    fires, omitted, upcoming = due_fires(schedule.next_fire, state.last_fire or now, now)
                 jitter = definition.jitter
                 plan = plan_fires(fires=fires, now=now, catchup=definition.catchup,
                                   catchup_window=definition.catchup_window,
@@ -125,15 +171,20 @@ class Firing:
                 for fire in plan.run:
                     late = (now - fire).total_seconds() - jitter_offset(name, fire, jitter)
                     trigger = "catchup" if late > ON_TIME else "schedule"
-                    started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now)
+                    row = prepared.row if prepared is not None and trigger == "schedule" else None
+                    if row is not None and row.nominal != fire:
+                        row = None
+                    if row is not None and prepared.encoded is not None:
+                        self._encoded[row.id] = prepared.encoded
+                    started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now, row=row)
                     if started is not None:
-                        starts.append(started)
+                        starts.append((*started, prepared.spec if row is not None else None))
                 if skipped:
                     missed.append((definition, skipped[-1]))
                 if plan.last is not None:
                     # cached now, written with the batch
                     self._states[name] = self.table.states[name] = replace(state, last_fire=plan.last)
-                self.table.reschedule(name, after=plan.last or now, upcoming=upcoming)
+                reschedules.append((name, plan.last or now, upcoming))
 
     def fire_reboots(self, *, now: datetime) -> None:
         """Fire the ``@reboot`` jobs found at start on a boot they have not run in."""
@@ -171,9 +222,10 @@ class Firing:
         return run
 
     def _fire(self, definition: Definition, *, nominal: datetime, trigger: str,
-              params: Mapping[str, str] | None, now: datetime, honour_pause: bool = True
-              ) -> tuple[Definition, Run, locks.JobLock] | None:
-        """Record one fire; return what to start (inside the caller's transaction)."""
+              params: Mapping[str, str] | None, now: datetime, honour_pause: bool = True,
+              row: Run | None = None) -> tuple[Definition, Run, locks.JobLock] | None:
+        """Record one fire; return what to start (inside the caller's transaction).
+        ``row`` is its queued row when already built (:mod:`cronflow.lookahead`)."""
         name = definition.name
         if self.stopping:
             return None
@@ -189,7 +241,8 @@ class Firing:
         if action is Action.DROP:
             self._record_skip(definition, nominal, SkipReason.BUFFER_DROPPED, now=now, trigger=trigger, params=params)
             return None
-        row = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params)
+        if row is None:
+            row = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params)
         if action is not Action.START:
             self._insert(row, None, now)
             queue = self.buffered.setdefault(name, deque())

@@ -278,12 +278,17 @@ def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock |
                      tee_fd=ctx.tee_fd, header=header)
 
 
-def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock) -> Prestart:
+def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
+             spec: SpawnSpec | None = None) -> Prestart:
     """Start the first attempt of a recorded run now, without watching it yet (the
-    daemon's burst loop); hand the result to :func:`run_job` as ``prestarted``."""
-    started, spec = ctx.now(), None
+    daemon's burst loop); hand the result to :func:`run_job` as ``prestarted``.
+    ``spec`` is the attempt's spec built ahead, without the lock descriptor."""
+    started = ctx.now()
     try:
-        spec = spawn_spec(job, replace(run, attempt=1), ctx=ctx, job_lock=job_lock)
+        if spec is None:
+            spec = spawn_spec(job, replace(run, attempt=1), ctx=ctx, job_lock=job_lock)
+        else:
+            spec.pass_fds = (job_lock.fd,)  # a prepared spec is used once
         return spec, start(spec), started
     except Exception as exc:
         return spec, exc, started

@@ -98,6 +98,23 @@ class FireHeap:
         self._drop_stale()
         return self._heap[0].due if self._heap else None
 
+    def due_together(self) -> tuple[float | None, list[str]]:
+        """The earliest due instant and every name due then, without removing them."""
+        due = self.peek()
+        names: list[str] = []
+        # the entries due first form a subtree at the heap's root: walk only that
+        stack = [0] if due is not None else []
+        while stack:
+            i = stack.pop()
+            if i >= len(self._heap) or self._heap[i].due > due:  # type: ignore[operator]
+                continue
+            entry = self._heap[i]
+            current = self._current.get(entry.name)
+            if current is not None and current[0] == entry.generation:
+                names.append(entry.name)
+            stack += (2 * i + 1, 2 * i + 2)
+        return due, names
+
     def pop_due(self, now: float) -> list[str]:
         """Remove and return the names due at or before ``now`` (earliest first)."""
         names: list[str] = []

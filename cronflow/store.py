@@ -73,6 +73,9 @@ _RUN_FIELDS = tuple(f.name for f in fields(Run))
 _COLUMNS = (*_RUN_FIELDS, "lock_path", "created")
 _TIME_FIELDS = ("nominal", "started", "ended")
 
+# a run's column values (:func:`encode_run`)
+EncodedRun = tuple[Any, ...]
+
 
 def new_run_id() -> str:
     """A fresh run id: 16 hex digits, random (a unique prefix is accepted by the CLI)."""
@@ -138,6 +141,20 @@ class Store:
             raise CronflowError(f"{state_dir}: cannot create the state directory: {exc.strerror}") from None
         return cls(state_dir / DB_NAME)
 
+    def defer_checkpoints(self) -> None:
+        """Stop checkpointing the WAL at commits (SQLite does at every ~1,000 pages, with
+        two fsyncs, inside whichever commit crosses the mark): the daemon's commits sit
+        on the path of its fires, so it calls :meth:`checkpoint` between them instead."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+
+    def checkpoint(self) -> int:
+        """Copy the WAL into the database as far as readers allow (never waits for them);
+        the WAL frames it still holds after."""
+        with self._lock:
+            _, frames, copied = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(0, frames - copied)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -183,11 +200,13 @@ class Store:
         self.insert_runs([run], lock_paths=[lock_path], created=created)
 
     def insert_runs(self, runs: Sequence[Run], *, lock_paths: Sequence[str | None] | None = None,
-                    created: datetime | None = None) -> None:
-        """Insert several run rows in one transaction."""
+                    created: datetime | None = None, encoded: Sequence[EncodedRun | None] | None = None) -> None:
+        """Insert several run rows in one transaction. ``encoded`` may hold a run's
+        :func:`encode_run` worked out earlier (the daemon prepares its fires ahead)."""
         stamp = to_iso(created or datetime.now(timezone.utc))
         locks = list(lock_paths) if lock_paths is not None else [None] * len(runs)
-        rows = [(*_run_values(run), lock, stamp) for run, lock in zip(runs, locks)]
+        values = list(encoded) if encoded is not None else [None] * len(runs)
+        rows = [(*(value or encode_run(run)), lock, stamp) for run, lock, value in zip(runs, locks, values)]
         marks = ", ".join("?" for _ in _COLUMNS)
         self._write(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({marks})", rows, many=True)
 
@@ -199,7 +218,7 @@ class Store:
         """Write every field of each of ``runs`` to its row, in one transaction."""
         sets = ", ".join(f"{name} = ?" for name in _RUN_FIELDS[1:])
         self._write(f"UPDATE runs SET {sets} WHERE id = ?",
-                    [(*_run_values(run)[1:], run.id) for run in runs], many=True)
+                    [(*encode_run(run)[1:], run.id) for run in runs], many=True)
 
     def delete_runs(self, run_ids: Sequence[str]) -> None:
         """Delete these rows (a flow retry replaces the rows of the steps it runs again)."""
@@ -366,7 +385,8 @@ def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _run_values(run: Run) -> tuple[Any, ...]:
+def encode_run(run: Run) -> EncodedRun:
+    """``run``'s column values, in the order of the ``runs`` table's run fields."""
     values: list[Any] = []
     for name in _RUN_FIELDS:
         value = getattr(run, name)

@@ -71,6 +71,27 @@ def test_a_broken_file_keeps_its_last_good_definition(tmp_path: Path) -> None:
         assert any(row.get("error") for row in listed)
 
 
+def test_a_change_applies_to_the_next_fire_though_it_was_prepared(tmp_path: Path) -> None:
+    """Right after a fire the daemon prepares the next (row, spawn spec); a change to the
+    file applied before that next instant must still be what runs then."""
+    out = tmp_path / "out"
+    with Daemon(tmp_path) as daemon:
+        daemon.write_job("tick", stamp_job(out, tag="v1"))
+        wait_for(lambda: stamps(out), timeout=5, message="a first run", on_timeout=daemon.log)
+        count = len(stamps(out))
+        # just after a fire: the next one is prepared within milliseconds of it
+        wait_for(lambda: len(stamps(out)) > count, timeout=3, interval=0.005, message="another run")
+        mark = len(daemon.log())
+        daemon.write_job("tick", stamp_job(out, tag="v2"))
+        wait_for(lambda: "job tick: reloaded" in daemon.log(mark), timeout=3, interval=0.005,
+                 message="the change to be applied", on_timeout=daemon.log)
+        applied_by = time.time()
+        wait_for(lambda: any(nominal > applied_by + 1 for nominal, _, _ in stamps(out)), timeout=5,
+                 message="two more fires", on_timeout=daemon.log)
+    after = [(nominal, tag) for nominal, _, tag in stamps(out) if nominal > applied_by]
+    assert after and all(tag == "v2" for _, tag in after), after
+
+
 def test_a_removed_job_stops(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with Daemon(tmp_path) as daemon:
@@ -106,3 +127,14 @@ def test_sigterm_after_grace_cancels_running_runs(tmp_path: Path) -> None:
         wait_for(lambda: daemon.runs("stuck", "running"), timeout=5, on_timeout=daemon.log)
         assert daemon.stop() == 0
     assert [r["state"] for r in daemon.runs("stuck")] == ["cancelled"]
+
+
+def test_checkpoints_wait_for_room_before_the_next_fire() -> None:
+    from cronflow.daemon import CHECKPOINT_EVERY, CHECKPOINT_OVERDUE, CHECKPOINT_ROOM, checkpoint_due
+
+    assert checkpoint_due(CHECKPOINT_EVERY, None), "nothing scheduled: any time"
+    assert checkpoint_due(CHECKPOINT_EVERY, CHECKPOINT_ROOM)
+    assert not checkpoint_due(CHECKPOINT_EVERY / 2, 100.0), "not more often than every CHECKPOINT_EVERY"
+    assert not checkpoint_due(CHECKPOINT_EVERY, CHECKPOINT_ROOM / 2), "a fire is near"
+    assert checkpoint_due(CHECKPOINT_OVERDUE, CHECKPOINT_ROOM / 2), "fires close together: in a shorter gap"
+    assert not checkpoint_due(CHECKPOINT_OVERDUE * 10, 0.0), "never with a fire due"
