@@ -43,7 +43,7 @@ PRECISE = 0.003
 RETENTION_EVERY = 86400.0
 # the WAL is checkpointed between fires (Store.defer_checkpoints): at most this often,
 # only with this much time left before the next fire, unless the last one is this old
-CHECKPOINT_EVERY = 1.0
+CHECKPOINT_EVERY = 5.0
 CHECKPOINT_ROOM = 0.2
 CHECKPOINT_OVERDUE = 60.0
 
