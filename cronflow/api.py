@@ -72,7 +72,8 @@ def find_definition(name: str, jobs: Path, *, now: datetime) -> Definition:
 def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | os.PathLike[str] | None = None,
           state_dir: str | os.PathLike[str] | None = None) -> Handle:
     """Start a run of job (or flow) ``job`` with ``params`` over its defaults; return at once."""
-    from cronflow.store import Store, new_run_id
+    from cronflow.records import new_run_id
+    from cronflow.store import Store
 
     jobs, state = _dirs(jobs_dir, state_dir)
     now = datetime.now(timezone.utc)
@@ -141,7 +142,8 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     from cronflow.model import Flow, replace
     from cronflow.paths import default_timezone
     from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.runner import RunContext, run_job
+    from cronflow.runcontext import RunContext
+    from cronflow.runner import run_job
     from cronflow.store import Store
 
     logging.basicConfig(format="cronflow api worker: %(message)s", level=logging.WARNING)

@@ -25,13 +25,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cronflow import daemonlog, locks, lookahead, spool
+from cronflow import control, daemonlog, locks, lookahead, spool
 from cronflow.dirwatch import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.firing import Firing
 from cronflow.jobtable import JobTable
 from cronflow.reconcile import reconcile, watch_adopted
-from cronflow.runner import RunContext
+from cronflow.runcontext import RunContext
 from cronflow.scheduler import FireHeap
 from cronflow.sdnotify import Notifier, job_environ
 from cronflow.store import Store
@@ -246,7 +246,7 @@ class Daemon:
                 spool.done(path)
                 continue
             try:
-                self.firing.handle_request(item, now=utc_now())
+                control.handle_request(self.firing, item, now=utc_now())
             except Exception:
                 self.logger.exception("spool %s: request failed", item.path)
             assert item.path is not None

@@ -16,19 +16,19 @@ import os
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from cronflow import locks
 from cronflow.catchup import ON_TIME, due_fires, jitter_offset, plan_fires
+from cronflow.executor import SpawnSpec
 from cronflow.jobtable import JobTable
 from cronflow.lookahead import Lookahead, prepare_one, worth_preparing
-from cronflow.model import Definition, Flow, Job, Run, RunState, SkipReason, replace
-from cronflow.executor import SpawnSpec
-from cronflow.runner import Prestart, RunContext, lock_slots, notify_event, prestart, run_job, spawn_spec
+from cronflow.model import Definition, Flow, Job, JobState, Run, RunState, SkipReason, replace
+from cronflow.records import EncodedRun, new_run_id
+from cronflow.runcontext import RunContext
+from cronflow.runner import Prestart, lock_slots, notify_event, prestart, run_job, spawn_spec
 from cronflow.scheduler import Action, FireHeap, decide_overlap
-from cronflow.spool import Request
-from cronflow.store import EncodedRun, JobState, new_run_id
 
 Now = Callable[[], datetime]
 
@@ -360,7 +360,7 @@ class Firing:
         task = asyncio.ensure_future(watch())
         self._adopted_tasks[run.id] = task
 
-    def _stop_adopted(self, run_id: str, pid: int | None, reason: str, sig: int = signal.SIGTERM) -> None:
+    def stop_adopted(self, run_id: str, pid: int | None, reason: str, sig: int = signal.SIGTERM) -> None:
         """Signal an adopted run's process group (it is not our child: no reaping here)."""
         self._stopped_adopted[run_id] = reason
         if pid:
@@ -371,58 +371,6 @@ class Firing:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    # --- requests ----------------------------------------------------------------------
-
-    def handle_request(self, request: Request, *, now: datetime) -> None:
-        """Act on one control request (durably, before the caller deletes it)."""
-        if request.kind == "force":
-            self.logger.info("force: %s", request.target)
-            self.fire_now(request.target, request.params, "force", now=now)
-        elif request.kind in ("pause", "resume"):
-            self._pause(request, now=now)
-        elif request.kind == "cancel":
-            self._cancel(request.target, now=now)
-        else:
-            self.logger.error("spool: unknown request kind %r ignored", request.kind)
-
-    def _pause(self, request: Request, *, now: datetime) -> None:
-        if request.by_tag:
-            names = [name for name, d in self.table.definitions.items() if request.target in d.tags]
-            if not names:
-                self.logger.warning("%s --tag %s: no loaded job has this tag", request.kind, request.target)
-        else:
-            names = [request.target]
-            if request.target not in self.table.definitions:
-                self.logger.warning("%s %s: no such job is loaded (recorded anyway)", request.kind, request.target)
-        until = datetime.fromisoformat(request.until).astimezone(timezone.utc) if request.until else None
-        with self.ctx.store.batch():
-            for name in names:
-                state = self.table.state(name)
-                if request.kind == "pause":
-                    self.table.set_state(replace(state, paused=True, paused_until=until))
-                else:
-                    self.table.set_state(replace(state, paused=False, paused_until=None))
-                self.logger.info("job %s: %s%s", name, "paused" if request.kind == "pause" else "resumed",
-                                 f" until {until.isoformat()}" if until else "")
-
-    def _cancel(self, run_id: str, *, now: datetime) -> None:
-        if self.ctx.cancels.cancel(run_id):
-            self.logger.info("cancel: run %s is being stopped", run_id)
-            return
-        for name, queue in self.buffered.items():
-            for row in list(queue):
-                if row.id == run_id:
-                    queue.remove(row)
-                    self.ctx.store.update_run(replace(row, state=RunState.CANCELLED, reason="cancelled", ended=now))
-                    self.logger.info("cancel: queued run %s of %s cancelled", run_id, name)
-                    return
-        for name, entries in self.adopted.items():
-            if run_id in entries:
-                self._stop_adopted(run_id, entries[run_id], "cancelled")
-                self.logger.info("cancel: adopted run %s of %s sent SIGTERM", run_id, name)
-                return
-        self.logger.warning("cancel: run %s is not running here", run_id)
 
     # --- shutdown ----------------------------------------------------------------------
 
@@ -448,11 +396,11 @@ class Firing:
                     self.ctx.cancels.cancel(run_id)
                 adopted = {run_id: pid for entries in self.adopted.values() for run_id, pid in entries.items()}
                 for run_id, pid in adopted.items():
-                    self._stop_adopted(run_id, pid, "daemon stopped")
+                    self.stop_adopted(run_id, pid, "daemon stopped")
                 _, pending = await asyncio.wait(pending, timeout=ADOPTED_KILL_AFTER)
                 for run_id, pid in adopted.items():
                     if run_id in self._adopted_tasks:
-                        self._stop_adopted(run_id, pid, "daemon stopped", signal.SIGKILL)
+                        self.stop_adopted(run_id, pid, "daemon stopped", signal.SIGKILL)
                 if pending:
                     _, pending = await asyncio.wait(pending, timeout=60.0 - ADOPTED_KILL_AFTER)
                 for task in pending:

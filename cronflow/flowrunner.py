@@ -34,8 +34,9 @@ from cronflow import flowplan, locks
 from cronflow.flowplan import FlowState, Unit
 from cronflow.model import Definition, Flow, Job, RetrySpec, Run, RunState, Step, replace
 from cronflow.outputs import OUTPUT_CAP, merge_outputs, output_env, parse_outputs
-from cronflow.runner import RunContext, lock_slots, notify_event, run_job
-from cronflow.store import new_run_id
+from cronflow.records import new_run_id
+from cronflow.runcontext import RunContext
+from cronflow.runner import lock_slots, notify_event, run_job
 
 StepCallback = Callable[[Run], None]
 LOCK_POLL = 0.05  # seconds between attempts at a busy job lock

@@ -18,9 +18,8 @@ from typing import Any
 from cronflow.catchup import jitter_offset
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.loader import is_job_file, job_files, load_file
-from cronflow.model import Definition, replace
+from cronflow.model import Definition, JobState, replace
 from cronflow.scheduler import FireHeap
-from cronflow.store import JobState
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # a failed trigger is started again after this long, doubling up to the maximum

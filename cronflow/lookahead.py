@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from cronflow.catchup import due_fires
 from cronflow.executor import SpawnSpec
 from cronflow.model import Definition, Run
+from cronflow.records import EncodedRun, encode_run
 from cronflow.schedule import Schedule
-from cronflow.store import EncodedRun, encode_run
 
 # prepare this long before a due instant at most: nearer means fresher, and no more than
 # one instant's preparations are ever held
@@ -47,7 +47,7 @@ class Prepared:
     # descriptor, which is only taken at the due instant); None when not preparable
     row: Run | None
     spec: SpawnSpec | None
-    # the row's column values (:func:`cronflow.store.encode_run`)
+    # the row's column values (:func:`cronflow.records.encode_run`)
     encoded: EncodedRun | None
 
     def holds(self, definition: Definition | None, last_fire: datetime | None, now: datetime) -> bool:

@@ -235,6 +235,22 @@ class Run:
         return (self.ended - self.started).total_seconds()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobState:
+    """What the daemon remembers about one job across restarts."""
+
+    job: str
+    paused: bool = False
+    paused_until: datetime | None = None  # None with paused: until resumed
+    anchor: datetime | None = None
+    last_fire: datetime | None = None
+    boot_id: str | None = None
+
+    def is_paused(self, now: datetime) -> bool:
+        """Paused at ``now`` (a pause with an ``until`` in the past has expired)."""
+        return self.paused and (self.paused_until is None or now < self.paused_until)
+
+
 def replace(value: Any, /, **changes: Any) -> Any:
     """``dataclasses.replace``, re-exported so callers import state changes from one place."""
     return dataclasses.replace(value, **changes)

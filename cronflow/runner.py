@@ -7,177 +7,19 @@ Used the same way by the daemon (scheduled, forced, caught-up and triggered runs
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cronflow import locks
-from cronflow.executor import DEFAULT_LOG_CAP, Process, SpawnError, SpawnSpec, Started, spawn, start, watch
+from cronflow.executor import Process, SpawnError, SpawnSpec, Started, spawn, start, watch
+from cronflow.jobenv import command_argv, job_env
 from cronflow.model import Job, Overlap, Run, RunState, SkipReason, replace
-from cronflow.sdnotify import job_environ
-from cronflow.store import Store, new_run_id
-
-Logger = logging.Logger | logging.LoggerAdapter
-
-
-def utc_now() -> datetime:
-    """The current instant, aware, in UTC."""
-    return datetime.now(timezone.utc)
-
-
-class Cancels:
-    """Cancellation by run id for the runs in progress in this process."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
-        self._kill: set[str] = set()
-
-    def register(self, run_id: str) -> asyncio.Event:
-        """Called by ``run_job``: the event that is set when the run is to stop."""
-        event = self._events[run_id] = asyncio.Event()
-        return event
-
-    def unregister(self, run_id: str) -> None:
-        """Called by ``run_job`` when the run has ended."""
-        self._events.pop(run_id, None)
-        self._kill.discard(run_id)
-
-    def cancel(self, run_id: str, *, kill: bool = False) -> bool:
-        """Stop run ``run_id`` (SIGTERM to its group, SIGKILL after its kill_timeout; with
-        ``kill``, SIGKILL at once). False when no such run is in progress here."""
-        event = self._events.get(run_id)
-        if event is None:
-            return False
-        if kill:
-            self._kill.add(run_id)
-        event.set()
-        return True
-
-    def killing(self, run_id: str) -> bool:
-        """Whether the cancellation asked for an immediate SIGKILL."""
-        return run_id in self._kill
-
-    def active(self) -> list[str]:
-        """Ids of the runs in progress."""
-        return list(self._events)
-
-
-@dataclass(slots=True, kw_only=True)
-class RunContext:
-    """What every run needs from its host (daemon, ``cronflow run``, flow runner).
-
-    ``pm`` and ``registry`` come from ``cronflow.plugins`` (``get_plugin_manager()``,
-    ``build_registry(pm)``); ``cancels`` stops runs by id; ``tee_fd`` also copies the
-    output there (``cronflow run`` streams to the terminal); ``base_env`` is the
-    environment every job starts from (the daemon's, without systemd's variables).
-    """
-
-    state_dir: Path
-    store: Store
-    pm: Any
-    registry: Any
-    logger: Logger
-    default_timezone: str = "UTC"
-    log_cap: int = DEFAULT_LOG_CAP
-    cancels: Cancels = field(default_factory=Cancels)
-    base_env: Mapping[str, str] = field(default_factory=lambda: job_environ(os.environ))
-    tee_fd: int | None = None
-    notify_timeout: float = 10.0
-    now: Callable[[], datetime] = utc_now
-
-    _pending: dict[str, Run] = field(default_factory=dict, repr=False)
-    _log_dirs: dict[str, str] = field(default_factory=dict, repr=False)
-    _envs: dict[str, tuple[Job, dict[str, str]]] = field(default_factory=dict, repr=False)
-
-    def log_path(self, job: str, run_id: str) -> Path:
-        """Where the output of a run goes."""
-        base = self._log_dirs.get(job)
-        if base is None:
-            base = self._log_dirs[job] = f"{self.state_dir}/logs/{locks.safe_name(job)}"
-        return Path(f"{base}/{run_id}.log")
-
-    def static_env(self, job: Job) -> dict[str, str]:
-        """The part of a job's environment that is the same for every run: the base,
-        ``env_file`` and ``[env]`` (cached per definition, except with an ``env_file``,
-        which is read at each run)."""
-        cached = self._envs.get(job.name)
-        if cached is not None and cached[0] is job:
-            return cached[1]
-        env = _base_env(job, self)
-        if job.env_file:
-            env.update(env_file_values(job))
-        env.update(job.env)
-        if not job.env_file:
-            self._envs[job.name] = (job, env)
-        return env
-
-    def record_soon(self, run: Run) -> None:
-        """Write ``run`` at the end of this event-loop turn, together with the other runs
-        updated in the same turn (one transaction for a burst of simultaneous starts)."""
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._pending[run.id] = run
-
-    def flush(self) -> None:
-        """Write the runs queued by :meth:`record_soon` now."""
-        if not self._pending:
-            return
-        runs, self._pending = list(self._pending.values()), {}
-        self.store.update_runs(runs)
-
-    def record(self, run: Run) -> None:
-        """Write ``run`` now (after any pending writes, which it supersedes)."""
-        self._pending.pop(run.id, None)
-        self.flush()
-        self.store.update_run(run)
-
-
-def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, str] | None = None,
-            static: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of one attempt: base, ``env_file``, ``[env]``, extra, then the
-    ``CRONFLOW_*`` variables (params only as ``CRONFLOW_PARAM_<NAME>``). ``static`` is
-    the first three already merged (``RunContext.static_env``)."""
-    if static is not None:
-        env = dict(static)
-    else:
-        env = dict(base)
-        if job.env_file:
-            env.update(env_file_values(job))
-        env.update(job.env)
-    env.update(extra or {})
-    env["CRONFLOW_JOB"] = run.job
-    env["CRONFLOW_RUN_ID"] = run.id
-    env["CRONFLOW_ATTEMPT"] = str(run.attempt)
-    if run.nominal is not None:
-        env["CRONFLOW_NOMINAL_TIME"] = run.nominal.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for name, value in run.params.items():
-        env[f"CRONFLOW_PARAM_{name.upper()}"] = str(value)
-    return env
-
-
-def env_file_values(job: Job) -> dict[str, str]:
-    """The job's ``env_file`` (relative to its job file), read at each run so that a
-    rotated secret is picked up. A missing or malformed file fails the attempt (as a
-    missing program does) rather than running the job without its secrets."""
-    from cronflow.errors import ConfigError
-    from cronflow.security import env_file_path, read_env_file
-
-    assert job.env_file is not None
-    try:
-        return read_env_file(env_file_path(job.path, job.env_file))
-    except ConfigError as exc:
-        raise SpawnError(str(exc)) from None
-
-
-def command_argv(command: tuple[str, ...] | str) -> list[str]:
-    """A job's command as argv: a string runs through ``/bin/sh -c``."""
-    if isinstance(command, str):
-        return ["/bin/sh", "-c", command]
-    return list(command)
+from cronflow.records import new_run_id
+from cronflow.runcontext import RunContext
+from cronflow.store import Store
 
 
 def lock_slots(job: Job) -> int | None:
@@ -265,7 +107,7 @@ def _save(store: Store, run: Run, existing: bool, lock_path: str | None) -> None
 
 # what the burst loop got for a run: its spec, the started process or the error (raised
 # when the run's task takes over, as if it had spawned it itself), when it started
-Prestart = tuple[SpawnSpec | None, "Started | Exception", datetime]
+Prestart = tuple[SpawnSpec | None, Started | Exception, datetime]
 
 
 def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock | None,
@@ -378,12 +220,6 @@ async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, s
     if state is None:
         state = RunState.SUCCEEDED if code == 0 else RunState.FAILED
     return replace(run, state=state, reason=reason, exit_code=code, ended=ctx.now())
-
-
-def _base_env(job: Job, ctx: RunContext) -> dict[str, str]:
-    # a job that calls `cronflow` or cronflow.api reaches this state dir and jobs dir
-    return {**ctx.base_env, "CRONFLOW_STATE_DIR": str(Path(ctx.state_dir).absolute()),
-            "CRONFLOW_JOBS_DIR": str(Path(job.path).parent.absolute())}
 
 
 def _workdir(job: Job) -> str | None:

@@ -8,7 +8,8 @@ of ``@reboot``); ``daemon_status`` holds what the running daemon wants the CLI t
 
 WAL with ``synchronous=NORMAL``: a commit survives the daemon being killed (the WAL is in
 the page cache), and fires due together are written in one transaction (``batch``), so a
-burst of starts is not one fsync per run.
+burst of starts is not one fsync per run. How a run becomes a row (and back) is
+:mod:`cronflow.records`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from cronflow.errors import CronflowError, NotFoundError
-from cronflow.model import Run, RunState
+from cronflow.model import JobState, Run, RunState
+from cronflow.records import COLUMNS, RUN_FIELDS, EncodedRun, decode_run, decode_state, encode_run, to_iso
 
 DB_NAME = "cronflow.db"
 
@@ -68,49 +69,6 @@ CREATE TABLE IF NOT EXISTS daemon_status (
     value TEXT NOT NULL
 );
 """
-
-_RUN_FIELDS = tuple(f.name for f in fields(Run))
-_COLUMNS = (*_RUN_FIELDS, "lock_path", "created")
-_TIME_FIELDS = ("nominal", "started", "ended")
-
-# a run's column values (:func:`encode_run`)
-EncodedRun = tuple[Any, ...]
-
-
-def new_run_id() -> str:
-    """A fresh run id: 16 hex digits, random (a unique prefix is accepted by the CLI)."""
-    return uuid.uuid4().hex[:16]
-
-
-def to_iso(instant: datetime | None) -> str | None:
-    """UTC ISO 8601 with microseconds, or None."""
-    if instant is None:
-        return None
-    if instant.tzinfo is None:
-        raise ValueError("naive datetime")
-    return instant.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def from_iso(text: str | None) -> datetime | None:
-    """The inverse of :func:`to_iso`."""
-    return None if text is None else datetime.fromisoformat(text)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobState:
-    """What the daemon remembers about one job across restarts."""
-
-    job: str
-    paused: bool = False
-    paused_until: datetime | None = None  # None with paused: until resumed
-    anchor: datetime | None = None
-    last_fire: datetime | None = None
-    boot_id: str | None = None
-
-    def is_paused(self, now: datetime) -> bool:
-        """Paused at ``now`` (a pause with an ``until`` in the past has expired)."""
-        return self.paused and (self.paused_until is None or now < self.paused_until)
-
 
 class Store:
     """A connection to the state database; safe to share between threads (one lock).
@@ -207,8 +165,8 @@ class Store:
         locks = list(lock_paths) if lock_paths is not None else [None] * len(runs)
         values = list(encoded) if encoded is not None else [None] * len(runs)
         rows = [(*(value or encode_run(run)), lock, stamp) for run, lock, value in zip(runs, locks, values)]
-        marks = ", ".join("?" for _ in _COLUMNS)
-        self._write(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({marks})", rows, many=True)
+        marks = ", ".join("?" for _ in COLUMNS)
+        self._write(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", rows, many=True)
 
     def update_run(self, run: Run) -> None:
         """Write every field of ``run`` to its row."""
@@ -216,7 +174,7 @@ class Store:
 
     def update_runs(self, runs: Sequence[Run]) -> None:
         """Write every field of each of ``runs`` to its row, in one transaction."""
-        sets = ", ".join(f"{name} = ?" for name in _RUN_FIELDS[1:])
+        sets = ", ".join(f"{name} = ?" for name in RUN_FIELDS[1:])
         self._write(f"UPDATE runs SET {sets} WHERE id = ?",
                     [(*encode_run(run)[1:], run.id) for run in runs], many=True)
 
@@ -234,7 +192,7 @@ class Store:
             raise NotFoundError(f"no run {run_id!r}")
         if len(rows) > 1:
             raise NotFoundError(f"run id prefix {run_id!r} is ambiguous; give more characters")
-        return _row_to_run(rows[0])
+        return decode_run(rows[0])
 
     def lock_path_of(self, run_id: str) -> str | None:
         """The lock file a run held (for reconciling after a restart)."""
@@ -267,7 +225,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [_row_to_run(row) for row in self._query(sql, args)]
+        return [decode_run(row) for row in self._query(sql, args)]
 
     def unfinished_runs(self) -> list[Run]:
         """Rows still ``queued`` or ``running`` (what a starting daemon reconciles)."""
@@ -278,7 +236,7 @@ class Store:
         rows = self._query(
             "SELECT * FROM runs WHERE rowid IN (SELECT max(rowid) FROM runs "
             "WHERE state != 'skipped' AND kind != 'step' GROUP BY job)")
-        return {row["job"]: _row_to_run(row) for row in rows}
+        return {row["job"]: decode_run(row) for row in rows}
 
     def running_jobs(self) -> dict[str, int]:
         """Job name -> number of runs queued or running (steps excluded)."""
@@ -346,11 +304,11 @@ class Store:
     def job_state(self, job: str) -> JobState:
         """The stored state of ``job`` (defaults when none was stored)."""
         rows = self._query("SELECT * FROM job_state WHERE job = ?", (job,))
-        return _row_to_state(rows[0]) if rows else JobState(job=job)
+        return decode_state(rows[0]) if rows else JobState(job=job)
 
     def job_states(self) -> dict[str, JobState]:
         """Every stored job state by job name."""
-        return {row["job"]: _row_to_state(row) for row in self._query("SELECT * FROM job_state")}
+        return {row["job"]: decode_state(row) for row in self._query("SELECT * FROM job_state")}
 
     def set_job_state(self, state: JobState) -> None:
         """Store ``state`` (insert or replace)."""
@@ -383,57 +341,6 @@ class Store:
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def encode_run(run: Run) -> EncodedRun:
-    """``run``'s column values, in the order of the ``runs`` table's run fields."""
-    values: list[Any] = []
-    for name in _RUN_FIELDS:
-        value = getattr(run, name)
-        if name in _TIME_FIELDS:
-            value = to_iso(value)
-        elif name == "state":
-            value = RunState(value).value
-        elif name == "params":
-            value = json.dumps(dict(value), sort_keys=True)
-        values.append(value)
-    return tuple(values)
-
-
-def _row_to_run(row: sqlite3.Row) -> Run:
-    values: dict[str, Any] = {}
-    for name in _RUN_FIELDS:
-        value = row[name]
-        if name in _TIME_FIELDS:
-            value = from_iso(value)
-        elif name == "state":
-            value = RunState(value)
-        elif name == "params":
-            value = json.loads(value or "{}")
-        values[name] = value
-    return Run(**values)
-
-
-def _row_to_state(row: sqlite3.Row) -> JobState:
-    return JobState(job=row["job"], paused=bool(row["paused"]), paused_until=from_iso(row["paused_until"]),
-                    anchor=from_iso(row["anchor"]), last_fire=from_iso(row["last_fire"]),
-                    boot_id=row["boot_id"])
-
-
-def run_to_json(run: Run, steps: Sequence[Run] | None = None) -> dict[str, Any]:
-    """The ``history --json`` object of a run (ISO 8601 strings, ``duration`` seconds)."""
-    data: dict[str, Any] = {
-        "id": run.id, "job": run.job, "kind": run.kind, "state": run.state.value,
-        "reason": run.reason, "attempt": run.attempt, "nominal": to_iso(run.nominal),
-        "started": to_iso(run.started), "ended": to_iso(run.ended), "exit_code": run.exit_code,
-        "duration": run.duration, "pid": run.pid, "params": dict(run.params),
-        "log_path": run.log_path, "trigger": run.trigger, "parent_id": run.parent_id,
-        "step": run.step, "item": run.item,
-    }
-    if steps is not None:
-        data["steps"] = [run_to_json(step) for step in steps]
-    return data
-
 
 
 @dataclass(frozen=True, slots=True)

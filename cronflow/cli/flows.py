@@ -163,7 +163,7 @@ def show_flow_run(store: Any, run: Any, *, gantt: bool, json_: bool) -> str:
     import json
 
     from cronflow.gantt import render_gantt, render_tree
-    from cronflow.store import run_to_json
+    from cronflow.records import run_to_json
 
     steps = flow_steps(store, run.id) if run.kind == "flow" else []
     if json_:

@@ -110,7 +110,7 @@ def _foreground_context(state: Path) -> Any:
 
     from cronflow.paths import default_timezone
     from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.runner import RunContext
+    from cronflow.runcontext import RunContext
     from cronflow.store import Store
 
     logger = logging.getLogger("cronflow.run")
@@ -193,7 +193,7 @@ def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path |
           state_dir: Path | None) -> None:
     """Pause a job, or every job with a tag (fires are recorded skipped/paused)."""
     from cronflow.spool import Request
-    from cronflow.store import to_iso
+    from cronflow.records import to_iso
 
     target, by_tag = _target(name, tag)
     end = _parse_when(until, future=True) if until else None
@@ -264,7 +264,8 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
             jobs_dir: Path | None, state_dir: Path | None, gantt: bool = False) -> None:
     """Show run history, newest first; `history RUN_ID` shows one run (a flow's step tree)."""
     from cronflow.model import RunState
-    from cronflow.store import DB_NAME, run_to_json
+    from cronflow.records import run_to_json
+    from cronflow.store import DB_NAME
 
     if status is not None and status not in {s.value for s in RunState}:
         raise click.BadParameter(f"{status!r} is not one of {', '.join(s.value for s in RunState)}",

@@ -14,7 +14,7 @@ from cronflow.lookahead import AHEAD, MIN_LEFT, Lookahead, Prepared, prepare_one
 from cronflow.model import Run, RunState
 from cronflow.schedule import parse_schedule
 from cronflow.scheduler import FireHeap
-from cronflow.store import encode_run
+from cronflow.records import encode_run
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc)  # the night Europe/Paris springs forward
 

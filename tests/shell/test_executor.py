@@ -15,7 +15,8 @@ from cronflow import hookspecs, locks
 from cronflow.executor import SpawnError, SpawnSpec, live_group_members, spawn, truncation_marker
 from cronflow.model import Job, Overlap, RetrySpec, RunState
 from cronflow.plugins import Registered, Registry
-from cronflow.runner import RunContext, run_job
+from cronflow.runcontext import RunContext
+from cronflow.runner import run_job
 from cronflow.store import Store
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}

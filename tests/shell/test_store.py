@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from cronflow.errors import NotFoundError
-from cronflow.model import Run, RunState, replace
-from cronflow.store import JobState, Store, run_to_json
+from cronflow.model import JobState, Run, RunState, replace
+from cronflow.records import run_to_json
+from cronflow.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -1,0 +1,92 @@
+"""How runs and job states are written: as ``runs``/``job_state`` rows (the state
+database's columns) and as the JSON of ``history --json``. All times are UTC ISO 8601.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from datetime import datetime, timezone
+from typing import Any
+
+from cronflow.model import JobState, Run, RunState
+
+RUN_FIELDS = tuple(f.name for f in fields(Run))
+COLUMNS = (*RUN_FIELDS, "lock_path", "created")
+TIME_FIELDS = ("nominal", "started", "ended")
+
+# a run's column values (:func:`encode_run`)
+EncodedRun = tuple[Any, ...]
+
+
+def new_run_id() -> str:
+    """A fresh run id: 16 hex digits, random (a unique prefix is accepted by the CLI)."""
+    return uuid.uuid4().hex[:16]
+
+
+def to_iso(instant: datetime | None) -> str | None:
+    """UTC ISO 8601 with microseconds, or None."""
+    if instant is None:
+        return None
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime")
+    return instant.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """The inverse of :func:`to_iso`."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def encode_run(run: Run) -> EncodedRun:
+    """``run``'s column values, in the order of the ``runs`` table's run fields."""
+    values: list[Any] = []
+    for name in RUN_FIELDS:
+        value = getattr(run, name)
+        if name in TIME_FIELDS:
+            value = to_iso(value)
+        elif name == "state":
+            value = RunState(value).value
+        elif name == "params":
+            value = json.dumps(dict(value), sort_keys=True)
+        values.append(value)
+    return tuple(values)
+
+
+def decode_run(row: Mapping[str, Any]) -> Run:
+    """The inverse of :func:`encode_run`, from a row by column name."""
+    values: dict[str, Any] = {}
+    for name in RUN_FIELDS:
+        value = row[name]
+        if name in TIME_FIELDS:
+            value = from_iso(value)
+        elif name == "state":
+            value = RunState(value)
+        elif name == "params":
+            value = json.loads(value or "{}")
+        values[name] = value
+    return Run(**values)
+
+
+def decode_state(row: Mapping[str, Any]) -> JobState:
+    """A ``job_state`` row as a :class:`JobState`."""
+    return JobState(job=row["job"], paused=bool(row["paused"]), paused_until=from_iso(row["paused_until"]),
+                    anchor=from_iso(row["anchor"]), last_fire=from_iso(row["last_fire"]),
+                    boot_id=row["boot_id"])
+
+
+def run_to_json(run: Run, steps: Sequence[Run] | None = None) -> dict[str, Any]:
+    """The ``history --json`` object of a run (ISO 8601 strings, ``duration`` seconds)."""
+    data: dict[str, Any] = {
+        "id": run.id, "job": run.job, "kind": run.kind, "state": run.state.value,
+        "reason": run.reason, "attempt": run.attempt, "nominal": to_iso(run.nominal),
+        "started": to_iso(run.started), "ended": to_iso(run.ended), "exit_code": run.exit_code,
+        "duration": run.duration, "pid": run.pid, "params": dict(run.params),
+        "log_path": run.log_path, "trigger": run.trigger, "parent_id": run.parent_id,
+        "step": run.step, "item": run.item,
+    }
+    if steps is not None:
+        data["steps"] = [run_to_json(step) for step in steps]
+    return data
