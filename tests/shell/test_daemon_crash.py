@@ -179,3 +179,18 @@ def test_an_adopted_run_still_going_after_the_grace_period_is_stopped_and_cancel
     lock = locks.lock_path(daemon.state_dir, "endless")
     assert not locks.is_held(lock)  # the process group is gone with its lock
     assert [(r["state"], r["reason"]) for r in daemon.runs("endless")] == [("cancelled", "daemon stopped")]
+
+
+def test_a_job_printing_after_its_daemon_was_killed_runs_to_its_end(tmp_path: Path) -> None:
+    """Its output pipe has no reader once the daemon is gone: the job must not die of
+    SIGPIPE at its next write (docs/operations.md, "What a job starts with")."""
+    done = tmp_path / "done"
+    talk = f'for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.25; done; echo finished > {done}'
+    daemon = Daemon(tmp_path)
+    daemon.jobs_dir.mkdir(parents=True, exist_ok=True)
+    daemon.write_job("talker", f'schedule = "@reboot"\ncommand = {json.dumps(talk)}\n')
+    daemon.start()
+    wait_for(lambda: daemon.runs("talker", "running"), timeout=5, on_timeout=daemon.log)
+    daemon.kill()
+    wait_for(lambda: done.exists(), timeout=10, message="the job to finish its loop after the daemon died")
+    assert done.read_text().strip() == "finished"
