@@ -19,18 +19,11 @@ def base_env(job: Job, *, base: Mapping[str, str], state_dir: Path) -> dict[str,
             "CRONFLOW_JOBS_DIR": str(Path(job.path).parent.absolute())}
 
 
-def job_env(job: Job, run: Run, *, base: Mapping[str, str], extra: Mapping[str, str] | None = None,
-            static: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of one attempt: base, ``env_file``, ``[env]``, extra, then the
-    ``CRONFLOW_*`` variables (params only as ``CRONFLOW_PARAM_<NAME>``). ``static`` is
-    the first three already merged (``RunContext.static_env``)."""
-    if static is not None:
-        env = dict(static)
-    else:
-        env = dict(base)
-        if job.env_file:
-            env.update(env_file_values(job))
-        env.update(job.env)
+def job_env(run: Run, *, static: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of one attempt: ``static`` (the base, ``env_file`` and ``[env]``
+    merged: ``RunContext.static_env``), ``extra``, then the ``CRONFLOW_*`` variables
+    (params only as ``CRONFLOW_PARAM_<NAME>``)."""
+    env = dict(static)
     env.update(extra or {})
     env["CRONFLOW_JOB"] = run.job
     env["CRONFLOW_RUN_ID"] = run.id

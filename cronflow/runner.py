@@ -114,7 +114,7 @@ def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock |
                extra_env: Mapping[str, str] | None = None, header: bytes = b"") -> SpawnSpec:
     """What to start for one attempt of ``run``."""
     return SpawnSpec(argv=command_argv(job.command),
-                     env=job_env(job, run, base=ctx.base_env, extra=extra_env, static=ctx.static_env(job)),
+                     env=job_env(run, static=ctx.static_env(job), extra=extra_env),
                      log_path=Path(run.log_path or ctx.log_path(job.name, run.id)), log_cap=ctx.log_cap,
                      cwd=_workdir(job), user=_user(job, ctx), pass_fds=(job_lock.fd,) if job_lock else (),
                      tee_fd=ctx.tee_fd, header=header)
