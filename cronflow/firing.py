@@ -23,7 +23,7 @@ from cronflow import locks
 from cronflow.catchup import ON_TIME, due_fires, jitter_offset, plan_fires
 from cronflow.executor import SpawnSpec
 from cronflow.jobtable import JobTable
-from cronflow.lookahead import Lookahead, prepare_one, worth_preparing
+from cronflow.lookahead import Lookahead, Prepared, prepare_one, worth_preparing
 from cronflow.model import Definition, Flow, Job, JobState, Run, RunState, SkipReason, replace
 from cronflow.records import EncodedRun, new_run_id
 from cronflow.runcontext import RunContext
@@ -54,11 +54,9 @@ class Firing:
         self._adopted_tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped_adopted: dict[str, str] = {}
         # records collected by _claims (None outside of it: written at once)
-        self._rows: list[tuple[Run, str | None]] | None = None
+        self._rows: list[tuple[Run, str | None, EncodedRun | None]] | None = None
         self._states: dict[str, JobState] = {}
         self.lookahead = Lookahead()
-        # the prepared column values of rows about to be inserted, by run id
-        self._encoded: dict[str, EncodedRun] = {}
 
     def running_count(self) -> int:
         """Runs in progress (adopted included)."""
@@ -75,18 +73,16 @@ class Firing:
             with self.ctx.store.batch():
                 yield
                 if self._rows:
-                    self.ctx.store.insert_runs([row for row, _ in self._rows],
-                                               lock_paths=[lock for _, lock in self._rows], created=now,
-                                               encoded=[self._encoded.pop(row.id, None) for row, _ in self._rows])
+                    rows, lock_paths, encoded = zip(*self._rows)
+                    self.ctx.store.insert_runs(rows, lock_paths=lock_paths, created=now, encoded=encoded)
                 if self._states:
                     self.ctx.store.set_job_states(list(self._states.values()))
         finally:
             self._rows = None
-            self._encoded.clear()
 
-    def _insert(self, row: Run, lock_path: str | None, now: datetime) -> None:
+    def _insert(self, row: Run, lock_path: str | None, now: datetime, encoded: EncodedRun | None = None) -> None:
         if self._rows is not None:
-            self._rows.append((row, lock_path))
+            self._rows.append((row, lock_path, encoded))
         else:
             self.ctx.store.insert_run(row, lock_path=lock_path, created=now)
 
@@ -171,14 +167,11 @@ class Firing:
                 for fire in plan.run:
                     late = (now - fire).total_seconds() - jitter_offset(name, fire, jitter)
                     trigger = "catchup" if late > ON_TIME else "schedule"
-                    row = prepared.row if prepared is not None and trigger == "schedule" else None
-                    if row is not None and row.nominal != fire:
-                        row = None
-                    if row is not None and prepared.encoded is not None:
-                        self._encoded[row.id] = prepared.encoded
-                    started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now, row=row)
+                    ready = prepared if prepared is not None and prepared.serves(fire, trigger) else None
+                    started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now,
+                                         prepared=ready)
                     if started is not None:
-                        starts.append((*started, prepared.spec if row is not None else None))
+                        starts.append((*started, ready.spec if ready is not None else None))
                 if skipped:
                     missed.append((definition, skipped[-1]))
                 if plan.last is not None:
@@ -223,9 +216,9 @@ class Firing:
 
     def _fire(self, definition: Definition, *, nominal: datetime, trigger: str,
               params: Mapping[str, str] | None, now: datetime, honour_pause: bool = True,
-              row: Run | None = None) -> tuple[Definition, Run, locks.JobLock] | None:
+              prepared: Prepared | None = None) -> tuple[Definition, Run, locks.JobLock] | None:
         """Record one fire; return what to start (inside the caller's transaction).
-        ``row`` is its queued row when already built (:mod:`cronflow.lookahead`)."""
+        ``prepared`` holds its queued row when already built (:mod:`cronflow.lookahead`)."""
         name = definition.name
         if self.stopping:
             return None
@@ -241,10 +234,12 @@ class Firing:
         if action is Action.DROP:
             self._record_skip(definition, nominal, SkipReason.BUFFER_DROPPED, now=now, trigger=trigger, params=params)
             return None
-        if row is None:
-            row = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params)
+        if prepared is not None and prepared.row is not None:
+            row, encoded = prepared.row, prepared.encoded
+        else:
+            row, encoded = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params), None
         if action is not Action.START:
-            self._insert(row, None, now)
+            self._insert(row, None, now, encoded)
             queue = self.buffered.setdefault(name, deque())
             if action is Action.BUFFER:
                 queue.append(row)
@@ -258,7 +253,7 @@ class Firing:
             # held by a process this daemon does not run (e.g. `cronflow run`)
             self._record_skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
             return None
-        self._insert(row, str(lock.path), now)
+        self._insert(row, str(lock.path), now, encoded)
         return definition, row, lock
 
     def _lock(self, definition: Definition) -> locks.JobLock | None:

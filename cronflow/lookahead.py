@@ -50,6 +50,10 @@ class Prepared:
     # the row's column values (:func:`cronflow.records.encode_run`)
     encoded: EncodedRun | None
 
+    def serves(self, fire: datetime, trigger: str) -> bool:
+        """Whether the prepared row is the one for ``fire`` started on time by ``trigger``."""
+        return self.row is not None and self.row.nominal == fire and trigger == "schedule"
+
     def holds(self, definition: Definition | None, last_fire: datetime | None, now: datetime) -> bool:
         """Whether this preparation is still what a claim at ``now`` would compute."""
         return (definition is self.definition and last_fire == self.last_fire and now >= self.at
