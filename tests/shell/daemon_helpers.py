@@ -58,16 +58,16 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: str, jobs_dir: Path | None = None, state_dir: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 30.0, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m cronflow ARGS`` (``CRONFLOW_JOBS_DIR``/``CRONFLOW_STATE_DIR`` from the
-    given dirs) and return the completed process (text mode)."""
+        timeout: float = 30.0, input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m cronflow ARGS`` in ``cwd`` (``CRONFLOW_JOBS_DIR``/``CRONFLOW_STATE_DIR``
+    from the given dirs) and return the completed process (text mode)."""
     extra = {}
     if jobs_dir is not None:
         extra["CRONFLOW_JOBS_DIR"] = str(jobs_dir)
     if state_dir is not None:
         extra["CRONFLOW_STATE_DIR"] = str(state_dir)
     return subprocess.run([sys.executable, "-m", "cronflow", *args], capture_output=True, text=True,
-                          env={**base_env(**extra), **(env or {})}, timeout=timeout, input=input)
+                          env={**base_env(**extra), **(env or {})}, timeout=timeout, input=input, cwd=cwd)
 
 
 class Daemon:

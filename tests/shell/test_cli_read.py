@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from daemon_helpers import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def cronflow(*args: str, cwd: Path, jobs: Path | None = None,
              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRONFLOW_")}
-    environ["CRONFLOW_TIMEZONE"] = "UTC"
-    if jobs is not None:
-        environ["CRONFLOW_JOBS_DIR"] = str(jobs)
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "cronflow", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=60)
+    return cli(*args, cwd=cwd, jobs_dir=jobs, env=env, timeout=60)
 
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:

@@ -31,7 +31,6 @@ def intervals(out: Path) -> list[tuple[float, float | None]]:
 def test_kill_9_and_restart_never_runs_a_job_twice_at_once(tmp_path: Path) -> None:
     out = tmp_path / "out"
     daemon = Daemon(tmp_path)
-    daemon.jobs_dir.mkdir(parents=True, exist_ok=True)
     daemon.write_job("busy", f'schedule = "* * * * * *"\ncommand = {json.dumps(WORK.format(out=out, secs=1.6))}\n')
     daemon.start()
     wait_for(lambda: daemon.runs("busy", "running"), timeout=5, on_timeout=daemon.log)
@@ -187,7 +186,6 @@ def test_a_job_printing_after_its_daemon_was_killed_runs_to_its_end(tmp_path: Pa
     done = tmp_path / "done"
     talk = f'for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.25; done; echo finished > {done}'
     daemon = Daemon(tmp_path)
-    daemon.jobs_dir.mkdir(parents=True, exist_ok=True)
     daemon.write_job("talker", f'schedule = "@reboot"\ncommand = {json.dumps(talk)}\n')
     daemon.start()
     wait_for(lambda: daemon.runs("talker", "running"), timeout=5, on_timeout=daemon.log)

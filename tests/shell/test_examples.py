@@ -12,6 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from daemon_helpers import cli
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -30,11 +31,7 @@ EXAMPLE_DIRS = sorted(d for d in EXAMPLES.iterdir() if d.is_dir() and job_files(
 
 def cronflow(*args: str, cwd: Path, env: dict[str, str] | None = None,
              ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRONFLOW_")}
-    environ["CRONFLOW_TIMEZONE"] = "UTC"
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "cronflow", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=120)
+    return cli(*args, cwd=cwd, env=env, timeout=120)
 
 
 def install_packages(example: Path, target: Path) -> str:

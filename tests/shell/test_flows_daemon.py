@@ -3,12 +3,11 @@ running steps and records the rest ``not_run``; ``retry --detach`` runs in the b
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_helpers import Daemon
 from flow_helpers import Env
 
 FLOW = """
@@ -28,19 +27,13 @@ def env(tmp_path: Path) -> Env:
 
 
 @pytest.fixture
-def daemon(env: Env) -> Iterator[subprocess.Popen[bytes]]:
-    (env.jobs / "f.toml").write_text(FLOW)
-    proc = subprocess.Popen(env.argv("daemon"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=env.root)
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def daemon(env: Env) -> Iterator[Daemon]:
+    env.write("f", FLOW)
+    with Daemon(env.root, jobs_dir=env.jobs, state_dir=env.state) as running:
+        yield running
 
 
-def test_cancel_of_a_forced_flow_run_stops_steps_and_marks_the_rest_not_run(env: Env, daemon) -> None:
+def test_cancel_of_a_forced_flow_run_stops_steps_and_marks_the_rest_not_run(env: Env, daemon: Daemon) -> None:
     assert env.cli("force", "f").returncode == 0
     run = env.poll("f", lambda r: any(s["state"] == "running" for s in r.get("steps", [])))
     assert run["trigger"] == "force"
@@ -54,7 +47,7 @@ def test_cancel_of_a_forced_flow_run_stops_steps_and_marks_the_rest_not_run(env:
 
 
 def test_retry_detach_runs_in_the_background(env: Env) -> None:
-    (env.jobs / "g.toml").write_text('[[steps]]\nname = "a"\ncommand = "test -e ok"\n')
+    env.write("g", '[[steps]]\nname = "a"\ncommand = "test -e ok"\n')
     assert env.cli("run", "g").returncode == 1
     first = env.poll("g", lambda r: r["state"] == "failed")
     (env.root / "ok").touch()

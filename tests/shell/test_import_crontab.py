@@ -3,13 +3,12 @@ writes pass ``cronflow check``, and their commands get the stdin cron would give
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from daemon_helpers import cli
 
 CRONTAB = """\
 SHELL=/bin/sh
@@ -28,11 +27,7 @@ bogus line
 
 def cronflow(*args: str, cwd: Path, stdin: str | None = None,
              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRONFLOW_")}
-    environ["CRONFLOW_TIMEZONE"] = "UTC"
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "cronflow", *args], cwd=cwd, env=environ,
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    return cli(*args, cwd=cwd, env=env, input=stdin, timeout=60)
 
 
 @pytest.fixture
