@@ -20,6 +20,7 @@ fires past their ``misfire_grace`` start deadline are ``skipped/missed_deadline`
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,17 +64,15 @@ def due_fires(next_fire: NextFire, last: datetime, now: datetime, *, cap: int = 
     """Nominal fires in ``(last, now]``, oldest first, keeping only the newest ``cap``;
     also how many older ones were left out, and the first fire after ``now`` (None when
     the schedule has ended), which the caller needs next anyway."""
-    fires: list[datetime] = []
-    dropped = 0
+    fires: deque[datetime] = deque(maxlen=cap)
+    seen = 0
     after = last
     while True:
         fire = next_fire(after)
         if fire is None or fire > now:
-            return fires, dropped, fire
+            return list(fires), seen - len(fires), fire
         fires.append(fire)
-        if len(fires) > cap:
-            fires.pop(0)
-            dropped += 1
+        seen += 1
         after = fire
 
 

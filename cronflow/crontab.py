@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cronflow.cmdname import job_name, unique_names
+from cronflow.schedule.cron import MACROS as CRON_MACROS
 
 SH = ("/bin/sh", "/usr/bin/sh", "sh")
-MACROS = ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
-          "@hourly")
+MACROS = ("@reboot", *CRON_MACROS)
 
 _ENV_LINE = re.compile(r"""\s*("[^"]*"|'[^']*'|[^\s="']+)\s*=(.*)\Z""")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -307,6 +307,7 @@ def import_crontab(text: str, *, user_field: bool = False, source_name: str = "c
     notes = list(parsed.notes)
     names = unique_names(job_name(entry.command) for entry in parsed.entries)
     jobs: list[ImportedJob] = []
+    imported: list[Entry] = []
     for name, entry in zip(names, parsed.entries):
         table = job_table(entry)
         rendered = render(entry, table, source_name=source_name)
@@ -315,13 +316,13 @@ def import_crontab(text: str, *, user_field: bool = False, source_name: str = "c
             notes.append(Note(line=entry.line, message=f"not imported: {problem}"))
             continue
         jobs.append(ImportedJob(name=name, line=entry.line, table=table, text=rendered))
+        imported.append(entry)
         if entry.schedule == "@reboot":
             notes.append(Note(line=entry.line, message=(
                 "@reboot: cron ran this when cron started at boot; cronflow runs it once per "
                 "boot (by kernel boot id) when its daemon starts, even if that is long after "
                 "boot")))
-    notes.extend(_mail_notes(parsed, [e for e in parsed.entries
-                                      if any(j.line == e.line for j in jobs)]))
+    notes.extend(_mail_notes(parsed, imported))
     if user_field and jobs:
         notes.append(Note(line=None, message=(
             "the user field became `user = ...`, which cronflow honours only when its daemon "

@@ -29,7 +29,8 @@ JOB_KEYS = COMMON_KEYS + (
     "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry",
 )
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z")
+# what a job or flow name may be (also what `cronflow next` takes for a name)
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -77,12 +78,12 @@ def definition_name(checker: Checker, data: Mapping[str, Any], path: str) -> str
     """The ``name`` key, or the file stem; checked to be usable in lock and log names."""
     if "name" in data:
         name = checker.string(data, "name", (), non_empty=True)
-        if name is not None and not _NAME.match(name):
+        if name is not None and not JOB_NAME.match(name):
             checker.error(("name",), f"name {name!r} may only contain letters, digits and "
                           "'_.@+-', and must not start with a punctuation mark")
-        return name or _stem(path)
-    stem = _stem(path)
-    if not _NAME.match(stem):
+        return name or file_stem(path)
+    stem = file_stem(path)
+    if not JOB_NAME.match(stem):
         checker.errors.append(ConfigError(
             path, None, f"the file name gives the job name {stem!r}, which may only contain "
             "letters, digits and '_.@+-'; rename the file or set name = \"...\""))
@@ -171,7 +172,8 @@ def check_references(definitions: Mapping[str, Definition]) -> list[ConfigError]
     return errors
 
 
-def _stem(path: str) -> str:
+def file_stem(path: str) -> str:
+    """A job file's name without directory and ``.toml``: the job's name when it sets none."""
     base = path.replace("\\", "/").rsplit("/", 1)[-1]
     return base[:-5] if base.endswith(".toml") else base
 

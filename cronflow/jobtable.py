@@ -134,11 +134,10 @@ class JobTable:
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
         if not definition.schedule:
             return None
-        from cronflow.schedule import compile_schedules, resolve_zone
+        from cronflow.jobfields import compiled_schedule
 
-        state = self.state(definition.name)
-        zone = resolve_zone(definition.timezone or self.ctx.default_timezone)
-        return compile_schedules(list(definition.schedule), zone=zone, anchor=state.anchor or now)
+        anchor = self.state(definition.name).anchor or now
+        return compiled_schedule(tuple(definition.schedule), definition.timezone or self.ctx.default_timezone, anchor)
 
     def _install(self, definition: Definition, schedule: Any, *, now: datetime, initial: bool, reset: bool) -> None:
         name = definition.name

@@ -104,9 +104,10 @@ def definition_row(definition: Definition, *, now: datetime, default_timezone: s
 
 def error_row(path: str, errors: list[str]) -> dict[str, Any]:
     """The row of a file that failed to load; ``error`` is its first error."""
-    base = path.replace("\\", "/").rsplit("/", 1)[-1]
+    from cronflow.jobfile import file_stem
+
     return {
-        "name": base[:-5] if base.endswith(".toml") else base,
+        "name": file_stem(path),
         "kind": None,
         "path": path,
         "description": "",

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+SYSTEM_JOBS_DIR = Path("/etc/cronflow/jobs.d")
+
 
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
@@ -28,10 +30,7 @@ def jobs_dir(flag: str | os.PathLike[str] | None = None, *, env: Mapping[str, st
     local = (cwd or Path.cwd()) / "jobs.d"
     if local.is_dir():
         return local
-    if _is_root():
-        return Path("/etc/cronflow/jobs.d")
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "cronflow" / "jobs.d"
+    return SYSTEM_JOBS_DIR if _is_root() else _user_jobs_dir(env)
 
 
 def state_dir(flag: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
@@ -54,10 +53,12 @@ def state_dir(flag: str | os.PathLike[str] | None = None, *, env: Mapping[str, s
     return Path(base) / "cronflow"
 
 
+def _user_jobs_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")) / "cronflow" / "jobs.d"
+
+
 def _is_standard_jobs_dir(jobs: Path, env: Mapping[str, str]) -> bool:
-    config = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    standard = {Path("/etc/cronflow/jobs.d"), Path(config) / "cronflow" / "jobs.d"}
-    return jobs.absolute() in {p.absolute() for p in standard}
+    return jobs.absolute() in {SYSTEM_JOBS_DIR, _user_jobs_dir(env).absolute()}
 
 
 def default_timezone(env: Mapping[str, str] | None = None, *,
@@ -97,12 +98,6 @@ def _zone_name(candidate: str) -> str | None:
     marker = "zoneinfo/"
     if marker in candidate:
         candidate = candidate.rsplit(marker, 1)[1]
-    if not candidate or candidate.startswith(("/", ".")):
-        return None
-    import zoneinfo
+    from cronflow.schedule import zone_or_none
 
-    try:
-        zoneinfo.ZoneInfo(candidate)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-    return candidate
+    return candidate if zone_or_none(candidate) is not None else None

@@ -103,14 +103,21 @@ def _zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"}))
 
 
-def resolve_zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name``; ScheduleError ("unknown time zone ...") otherwise."""
+def zone_or_none(name: str) -> ZoneInfo | None:
+    """The IANA zone ``name``, or None (never a file path, whatever the zoneinfo module allows)."""
     try:
         if not name or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
-            raise ValueError(name)
+            return None
         return ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, UnicodeError, TypeError):
-        pass
+        return None
+
+
+def resolve_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; ScheduleError ("unknown time zone ...") otherwise."""
+    found = zone_or_none(name)
+    if found is not None:
+        return found
     import difflib
 
     # a path is refused on purpose: no suggestion would help

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from cronflow.errors import CronflowError, ScheduleError
 from cronflow.durations import parse_duration
+from cronflow.schedule.cron import MACROS
 from cronflow.schedule.interval import MAX_INTERVAL, canonical_interval, check_interval
 from cronflow.schedule.once import once_after, once_at, once_wall, parse_iso
 from cronflow.schedule.dst import resolve_fixed
@@ -80,10 +81,7 @@ def compile_natural(text: str, *, zone: ZoneInfo, anchor: datetime) -> str:
         return _every(words[1:], quoted)
     if head == "in" or words[:2] == ["once", "in"]:
         rest = words[1:] if head == "in" else words[2:]
-        delay = _duration(rest, quoted, what="once in")
-        if delay > MAX_INTERVAL:
-            raise ScheduleError(f"{quoted} is too far ahead (at most 3660 days)")
-        return once_after(anchor, delay, zone).canonical
+        return once_after(anchor, _duration(rest, quoted, what="once in"), zone).canonical
     if head in ("once", "next"):
         return _once(words[1:], quoted, zone=zone, anchor=anchor)
     if not head[0].isdigit() and head not in ("today", "tomorrow", "on", "at"):
@@ -108,7 +106,7 @@ def _every(words: list[str], quoted: str) -> str:
         raise ScheduleError(f"every what? in {quoted}; {HINT}")
     if words in (["week"], ["month"], ["year"]) and when is None and not offset:
         # calendar units: a wall-clock cron, not 7 elapsed days from the epoch's Thursday
-        return {"week": "0 0 * * 0", "month": "0 0 1 * *", "year": "0 0 1 1 *"}[words[0]]
+        return MACROS[f"@{words[0]}ly"]
     dow = _day_field(words)
     if dow is not None:
         if offset:
