@@ -17,14 +17,14 @@ def handle_request(firing: Firing, request: Request, *, now: datetime) -> None:
         firing.logger.info("force: %s", request.target)
         firing.fire_now(request.target, request.params, "force", now=now)
     elif request.kind in ("pause", "resume"):
-        _pause(firing, request, now=now)
+        _pause(firing, request)
     elif request.kind == "cancel":
         _cancel(firing, request.target, now=now)
     else:
         firing.logger.error("spool: unknown request kind %r ignored", request.kind)
 
 
-def _pause(firing: Firing, request: Request, *, now: datetime) -> None:
+def _pause(firing: Firing, request: Request) -> None:
     if request.by_tag:
         names = [name for name, d in firing.table.definitions.items() if request.target in d.tags]
         if not names:

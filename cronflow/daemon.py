@@ -22,7 +22,6 @@ import os
 import signal
 import sqlite3
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from cronflow import control, daemonlog, locks, lookahead, spool
@@ -31,9 +30,9 @@ from cronflow.errors import CronflowError
 from cronflow.firing import Firing
 from cronflow.jobtable import JobTable
 from cronflow.reconcile import reconcile, watch_adopted
-from cronflow.runcontext import RunContext
+from cronflow.runcontext import RunContext, utc_now
 from cronflow.scheduler import FireHeap
-from cronflow.sdnotify import Notifier, job_environ
+from cronflow.sdnotify import Notifier
 from cronflow.store import Store
 
 # longest single wait, so that a wall clock step or a suspend is noticed this quickly
@@ -56,11 +55,6 @@ def checkpoint_due(since: float, left: float | None) -> bool:
         return False
     room = CHECKPOINT_ROOM if since < CHECKPOINT_OVERDUE else 10 * PRECISE
     return left is None or left >= room
-
-
-def utc_now() -> datetime:
-    """The wall clock, aware UTC."""
-    return datetime.now(timezone.utc)
 
 
 def run_daemon(jobs_dir: Path, state_dir: Path, *, grace: float = 30.0) -> int:
@@ -107,10 +101,10 @@ class Daemon:
         pm = get_plugin_manager(logger=self.logger)
         ctx = RunContext(state_dir=self.state_dir, store=store, pm=pm,
                          registry=build_registry(pm, logger=self.logger), logger=self.logger,
-                         default_timezone=default_timezone(), base_env=job_environ(os.environ), now=utc_now)
+                         default_timezone=default_timezone())
         self.ctx = ctx
         self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
-        self.firing = Firing(ctx=ctx, table=self.table, heap=self.heap, logger=self.logger)
+        self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
         self.table.on_trigger = self.firing.fire_now
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -74,7 +74,6 @@ class Process:
     pid: int
     _done: asyncio.Future[int] = field(repr=False)
     _output_done: asyncio.Future[None] = field(repr=False)
-    signalled: int | None = None
 
     async def wait(self) -> int:
         """The exit code (negative signal number when killed by a signal), once the
@@ -83,11 +82,6 @@ class Process:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._output_done), _DRAIN_AFTER_EXIT)
         return code
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code once reaped, else None."""
-        return self._done.result() if self._done.done() else None
 
     def signal_group(self, sig: int) -> None:
         """Send ``sig`` to the whole process group (grandchildren included)."""
@@ -109,7 +103,6 @@ class Process:
         """SIGTERM to the group; SIGKILL after ``kill_timeout`` seconds if any process of
         it is still alive; return when the main process is reaped and the group is gone
         (or, for processes that escaped the SIGKILL, a bounded while later)."""
-        self.signalled = signal.SIGTERM
         self.signal_group(signal.SIGTERM)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, kill_timeout)
@@ -117,7 +110,6 @@ class Process:
             if self._done.done() and not self.group_alive():
                 return
             await asyncio.sleep(_GROUP_POLL)
-        self.signalled = signal.SIGKILL
         self.signal_group(signal.SIGKILL)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._done), 5.0)

@@ -28,7 +28,7 @@ from cronflow.model import Definition, Flow, Job, JobState, Run, RunState, SkipR
 from cronflow.records import EncodedRun, new_run_id
 from cronflow.runcontext import RunContext
 from cronflow.runner import Prestart, lock_slots, notify_event, prestart, run_job, spawn_spec
-from cronflow.scheduler import Action, FireHeap, decide_overlap
+from cronflow.scheduler import Action, decide_overlap
 
 Now = Callable[[], datetime]
 
@@ -40,10 +40,9 @@ ADOPTED_KILL_AFTER = 10.0
 class Firing:
     """Runs in progress, adopted and buffered, per job; starts and records fires."""
 
-    def __init__(self, *, ctx: RunContext, table: JobTable, heap: FireHeap, logger: logging.Logger) -> None:
+    def __init__(self, *, ctx: RunContext, table: JobTable, logger: logging.Logger) -> None:
         self.ctx = ctx
         self.table = table
-        self.heap = heap
         self.logger = logger
         self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
         self.adopted: dict[str, dict[str, int | None]] = {}

@@ -147,11 +147,6 @@ def final_state(flow: Flow, fs: FlowState, *, cancelled: bool = False, timed_out
     return RunState.SUCCEEDED
 
 
-def running_units(fs: FlowState) -> tuple[Unit, ...]:
-    """Units started and not yet ended."""
-    return tuple(unit for unit, state in fs.units.items() if state is RunState.RUNNING)
-
-
 # --- foreach ------------------------------------------------------------------------------
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace as dc_replace
 from datetime import datetime
@@ -40,7 +39,6 @@ from cronflow.runner import lock_slots, notify_event, run_job
 
 StepCallback = Callable[[Run], None]
 LOCK_POLL = 0.05  # seconds between attempts at a busy job lock
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def output_path(state_dir: Path, flow_run_id: str, unit: Unit) -> Path:
@@ -48,7 +46,7 @@ def output_path(state_dir: Path, flow_run_id: str, unit: Unit) -> Path:
     so that a kept step's outputs still reach the steps run again)."""
     step, item = unit
     digest = hashlib.sha1(f"{step}\0{item}".encode()).hexdigest()[:8]
-    label = _UNSAFE.sub("_", step if item is None else f"{step}@{item}")[:60]
+    label = locks.safe_name(step if item is None else f"{step}@{item}")[:60]
     return Path(state_dir) / "outputs" / flow_run_id / f"{label}-{digest}.out"
 
 

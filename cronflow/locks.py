@@ -58,8 +58,6 @@ class JobLock:
 
 def try_acquire(path: Path) -> JobLock | None:
     """Take the lock at ``path`` without waiting; None when someone holds it."""
-    if not isinstance(path, Path):
-        path = Path(path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except FileNotFoundError:

@@ -38,7 +38,8 @@ def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]
     runs to adopt."""
     lost: list[Run] = []
     adopted: list[Adopted] = []
-    for run in store.unfinished_runs():
+    unfinished = store.unfinished_runs()
+    for run in unfinished:
         if run.kind == "flow":
             # a flow run has no process of its own; its steps are reconciled one by one
             continue
@@ -51,7 +52,7 @@ def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]
     with store.batch():
         for run in lost:
             store.update_run(run)
-        for flow in store.list_runs(states=[RunState.QUEUED.value, RunState.RUNNING.value]):
+        for flow in unfinished:
             if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted):
                 store.update_run(replace(flow, state=RunState.LOST, reason=LOST_DOWN, ended=now))
     return lost, adopted
