@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +30,6 @@ class Scheduler:
     name: str
     proc: subprocess.Popen[bytes]
     stderr_path: Path
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -96,13 +95,13 @@ def start_apscheduler(workdir: Path, stamp: list[str], stamp_file: Path, n: int,
     return _spawn("apscheduler", argv, workdir, {"PYTHONPATH": pythonpath})
 
 
-def write_jobs(jobs_dir: Path, n: int, schedule: str, command: list[str] | None,
-               prefix: str = "job") -> None:
-    """Write ``n`` job files ``<prefix>NNNN.toml`` with one schedule and command."""
+def write_jobs(jobs_dir: Path, n: int, schedule: str, command: list[str]) -> None:
+    """Write ``n`` job files ``jobNNNN.toml`` with one schedule, each running ``command``
+    plus its own name."""
     jobs_dir.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        name = f"{prefix}{i:04d}"
-        argv = command + [name] if command is not None else ["true"]
+        name = f"job{i:04d}"
+        argv = command + [name]
         (jobs_dir / f"{name}.toml").write_text(
             f"schedule = {json.dumps(schedule)}\ncommand = {json.dumps(argv)}\n")
 

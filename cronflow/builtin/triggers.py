@@ -48,12 +48,12 @@ Fire = Callable[..., None]
 
 FILES_DEBOUNCE = 1.0
 
+_STATES = frozenset(s.value for s in RunState if s.terminal)
 OUTCOME_GROUPS: dict[str, frozenset[str]] = {
     "success": frozenset({"succeeded", "warning"}),
     "failure": frozenset({"failed", "timed_out", "lost"}),
-    "any": frozenset(s.value for s in RunState if s.terminal),
+    "any": _STATES,
 }
-_STATES = frozenset(s.value for s in RunState if s.terminal)
 
 
 def _params(config: Mapping[str, Any]) -> dict[str, str] | None:

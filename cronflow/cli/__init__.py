@@ -9,7 +9,6 @@ become one ``Error: ...`` line and exit status 1, in one place: ``_CronflowGroup
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 from typing import Any
 
@@ -40,25 +39,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 class _CronflowGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._available(name)]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
         module_name, attr, _ = entry
-        try:
-            module = importlib.import_module(f"cronflow.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"cronflow.cli.{module_name}":
-                return None
-            raise
-        return getattr(module, attr, None)
-
-    def _available(self, name: str) -> bool:
-        module_name, attr, _ = COMMANDS[name]
-        spec = importlib.util.find_spec(f"cronflow.cli.{module_name}")
-        return spec is not None
+        return getattr(importlib.import_module(f"cronflow.cli.{module_name}"), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from COMMANDS so that `cronflow --help` imports no verb module.

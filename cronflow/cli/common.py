@@ -10,6 +10,12 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# exit statuses of `run` and `flow run` besides 0 and the run's own failure (1): as
+# sysexits' EX_TEMPFAIL, timeout(1), and a shell's SIGINT
+EXIT_BUSY = 75
+EXIT_TIMED_OUT = 124
+EXIT_CANCELLED = 130
+
 
 def jobs_dir_option(func: F) -> F:
     return click.option(

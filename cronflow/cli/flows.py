@@ -23,13 +23,11 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import jobs_dir_option, resolve_dirs, state_dir_option
+from cronflow.cli.common import (EXIT_BUSY, EXIT_CANCELLED, EXIT_TIMED_OUT, jobs_dir_option, resolve_dirs,
+                                 state_dir_option)
 from cronflow.cli.completion import complete_run_ids
 
 EXIT_FAILED = 1
-EXIT_BUSY = 75
-EXIT_TIMED_OUT = 124
-EXIT_CANCELLED = 130
 
 
 def step_line(run: Any) -> str:

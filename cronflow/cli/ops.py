@@ -53,23 +53,17 @@ def _checker(out: Path):
     """Validate a rendered file exactly as ``cronflow check`` would."""
     from cronflow.jobfile import check_definition
     from cronflow.paths import default_timezone
+    from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
 
     now = datetime.now(timezone.utc)
     zone = default_timezone()
-    registry = None
-    try:
-        from cronflow import plugins
-
-        if hasattr(plugins, "check_plugin_names"):
-            registry = plugins.build_registry(plugins.get_plugin_manager())
-    except ModuleNotFoundError:
-        plugins = None  # type: ignore[assignment]
+    registry = build_registry(get_plugin_manager())
 
     def check(file_name: str, text: str) -> str | None:
         definition, errors = check_definition(str(out / file_name), text, now=now,
                                               default_timezone=zone)
-        if not errors and registry is not None and definition is not None:
-            errors = plugins.check_plugin_names(definition, registry)
+        if not errors and definition is not None:
+            errors = check_plugin_names(definition, registry)
         if errors:
             return errors[0].message
         return None

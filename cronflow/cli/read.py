@@ -8,7 +8,6 @@ Thin adapters: parse options, call :mod:`cronflow.loader`, :mod:`cronflow.listin
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,6 @@ from cronflow.errors import ConfigError, CronflowError
 if TYPE_CHECKING:
     from cronflow.model import Definition
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z")
 
 
 def _now() -> datetime:
@@ -83,24 +81,13 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
 
 
 def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
-    """Unknown notifier / retry policy / trigger names, once the plugin registry exists.
+    """Unknown notifier / retry policy / trigger names (against the installed plugins)."""
+    from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
 
-    The registry is another part (``cronflow.plugins``); until it provides
-    ``check_plugin_names``, ``check`` validates the files alone.
-    """
-    try:
-        from cronflow import plugins
-    except ModuleNotFoundError as exc:
-        if exc.name == "cronflow.plugins":
-            return []
-        raise
-    check_names = getattr(plugins, "check_plugin_names", None)
-    if check_names is None:
-        return []
-    registry = plugins.build_registry(plugins.get_plugin_manager())
+    registry = build_registry(get_plugin_manager())
     errors: list[ConfigError] = []
     for definition in definitions.values():
-        errors.extend(check_names(definition, registry))
+        errors.extend(check_plugin_names(definition, registry))
     return errors
 
 
@@ -137,9 +124,10 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     A schedule that never fires again prints nothing after its header (`[]` with
     --json) and exits 0: that is an answer, not an error.
     """
+    from cronflow.errors import ScheduleError
     from cronflow.formatting import format_instant
+    from cronflow.jobfile import JOB_NAME
     from cronflow.listing import fire_times, isoformat
-    from cronflow.errors import CronflowError, ScheduleError
     from cronflow.schedule import compile_schedules, resolve_zone
 
     definition = _find_definition(target, jobs_dir)
@@ -167,7 +155,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     try:
         schedule = compile_schedules(exprs, zone=zone, anchor=anchor)
     except ScheduleError as exc:
-        if definition is None and _NAME.match(target) and not any(c.isdigit() for c in target):
+        if definition is None and JOB_NAME.match(target) and not any(c.isdigit() for c in target):
             # a lone word is more likely a mistyped job name than a schedule
             raise CronflowError(f"no job or flow named {target!r} in {_jobs_dir(jobs_dir)}, "
                                 f"and it is not a schedule either ({exc})") from None
@@ -195,7 +183,9 @@ def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
 
 def _find_definition(target: str, flag: Path | None) -> Definition | None:
     """The job or flow called ``target`` in the jobs dir, or None if there is none."""
-    if not _NAME.match(target):
+    from cronflow.jobfile import JOB_NAME
+
+    if not JOB_NAME.match(target):
         return None
     from cronflow.loader import find_definition
 

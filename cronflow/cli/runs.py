@@ -16,12 +16,9 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import jobs_dir_option, parse_params, resolve_dirs, state_dir_option
+from cronflow.cli.common import (EXIT_BUSY, EXIT_CANCELLED, EXIT_TIMED_OUT, jobs_dir_option, parse_params,
+                                 resolve_dirs, state_dir_option)
 from cronflow.cli.completion import complete_definition_names, complete_run_ids, complete_tags
-
-EXIT_BUSY = 75
-EXIT_TIMED_OUT = 124
-EXIT_CANCELLED = 130
 
 
 def _now() -> datetime:
