@@ -109,7 +109,7 @@ def change_latency(jobs: Path, stamp: list[str], stamp_file: Path) -> tuple[floa
 def measure_all(root: Path, stamp: list[str], count: int, *, quick: bool) -> list[Figure]:
     """Every figure for ``count`` job files; n/a rows when cronflow has no daemon yet."""
     if not peers.cronflow_available():
-        return [Figure("daemon figures", "cronflow.daemon is not in this checkout", "", None)]
+        return [Figure("daemon figures", "cronflow.shell.daemon.loop is not in this checkout", "", None)]
     work = root / "figures"
     jobs, state = work / "jobs.d", work / "state"
     # spread over the day so no job is due during the run

@@ -159,4 +159,4 @@ def cronflow_available() -> bool:
     """Whether this checkout has the daemon yet."""
     import importlib.util
 
-    return importlib.util.find_spec("cronflow.daemon") is not None
+    return importlib.util.find_spec("cronflow.shell.daemon.loop") is not None

@@ -58,7 +58,7 @@ def fires(ns: list[int], seconds: int, root: Path, stamp: list[str]) -> list[str
     if isinstance(aps, str):
         results.append(f"apscheduler3: skipped, {aps}")
     if not peers.cronflow_available():
-        results.append("cronflow: skipped, cronflow.daemon is not in this checkout")
+        results.append("cronflow: skipped, cronflow.shell.daemon.loop is not in this checkout")
     for n in ns:
         for name, start in contenders:
             print(f"  {name} N={n} ...", file=sys.stderr, flush=True)

@@ -1,7 +1,7 @@
 """cronflow: a file-based single-node job scheduler.
 
 Plugins import ``cronflow.hookimpl`` to mark their hook implementations. It is resolved
-lazily so that importing the pure core (``cronflow.model``, ``cronflow.schedule``) does
+lazily so that importing the pure core (``cronflow.model``, ``cronflow.core.schedule``) does
 not import pluggy, and ``cronflow --help`` stays fast.
 """
 

@@ -53,7 +53,7 @@ class RunsFailed(CronflowError):
 
 
 def _dirs(jobs_dir: str | os.PathLike[str] | None, state_dir: str | os.PathLike[str] | None) -> tuple[Path, Path]:
-    from cronflow import paths
+    from cronflow.shell import paths
 
     jobs = paths.jobs_dir(jobs_dir)
     return jobs.absolute(), paths.state_dir(state_dir, jobs=jobs).absolute()
@@ -61,7 +61,7 @@ def _dirs(jobs_dir: str | os.PathLike[str] | None, state_dir: str | os.PathLike[
 
 def find_definition(name: str, jobs: Path, *, now: datetime) -> Definition:
     """The job or flow ``name`` in ``jobs`` (its file's first error if it is invalid)."""
-    from cronflow import loader
+    from cronflow.shell import loader
 
     definition = loader.find_definition(name, jobs, now=now)
     if definition is None:
@@ -72,8 +72,8 @@ def find_definition(name: str, jobs: Path, *, now: datetime) -> Definition:
 def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | os.PathLike[str] | None = None,
           state_dir: str | os.PathLike[str] | None = None) -> Handle:
     """Start a run of job (or flow) ``job`` with ``params`` over its defaults; return at once."""
-    from cronflow.records import new_run_id
-    from cronflow.store import Store
+    from cronflow.core.records import new_run_id
+    from cronflow.shell.store import Store
 
     jobs, state = _dirs(jobs_dir, state_dir)
     now = datetime.now(timezone.utc)
@@ -98,7 +98,7 @@ def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | 
 
 def wait(handle: Handle, timeout: float | None = None, *, poll: float = POLL_INTERVAL) -> Run:
     """Block until the run has ended and return it; TimeoutError after ``timeout`` s."""
-    from cronflow.store import Store
+    from cronflow.shell.store import Store
 
     deadline = None if timeout is None else time.monotonic() + timeout
     store = Store.open(handle.state_dir)
@@ -138,13 +138,13 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     import asyncio
     import logging
 
-    from cronflow import locks
+    from cronflow.shell.process import locks
     from cronflow.model import Flow, replace
-    from cronflow.paths import default_timezone
+    from cronflow.shell.paths import default_timezone
     from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.runcontext import RunContext
-    from cronflow.runner import run_job
-    from cronflow.store import Store
+    from cronflow.shell.run.context import RunContext
+    from cronflow.shell.run.job import run_job
+    from cronflow.shell.store import Store
 
     logging.basicConfig(format="cronflow api worker: %(message)s", level=logging.WARNING)
     logger = logging.getLogger("cronflow.api")
@@ -156,7 +156,7 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
         ctx = RunContext(state_dir=state, store=store, pm=pm, registry=build_registry(pm, logger=logger),
                          logger=logger, default_timezone=default_timezone())
         if isinstance(definition, Flow):
-            from cronflow.flowrunner import run_flow
+            from cronflow.shell.run.flow import run_flow
 
             lock = locks.try_acquire(locks.lock_path(state, definition.name))
             if lock is None:

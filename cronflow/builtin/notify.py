@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -30,6 +29,7 @@ from cronflow.builtin import email as _email
 from cronflow.builtin.config import check_keys, duration_key, summary
 from cronflow.hookspecs import Register, hookimpl
 from cronflow.model import Run
+from cronflow.shell.process import killer
 
 COMMAND_TIMEOUT = 30.0
 WEBHOOK_TIMEOUT = 10.0
@@ -131,7 +131,7 @@ def command(event: str, run: Run, config: Mapping[str, Any]) -> None:
     try:
         _, stderr = proc.communicate(payload, timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        killer.kill_group_now(proc.pid)
         proc.wait()
         raise TimeoutError(f"command {argv[0]!r} timed out after {timeout:g}s; killed") from None
     if proc.returncode != 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +38,7 @@ def state_dir_option(func: F) -> F:
 
 def resolve_dirs(jobs_dir: Path | None, state_dir: Path | None) -> tuple[Path, Path]:
     """The (jobs dir, state dir) pair after flags, environment and defaults."""
-    from cronflow import paths
+    from cronflow.shell import paths
 
     jobs = paths.jobs_dir(jobs_dir)
     return jobs, paths.state_dir(state_dir, jobs=jobs)
@@ -53,3 +54,25 @@ def parse_params(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="-p")
         params[key] = val
     return params
+
+
+def now() -> datetime:
+    """The CLI's one clock read: the aware UTC instant a verb works from."""
+    return datetime.now(timezone.utc)
+
+
+def load_definition(name: str, jobs: Path) -> Any:
+    """The job or flow called ``name`` in ``jobs`` (a CronflowError names what is wrong)."""
+    from cronflow.api import find_definition
+
+    return find_definition(name, jobs, now=now())
+
+
+def open_history(state: Path) -> Any:
+    """The state dir's store, for reading; a CronflowError when it holds no history yet."""
+    from cronflow.errors import CronflowError
+    from cronflow.shell.store import DB_NAME, Store
+
+    if not (state / DB_NAME).exists():
+        raise CronflowError(f"no history yet in {state}")
+    return Store(state / DB_NAME)

@@ -35,7 +35,7 @@ MAX_RUN_IDS = 50
 
 
 def _jobs_dir(ctx: click.Context) -> Path:
-    from cronflow.paths import jobs_dir
+    from cronflow.shell.paths import jobs_dir
 
     return jobs_dir(_param(ctx, "jobs_dir"))
 
@@ -52,7 +52,7 @@ def _param(ctx: click.Context | None, name: str) -> Any:
 
 def _definitions(directory: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(name, table) of each job and flow file; a file that does not parse gives its stem."""
-    from cronflow.loader import is_job_file
+    from cronflow.shell.loader import is_job_file
 
     try:
         paths = sorted(p for p in directory.iterdir() if is_job_file(p.name) and p.is_file())
@@ -94,7 +94,7 @@ def complete_tags(ctx: click.Context, param: click.Parameter,
 def complete_run_ids(ctx: click.Context, param: click.Parameter,
                      incomplete: str) -> list[CompletionItem]:
     """Recent run ids starting with ``incomplete``, newest first, with job and state."""
-    from cronflow.paths import state_dir
+    from cronflow.shell.paths import state_dir
 
     jobs = _jobs_dir(ctx)
     database = state_dir(_param(ctx, "state_dir"), jobs=jobs) / "cronflow.db"

@@ -1,12 +1,5 @@
-"""Flow verbs: ``retry`` and ``rerun``, and the foreground flow run behind ``cronflow run``.
-
-A flow in the foreground prints one line per step state change (waiting for a job's
-lock, running, ended, settled without running); step output goes to each step's log
-(``cronflow logs STEP_RUN_ID``), not the terminal, because parallel steps would
-interleave. Exit status: 0 when the flow ``succeeded``, and also for ``warning`` (only
-steps allowed to fail failed; a line on stderr says so); 1 when ``failed``; 124 when
-timed out; 130 when cancelled or interrupted; 75 when the flow is already running (its
-lock is held).
+"""Flow verbs: ``retry`` and ``rerun`` (run in the foreground by :mod:`.foreground`), and
+the step tree or Gantt bars of ``history RUN_ID``.
 
 ``--detach`` hands the retry to a background ``cronflow`` process of its own (a new
 session, so it outlives the terminal) and prints the flow run id; it works with or
@@ -23,89 +16,26 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import (EXIT_BUSY, EXIT_CANCELLED, EXIT_TIMED_OUT, jobs_dir_option, resolve_dirs,
-                                 state_dir_option)
+from cronflow.cli.common import jobs_dir_option, load_definition, now, open_history, resolve_dirs, state_dir_option
+from cronflow.cli.foreground import foreground_context, foreground_flow
 from cronflow.cli.completion import complete_run_ids
-
-EXIT_FAILED = 1
-
-
-def step_line(run: Any) -> str:
-    """The live line of a step state change."""
-    from cronflow.gantt import step_label
-
-    stamp = datetime.now().strftime("%H:%M:%S")
-    state = run.state.value if run.state.value != "queued" else "waiting"
-    line = f"{stamp}  {step_label(run):<24} {state:<9}"
-    if run.exit_code is not None and run.state.terminal:
-        line += f" exit {run.exit_code}"
-    if run.reason and run.state.value not in ("succeeded", "running"):
-        line += f" ({run.reason})"
-    return f"{line}  {run.id}".rstrip()
-
-
-def flow_exit_status(run: Any) -> int:
-    """The exit status of a foreground flow run (see the module docstring)."""
-    from cronflow.model import RunState
-
-    if run.state.ok:
-        return 0
-    return {RunState.TIMED_OUT: EXIT_TIMED_OUT, RunState.CANCELLED: EXIT_CANCELLED}.get(run.state, EXIT_FAILED)
-
-
-def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] | None = None,
-                    trigger: str = "manual", run_id: str | None = None, prepare: Any = None,
-                    attempt: int = 1, nominal: datetime | None = None) -> int:
-    """Run ``flow`` here under its lock, printing step lines; return the exit status.
-
-    ``prepare`` (called once the lock is held) returns the FlowState to start from, for
-    ``retry``/``rerun``; without it the flow starts afresh.
-    """
-    import asyncio
-    import dataclasses
-
-    from cronflow import locks
-    from cronflow.flowrunner import run_flow
-
-    lock = locks.try_acquire(locks.lock_path(ctx.state_dir, flow.name))
-    if lock is None:
-        click.echo(f"cronflow: flow {flow.name} is already running (its lock is held); not started", err=True)
-        return EXIT_BUSY
-    ctx = dataclasses.replace(ctx, tee_fd=None)
-    try:
-        initial = prepare() if prepare is not None else None
-        result = asyncio.run(run_flow(
-            flow, ctx=ctx, nominal=nominal or datetime.now(timezone.utc), trigger=trigger, params=params,
-            run_id=run_id, jobs_dir=jobs, initial=initial, attempt=attempt,
-            on_step_change=lambda run: click.echo(step_line(run))))
-    except KeyboardInterrupt:
-        click.echo(f"cronflow: flow {flow.name}: interrupted", err=True)
-        return EXIT_CANCELLED
-    finally:
-        lock.release()
-    summary = f"cronflow: flow {flow.name}: run {result.id} {result.state.value}"
-    if result.reason:
-        summary += f" ({result.reason})"
-    click.echo(summary, err=not result.state.ok or result.state.value == "warning")
-    return flow_exit_status(result)
 
 
 def _again(run_id: str, from_step: str | None, detach: bool, jobs_dir: Path | None,
            state_dir: Path | None) -> None:
-    from cronflow.cli.runs import _foreground_context, _load, _store
     from cronflow.errors import CronflowError
-    from cronflow.flowrunner import prepare_again
+    from cronflow.shell.run.flow import prepare_again
     from cronflow.model import Flow
 
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    store = _store(state)
+    store = open_history(state)
     try:
         flow_run = store.get_run(run_id)
         if flow_run.kind != "flow":
             raise CronflowError(f"run {flow_run.id} is a {flow_run.kind} run of {flow_run.job}, not a flow run")
     finally:
         store.close()
-    flow = _load(flow_run.job, jobs)
+    flow = load_definition(flow_run.job, jobs)
     if not isinstance(flow, Flow):
         raise CronflowError(f"{flow_run.job} is no longer a flow")
     if detach:
@@ -117,7 +47,7 @@ def _again(run_id: str, from_step: str | None, detach: bool, jobs_dir: Path | No
                          start_new_session=True, close_fds=True)
         click.echo(f"{'retrying' if from_step is None else 'rerunning'} flow run {flow_run.id} in the background")
         return
-    ctx = _foreground_context(state)
+    ctx = foreground_context(state)
     try:
         def prepare() -> Any:
             current = ctx.store.get_run(flow_run.id)  # as of now, under the flow's lock
@@ -160,16 +90,16 @@ def show_flow_run(store: Any, run: Any, *, gantt: bool, json_: bool) -> str:
     """``cronflow history RUN_ID``: the step tree (or ``--gantt`` bars, or JSON)."""
     import json
 
-    from cronflow.gantt import render_gantt, render_tree
-    from cronflow.records import run_to_json
+    from cronflow.core.present.gantt import render_gantt, render_tree
+    from cronflow.core.records import run_to_json
 
     steps = flow_steps(store, run.id) if run.kind == "flow" else []
     if json_:
         return json.dumps(run_to_json(run, steps if run.kind == "flow" else None), indent=2)
-    now = datetime.now(timezone.utc)
+    at = now()
     if run.kind != "flow":
-        return render_tree(run, [], now=now)
-    return render_gantt(run, steps, now=now) if gantt else render_tree(run, steps, now=now)
+        return render_tree(run, [], now=at)
+    return render_gantt(run, steps, now=at) if gantt else render_tree(run, steps, now=at)
 
 
 def flow_steps(store: Any, flow_run_id: str) -> list[Any]:

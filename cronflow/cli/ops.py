@@ -1,6 +1,6 @@
 """Operations verbs: ``import-crontab`` and ``systemd-unit``.
 
-Thin adapters over :mod:`cronflow.crontab` (pure conversion) and the unit files shipped
+Thin adapters over :mod:`cronflow.core.crontab.parse` (pure conversion) and the unit files shipped
 as package data in ``cronflow/systemd/``.
 """
 
@@ -51,8 +51,8 @@ def _has_user_field(file: str) -> bool:
 
 def _checker(out: Path):
     """Validate a rendered file exactly as ``cronflow check`` would."""
-    from cronflow.jobfile import check_definition
-    from cronflow.paths import default_timezone
+    from cronflow.core.definition.job import check_definition
+    from cronflow.shell.paths import default_timezone
     from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
 
     now = datetime.now(timezone.utc)
@@ -89,8 +89,8 @@ def import_crontab(file: str, out: Path | None, user_field: bool | None, write: 
     (cron's mail of output, @reboot differences, lines that are not entries) is listed
     on stderr with its crontab line number.
     """
-    from cronflow import crontab
-    from cronflow.paths import jobs_dir as resolve_jobs_dir
+    from cronflow.core.crontab import parse as crontab
+    from cronflow.shell.paths import jobs_dir as resolve_jobs_dir
 
     text, source = _read_source(file)
     target = out or resolve_jobs_dir(jobs_dir)

@@ -1,7 +1,7 @@
 """The read-only verbs: ``check``, ``next``, ``list``.
 
-Thin adapters: parse options, call :mod:`cronflow.loader`, :mod:`cronflow.listing` and
-:mod:`cronflow.schedule`, format. Heavy modules are imported inside the commands.
+Thin adapters: parse options, call :mod:`cronflow.shell.loader`, :mod:`cronflow.core.present.listing` and
+:mod:`cronflow.core.schedule`, format. Heavy modules are imported inside the commands.
 ``check`` prints every error as ``path:line: message`` on stderr and a summary on stdout.
 """
 
@@ -30,8 +30,8 @@ def _now() -> datetime:
 
 def _default_zone() -> str:
     """The default zone, checked once here so a bad ``$CRONFLOW_TIMEZONE`` is one error."""
-    from cronflow.paths import default_timezone
-    from cronflow.schedule import resolve_zone
+    from cronflow.shell.paths import default_timezone
+    from cronflow.core.schedule import resolve_zone
 
     name = default_timezone()
     try:
@@ -42,7 +42,7 @@ def _default_zone() -> str:
 
 
 def _jobs_dir(flag: Path | None) -> Path:
-    from cronflow.paths import jobs_dir
+    from cronflow.shell.paths import jobs_dir
 
     return jobs_dir(flag)
 
@@ -59,7 +59,7 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
     PATHS are files or directories. Each error is printed as `path:line: message`;
     the exit status is 1 if there is any error, 0 otherwise.
     """
-    from cronflow.loader import load_dir, load_paths
+    from cronflow.shell.loader import load_dir, load_paths
 
     now, zone = _now(), _default_zone()
     targets = list(paths) or [_jobs_dir(jobs_dir)]
@@ -96,7 +96,7 @@ def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
 
 def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion: the job files' names in the jobs dir (cheap: no parsing)."""
-    from cronflow.loader import job_files
+    from cronflow.shell.loader import job_files
 
     try:
         files = job_files(_jobs_dir(ctx.params.get("jobs_dir")))
@@ -125,10 +125,10 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     --json) and exits 0: that is an answer, not an error.
     """
     from cronflow.errors import ScheduleError
-    from cronflow.formatting import format_instant
-    from cronflow.jobfile import JOB_NAME
-    from cronflow.listing import fire_times, isoformat
-    from cronflow.schedule import compile_schedules, resolve_zone
+    from cronflow.core.present.text import format_instant
+    from cronflow.core.definition.common import JOB_NAME
+    from cronflow.core.present.listing import fire_times, isoformat
+    from cronflow.core.schedule import compile_schedules, resolve_zone
 
     definition = _find_definition(target, jobs_dir)
     if definition is not None:
@@ -175,19 +175,19 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
 
 
 def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
-    from cronflow.paths import state_dir
-    from cronflow.store import read_list_state
+    from cronflow.shell.paths import state_dir
+    from cronflow.shell.store import read_list_state
 
     return read_list_state(state_dir(None, jobs=jobs), now=now).anchors.get(name)
 
 
 def _find_definition(target: str, flag: Path | None) -> Definition | None:
     """The job or flow called ``target`` in the jobs dir, or None if there is none."""
-    from cronflow.jobfile import JOB_NAME
+    from cronflow.core.definition.common import JOB_NAME
 
     if not JOB_NAME.match(target):
         return None
-    from cronflow.loader import find_definition
+    from cronflow.shell.loader import find_definition
 
     directory = _jobs_dir(flag)
     if not directory.is_dir():
@@ -216,16 +216,16 @@ def _parse_after(text: str, zone: Any) -> datetime:
 @jobs_dir_option
 def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
     """List jobs and flows: schedule, time zone, next fire, tags, load errors."""
-    from cronflow.listing import build_rows
-    from cronflow.loader import load_dir
+    from cronflow.core.present.listing import build_rows
+    from cronflow.shell.loader import load_dir
 
-    from cronflow.paths import state_dir
-    from cronflow.store import read_list_state
+    from cronflow.shell.paths import state_dir
+    from cronflow.shell.store import read_list_state
 
     now, zone = _now(), _default_zone()
     jobs = _jobs_dir(jobs_dir)
     result = load_dir(jobs, now=now, default_timezone=zone)
-    # last run, state, paused/running and "once" anchors from the state dir (cronflow.store)
+    # last run, state, paused/running and "once" anchors from the state dir (cronflow.shell.store)
     known = read_list_state(state_dir(None, jobs=jobs), now=now)
     rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors)
     known.annotate(rows)
@@ -237,7 +237,7 @@ def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
 
 
 def _list_text(rows: list[dict[str, Any]]) -> str:
-    from cronflow.formatting import format_span, format_table
+    from cronflow.core.present.text import format_span, format_table
 
     if not rows:
         return "no jobs or flows"

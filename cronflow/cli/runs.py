@@ -16,13 +16,10 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import (EXIT_BUSY, EXIT_CANCELLED, EXIT_TIMED_OUT, jobs_dir_option, parse_params,
+from cronflow.cli.common import (EXIT_CANCELLED, jobs_dir_option, load_definition, now, open_history, parse_params,
                                  resolve_dirs, state_dir_option)
+from cronflow.cli.foreground import foreground_context, foreground_flow, job_exit_status
 from cronflow.cli.completion import complete_definition_names, complete_run_ids, complete_tags
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _parse_when(text: str, *, future: bool) -> datetime:
@@ -38,16 +35,10 @@ def _parse_when(text: str, *, future: bool) -> datetime:
         except CronflowError:
             raise click.BadParameter(f"expected an ISO 8601 time or a duration such as 2h, got {text!r}") from None
         delta = timedelta(seconds=seconds)
-        return _now() + delta if future else _now() - delta
+        return now() + delta if future else now() - delta
     if instant.tzinfo is None:
         instant = instant.astimezone()  # local time, as a person typing it means
     return instant.astimezone(timezone.utc)
-
-
-def _load(name: str, jobs: Path) -> Any:
-    from cronflow.api import find_definition
-
-    return find_definition(name, jobs, now=_now())
 
 
 # --- daemon ----------------------------------------------------------------------------
@@ -60,7 +51,7 @@ def _load(name: str, jobs: Path) -> Any:
               help="On SIGTERM, how long running jobs may finish before they are terminated.")
 def daemon(jobs_dir: Path | None, state_dir: Path | None, grace: str) -> None:
     """Run the scheduler in the foreground (systemd Type=notify)."""
-    from cronflow.daemon import run_daemon
+    from cronflow.shell.daemon.loop import run_daemon
     from cronflow.durations import parse_duration
 
     jobs, state = resolve_dirs(jobs_dir, state_dir)
@@ -83,77 +74,28 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
 
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    definition = _load(name, jobs)
-    ctx = _foreground_context(state)
+    definition = load_definition(name, jobs)
+    ctx = foreground_context(state)
     try:
         if isinstance(definition, Flow):
-            from cronflow.cli.flows import foreground_flow
-
             sys.exit(foreground_flow(definition, ctx=ctx, jobs=jobs, params=values))
         else:
-            from cronflow.runner import run_job
+            from cronflow.shell.run.job import run_job
 
-            result = asyncio.run(run_job(definition, ctx=ctx, nominal=_now(), trigger="manual", params=values))
+            result = asyncio.run(run_job(definition, ctx=ctx, nominal=now(), trigger="manual", params=values))
     except KeyboardInterrupt:
         click.echo(f"cronflow: {name}: interrupted", err=True)
         sys.exit(EXIT_CANCELLED)
     finally:
         ctx.store.close()
-    sys.exit(_exit_status(name, result))
-
-
-def _foreground_context(state: Path) -> Any:
-    import logging
-
-    from cronflow.paths import default_timezone
-    from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.runcontext import RunContext
-    from cronflow.store import Store
-
-    logger = logging.getLogger("cronflow.run")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("cronflow: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
-    pm = get_plugin_manager(logger=logger)
-    sys.stdout.flush()
-    return RunContext(state_dir=state, store=Store.open(state), pm=pm, registry=build_registry(pm, logger=logger),
-                      logger=logger, default_timezone=default_timezone(), tee_fd=sys.stdout.fileno())
-
-
-def _exit_status(name: str, run: Any) -> int:
-    from cronflow.model import RunState
-
-    state = run.state
-    if state is RunState.SKIPPED:
-        click.echo(f"cronflow: {name} is already running (its lock is held); not started", err=True)
-        return EXIT_BUSY
-    summary = f"cronflow: {name}: run {run.id} {state.value}"
-    if run.exit_code is not None:
-        summary += f" (exit {run.exit_code})"
-    if not state.ok:
-        click.echo(summary, err=True)
-    if state.ok:
-        return 0
-    if state is RunState.TIMED_OUT:
-        return EXIT_TIMED_OUT
-    if state is RunState.CANCELLED:
-        return EXIT_CANCELLED
-    code = run.exit_code
-    if code is None:
-        return 1
-    if code < 0:
-        return 128 - code
-    return code or 1
+    sys.exit(job_exit_status(name, result))
 
 
 # --- control requests ------------------------------------------------------------------
 
 
 def _submit(state: Path, request: Any) -> None:
-    from cronflow.spool import submit
+    from cronflow.shell.spool import submit
 
     submit(state, request)
 
@@ -165,11 +107,11 @@ def _submit(state: Path, request: Any) -> None:
 @state_dir_option
 def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Ask the daemon to fire a job or flow now (kept until the daemon runs)."""
-    from cronflow.spool import Request
+    from cronflow.shell.spool import Request
 
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    _load(name, jobs)
+    load_definition(name, jobs)
     _submit(state, Request(kind="force", target=name, params=values, requested=time.time()))
     click.echo(f"requested a run of {name}")
 
@@ -189,8 +131,8 @@ def _target(name: str | None, tag: str | None) -> tuple[str, bool]:
 def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path | None,
           state_dir: Path | None) -> None:
     """Pause a job, or every job with a tag (fires are recorded skipped/paused)."""
-    from cronflow.spool import Request
-    from cronflow.records import to_iso
+    from cronflow.shell.spool import Request
+    from cronflow.core.records import to_iso
 
     target, by_tag = _target(name, tag)
     end = _parse_when(until, future=True) if until else None
@@ -207,7 +149,7 @@ def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path |
 @state_dir_option
 def resume(name: str | None, tag: str | None, jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Resume a paused job, or every job with a tag."""
-    from cronflow.spool import Request
+    from cronflow.shell.spool import Request
 
     target, by_tag = _target(name, tag)
     _, state = resolve_dirs(jobs_dir, state_dir)
@@ -222,10 +164,10 @@ def resume(name: str | None, tag: str | None, jobs_dir: Path | None, state_dir: 
 def cancel(run_id: str, jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Cancel a running (or queued) run."""
     from cronflow.errors import CronflowError
-    from cronflow.spool import Request
+    from cronflow.shell.spool import Request
 
     _, state = resolve_dirs(jobs_dir, state_dir)
-    store = _store(state)
+    store = open_history(state)
     try:
         found = store.get_run(run_id)
     finally:
@@ -237,15 +179,6 @@ def cancel(run_id: str, jobs_dir: Path | None, state_dir: Path | None) -> None:
 
 
 # --- reading ---------------------------------------------------------------------------
-
-
-def _store(state: Path) -> Any:
-    from cronflow.errors import CronflowError
-    from cronflow.store import DB_NAME, Store
-
-    if not (state / DB_NAME).exists():
-        raise CronflowError(f"no history yet in {state}")
-    return Store(state / DB_NAME)
 
 
 @click.command()
@@ -261,8 +194,8 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
             jobs_dir: Path | None, state_dir: Path | None, gantt: bool = False) -> None:
     """Show run history, newest first; `history RUN_ID` shows one run (a flow's step tree)."""
     from cronflow.model import RunState
-    from cronflow.records import run_to_json
-    from cronflow.store import DB_NAME
+    from cronflow.core.records import run_to_json
+    from cronflow.shell.store import DB_NAME
 
     if status is not None and status not in {s.value for s in RunState}:
         raise click.BadParameter(f"{status!r} is not one of {', '.join(s.value for s in RunState)}",
@@ -272,7 +205,7 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
     if not (state / DB_NAME).exists():
         click.echo("[]" if json_ else "no runs yet")
         return
-    store = _store(state)
+    store = open_history(state)
     try:
         from cronflow.cli.flows import find_run, flow_steps, show_flow_run
 
@@ -293,7 +226,7 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
 
 
 def _history_text(rows: list[dict[str, Any]]) -> str:
-    from cronflow.formatting import format_table
+    from cronflow.core.present.text import format_table
 
     if not rows:
         return "no runs"
@@ -320,7 +253,7 @@ def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | Non
     from cronflow.errors import CronflowError
 
     _, state = resolve_dirs(jobs_dir, state_dir)
-    store = _store(state)
+    store = open_history(state)
     try:
         found = store.get_run(run_id)
         if found.log_path is None:

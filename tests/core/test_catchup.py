@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cronflow.catchup import ALL_CAP, ON_TIME, due_fires, jitter_offset, plan_fires
+from cronflow.core.fire.catchup import ALL_CAP, ON_TIME, due_fires, jitter_offset, plan_fires
 from cronflow.model import Catchup, SkipReason
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cronflow.cmdname import job_name, unique_names
-from cronflow.crontab import import_crontab, parse_crontab, parse_env_line, split_percent
+from cronflow.core.crontab.names import job_name, unique_names
+from cronflow.core.crontab.parse import import_crontab, parse_crontab, parse_env_line, split_percent
 
 # A system crontab as found on real servers: env lines, CRON_TZ switching zones, a
 # non-sh SHELL, MAILTO, @reboot and macros, % as stdin, the user field, names, steps,
@@ -205,8 +205,8 @@ def _cron_fires(expr: str, zone: str, start: datetime, end: datetime) -> list[da
 
 
 def _cronflow_fires(text: str, name: str, start: datetime, end: datetime) -> list[datetime]:
-    from cronflow.jobfile import parse_definition
-    from cronflow.schedule import compile_schedules, resolve_zone
+    from cronflow.core.definition.job import parse_definition
+    from cronflow.core.schedule import compile_schedules, resolve_zone
 
     job = parse_definition(f"{name}.toml", text, now=start, default_timezone="UTC")
     schedule = compile_schedules(job.schedule, zone=resolve_zone(job.timezone or "UTC"),
@@ -219,7 +219,7 @@ def _cronflow_fires(text: str, name: str, start: datetime, end: datetime) -> lis
 
 
 def test_every_imported_line_fires_at_the_same_instants_as_cron_over_a_year():
-    schedule = pytest.importorskip("cronflow.schedule", reason="the schedule engine is another part")
+    schedule = pytest.importorskip("cronflow.core.schedule", reason="the schedule engine is another part")
     if not hasattr(schedule, "compile_schedules"):
         pytest.skip("the schedule engine (another part) does not provide compile_schedules yet")
     _, jobs, _ = imported()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cronflow import flowplan
-from cronflow.flowplan import FlowState, advance, final_state, finish_unit
+from cronflow.core.flow import plan as flowplan
+from cronflow.core.flow.plan import FlowState, advance, final_state, finish_unit
 from cronflow.model import Flow, RunState, Step
 
 S = RunState

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cronflow.errors import ConfigError, ScheduleError
-from cronflow.jobfile import parse_definition
+from cronflow.core.definition.job import parse_definition
 
 BUDGET = settings(max_examples=300, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -80,7 +80,7 @@ instant = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 
 @SCHEDULE_BUDGET
 @given(expr=schedule_expr, zone_name=st.sampled_from(ZONES), anchor=instant, after=instant)
 def test_schedule_engine_raises_only_schedule_error(expr, zone_name, anchor, after):
-    from cronflow.schedule import parse_schedule, resolve_zone
+    from cronflow.core.schedule import parse_schedule, resolve_zone
 
     zone = resolve_zone(zone_name)
     try:
@@ -102,7 +102,7 @@ def test_schedule_engine_raises_only_schedule_error(expr, zone_name, anchor, aft
 @BUDGET
 @given(name=st.text(max_size=20))
 def test_unknown_zone_names_are_schedule_errors(name):
-    from cronflow.schedule import resolve_zone
+    from cronflow.core.schedule import resolve_zone
 
     try:
         resolve_zone(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from cronflow.gantt import render_gantt, render_tree
+from cronflow.core.present.gantt import render_gantt, render_tree
 from cronflow.model import Run, RunState
 
 T0 = datetime(2024, 1, 1, 2, 0, tzinfo=timezone.utc)

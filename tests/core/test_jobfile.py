@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cronflow.errors import ConfigError
-from cronflow.jobfile import check_definition, parse_definition
+from cronflow.core.definition.job import check_definition, parse_definition
 from cronflow.model import Catchup, Job, Overlap
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronflow.formatting import format_instant, format_offset, format_span, format_table
-from cronflow.listing import error_row, fire_times, isoformat
+from cronflow.core.present.text import format_instant, format_offset, format_span, format_table
+from cronflow.core.present.listing import error_row, fire_times, isoformat
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from cronflow.tomllines import locate_keys
+from cronflow.core.definition.tomllines import locate_keys
 
 
 def located(text: str) -> dict:

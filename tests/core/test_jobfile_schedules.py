@@ -1,4 +1,4 @@
-"""The ``schedule`` and ``timezone`` keys, validated through ``cronflow.schedule``."""
+"""The ``schedule`` and ``timezone`` keys, validated through ``cronflow.core.schedule``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cronflow.errors import ConfigError
-from cronflow.jobfile import parse_definition
+from cronflow.core.definition.job import parse_definition
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 PATH = "jobs.d/backup.toml"
@@ -60,7 +60,7 @@ def test_schedule_and_zone_errors_point_at_their_line(text, line, starts):
 
 def test_a_bad_zone_is_reported_once_not_again_for_the_schedule():
     text = 'command = "x"\nschedule = "0 3 * * *"\ntimezone = "Nowhere/City"\n'
-    from cronflow.jobfile import check_definition
+    from cronflow.core.definition.job import check_definition
 
     _, errors = check_definition(PATH, text, now=NOW)
     assert [e.line for e in errors] == [3]

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cronflow.catchup import due_fires
-from cronflow.lookahead import AHEAD, MIN_LEFT, Lookahead, Prepared, prepare_one, worth_preparing
+from cronflow.core.fire.catchup import due_fires
+from cronflow.core.fire.lookahead import AHEAD, MIN_LEFT, Lookahead, Prepared, prepare_one, worth_preparing
 from cronflow.model import Run, RunState
-from cronflow.schedule import parse_schedule
-from cronflow.scheduler import FireHeap
-from cronflow.records import encode_run
+from cronflow.core.schedule import parse_schedule
+from cronflow.core.fire.heap import FireHeap
+from cronflow.core.records import encode_run
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc)  # the night Europe/Paris springs forward
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cronflow.outputs import env_name, merge_outputs, output_env, parse_outputs, split_items
+from cronflow.core.flow.outputs import env_name, merge_outputs, output_env, parse_outputs, split_items
 
 
 def test_key_value_lines_comments_and_last_wins():

@@ -3,7 +3,7 @@
 import pytest
 
 from cronflow.model import Overlap
-from cronflow.scheduler import Action, FireHeap, decide_overlap
+from cronflow.core.fire.heap import Action, FireHeap, decide_overlap
 
 
 @pytest.mark.parametrize("policy", list(Overlap))

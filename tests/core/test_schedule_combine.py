@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cronflow.errors import ScheduleError
-from cronflow.schedule import compile_schedules, parse_schedule, resolve_zone
+from cronflow.core.schedule import compile_schedules, parse_schedule, resolve_zone
 
 ANCHOR = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
 

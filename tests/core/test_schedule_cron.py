@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cronflow.errors import ScheduleError
-from cronflow.schedule import parse_schedule, resolve_zone
+from cronflow.core.schedule import parse_schedule, resolve_zone
 
 UTC_ZONE = resolve_zone("UTC")
 START = datetime(2026, 1, 1, tzinfo=UTC)  # a Thursday

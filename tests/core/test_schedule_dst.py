@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronflow.schedule import parse_schedule
-from cronflow.schedule.dst import year_transitions
+from cronflow.core.schedule import parse_schedule
+from cronflow.core.schedule.dst import year_transitions
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 

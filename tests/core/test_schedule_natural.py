@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cronflow.errors import ScheduleError
-from cronflow.schedule import parse_schedule, resolve_zone
+from cronflow.core.schedule import parse_schedule, resolve_zone
 
 PARIS = resolve_zone("Europe/Paris")
 ANCHOR = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)  # 12:00 in Paris, a Sunday

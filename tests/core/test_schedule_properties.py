@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cronflow.errors import ScheduleError
-from cronflow.schedule import parse_schedule
-from cronflow.schedule.dst import year_transitions
+from cronflow.core.schedule import parse_schedule
+from cronflow.core.schedule.dst import year_transitions
 
 DIFFERENTIAL = settings(max_examples=500, deadline=None,
                         suppress_health_check=[HealthCheck.too_slow])
@@ -218,7 +218,7 @@ def test_a_daily_fixed_time_job_fires_exactly_once_per_local_day(expr, zone, day
 
 def _brute_wildcard(expr: str, zone: ZoneInfo, after: datetime) -> datetime:
     """Step through every second: the first whose wall time matches (elapsed-time rule)."""
-    from cronflow.schedule.cron import parse_cron
+    from cronflow.core.schedule.cron import parse_cron
 
     pattern = parse_cron(expr)
     at = after.replace(microsecond=0) + SECOND

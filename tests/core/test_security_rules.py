@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from cronflow.errors import ConfigError
-from cronflow.security import MASK, file_problem, is_secret_name, mask_env, parse_env_file
+from cronflow.core.secrets import MASK, file_problem, is_secret_name, mask_env, parse_env_file
 
 REG = stat.S_IFREG
 

@@ -76,7 +76,7 @@ def test_tags_complete_for_pause(jobs, tmp_path):
 
 def test_run_ids_complete_newest_first(jobs, tmp_path):
     from cronflow.model import Run, RunState
-    from cronflow.store import Store
+    from cronflow.shell.store import Store
 
     state = tmp_path / "state"
     store = Store.open(state)

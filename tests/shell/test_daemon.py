@@ -130,7 +130,7 @@ def test_sigterm_after_grace_cancels_running_runs(tmp_path: Path) -> None:
 
 
 def test_checkpoints_wait_for_room_before_the_next_fire() -> None:
-    from cronflow.daemon import CHECKPOINT_EVERY, CHECKPOINT_OVERDUE, CHECKPOINT_ROOM, checkpoint_due
+    from cronflow.shell.daemon.loop import CHECKPOINT_EVERY, CHECKPOINT_OVERDUE, CHECKPOINT_ROOM, checkpoint_due
 
     assert checkpoint_due(CHECKPOINT_EVERY, None), "nothing scheduled: any time"
     assert checkpoint_due(CHECKPOINT_EVERY, CHECKPOINT_ROOM)

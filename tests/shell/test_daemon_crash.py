@@ -10,7 +10,7 @@ from pathlib import Path
 
 from daemon_helpers import Daemon, cli, wait_for
 
-from cronflow import locks
+from cronflow.shell.process import locks
 
 # start/end stamps written by the job itself
 WORK = 'echo "start $(date +%s.%N)" >> {out}; sleep {secs}; echo "end $(date +%s.%N)" >> {out}'

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from daemon_helpers import Daemon, wait_for
 
-from cronflow import daemonlog
-from cronflow.sdnotify import Notifier
+from cronflow.shell.daemon import log as daemonlog
+from cronflow.shell.daemon.sdnotify import Notifier
 
 
 def test_notify_protocol_and_job_environment(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_abstract_socket_address() -> None:
 
 
 def test_journal_priority_prefixes_only_when_stderr_is_the_journal(tmp_path: Path) -> None:
-    code = ("import logging, sys; from cronflow import daemonlog; log = daemonlog.setup();"
+    code = ("import logging, sys; from cronflow.shell.daemon import log as daemonlog; log = daemonlog.setup();"
             "log.info('hello'); log.error('bad')")
     with open(tmp_path / "err", "w") as err:
         import os

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cronflow.dirwatch import DirWatcher
+from cronflow.shell.daemon.watcher import DirWatcher
 
 
 async def next_batch(watcher: DirWatcher, timeout: float = 5.0) -> set[Path]:

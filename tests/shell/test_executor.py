@@ -11,13 +11,16 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from cronflow import hookspecs, locks
-from cronflow.executor import SpawnError, SpawnSpec, live_group_members, spawn, truncation_marker
+from cronflow import hookspecs
+
+from cronflow.shell.process import locks
+from cronflow.shell.process.killer import live_group_members
+from cronflow.shell.process.spawn import SpawnError, SpawnSpec, spawn, truncation_marker
 from cronflow.model import Job, Overlap, RetrySpec, RunState
 from cronflow.plugins import Registered, Registry
-from cronflow.runcontext import RunContext
-from cronflow.runner import run_job
-from cronflow.store import Store
+from cronflow.shell.run.context import RunContext
+from cronflow.shell.run.job import run_job
+from cronflow.shell.store import Store
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)

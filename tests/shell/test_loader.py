@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from cronflow.errors import ConfigError
-from cronflow.loader import is_job_file, load_dir, load_file, load_paths
+from cronflow.shell.loader import is_job_file, load_dir, load_file, load_paths
 from cronflow.model import Flow, Job
-from cronflow.paths import default_timezone
+from cronflow.shell.paths import default_timezone
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -119,7 +119,7 @@ def test_misspelled_hook_is_an_error_naming_plugin_and_hook() -> None:
 
     pm = get_plugin_manager(entry_points=False)
     pm.register(Typo(), name="typo-plugin")
-    from cronflow.plugins import _check_pending
+    from cronflow.plugins.manager import _check_pending
 
     with pytest.raises(PluginError, match=r"plugin typo-plugin: unknown hook on_run_finsh \(did you mean on_run_finish\?\)"):
         _check_pending(pm)

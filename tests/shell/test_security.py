@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cronflow.errors import ConfigError, CronflowError
-from cronflow.security import (check_job_file, ensure_state_dir, env_file_path,
+from cronflow.shell.files import (check_job_file, ensure_state_dir, env_file_path,
                                read_env_file)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")

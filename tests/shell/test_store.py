@@ -8,8 +8,8 @@ import pytest
 
 from cronflow.errors import NotFoundError
 from cronflow.model import JobState, Run, RunState, replace
-from cronflow.records import run_to_json
-from cronflow.store import Store
+from cronflow.core.records import run_to_json
+from cronflow.shell.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

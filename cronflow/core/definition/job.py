@@ -1,0 +1,131 @@
+"""TOML text of one job or flow file -> :class:`~cronflow.model.Job` | :class:`~cronflow.model.Flow`.
+
+Pure: the text and ``now`` (the anchor for relative schedules such as "once in 5 hours")
+come in, a frozen definition or :class:`~cronflow.errors.ConfigError`\\ s go out. Every
+error names the line of the offending key (SPEC sections 3 and 4). A file with ``steps``
+or ``phases`` is a flow (:mod:`cronflow.core.definition.flow`), any other file a job.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cronflow.errors import ConfigError
+from cronflow.core.definition.fields import Checker, suggest
+from cronflow.model import Definition, Flow, Job, Overlap
+from cronflow.core.definition.common import COMMON_KEYS, common_fields, definition_name, key_lines
+from cronflow.core.definition.flow import build_flow
+from cronflow.core.definition.tomllines import locate_keys
+
+JOB_KEYS = COMMON_KEYS + (
+    "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry",
+)
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def parse_definition(path: str, text: str, *, now: datetime,
+                     default_timezone: str = "UTC") -> Definition:
+    """Parse one file; raise the first :class:`ConfigError` (by line) if it has any.
+
+    ``default_timezone`` is the zone schedules are checked in when the file sets none;
+    the definition itself keeps ``timezone=None`` so the daemon's default applies.
+    """
+    definition, errors = check_definition(path, text, now=now, default_timezone=default_timezone)
+    if errors:
+        raise errors[0]
+    assert definition is not None
+    return definition
+
+
+def check_definition(path: str, text: str, *, now: datetime,
+                     default_timezone: str = "UTC") -> tuple[Definition | None, list[ConfigError]]:
+    """Parse one file and collect all its errors, sorted by line.
+
+    Returns ``(definition, [])`` for a good file and ``(None, errors)`` for a bad one.
+    """
+    path = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return None, [_syntax_error(path, text, exc)]
+    checker = Checker(path, locate_keys(text))
+    if "steps" in data or "phases" in data:
+
+        definition: Definition | None = build_flow(checker, data, path=path, now=now,
+                                                   default_timezone=default_timezone)
+    else:
+        definition = _build_job(checker, data, path=path, now=now,
+                                default_timezone=default_timezone)
+    if checker.errors:
+        return None, sorted(checker.errors, key=lambda e: e.line or 0)
+    return definition, []
+
+
+def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: datetime,
+               default_timezone: str) -> Job | None:
+    checker.unknown_keys(data, JOB_KEYS, ())
+    name = definition_name(checker, data, path)
+    fields = common_fields(checker, data, now=now, default_timezone=default_timezone)
+    command = checker.command(data, "command", ())
+    # a misspelt `comand` already has its error, with the suggestion
+    if "command" not in data and not any(suggest(key, ("command",)) for key in data):
+        checker.errors.append(ConfigError(
+            path, 1, "missing 'command' (a job runs a command; a flow has [[steps]] or [[phases]])"))
+    overlap = fields["overlap"]
+    max_concurrent = checker.integer(data, "max_concurrent", (), 1, minimum=1) or 1
+    if "max_concurrent" in data and overlap is not Overlap.ALLOW_ALL:
+        checker.error(("max_concurrent",),
+                      "max_concurrent only applies with overlap = \"allow_all\"")
+    kill_timeout = checker.duration(data, "kill_timeout", (), 30.0)
+    env_file = checker.string(data, "env_file", (), non_empty=True)
+    user = checker.string(data, "user", (), non_empty=True)
+    retry = checker.retry(data, ())
+    if command is None or checker.errors:
+        return None
+    kwargs: dict[str, Any] = {}
+    if retry is not None:
+        kwargs["retry"] = retry
+    return Job(name=name, path=path, command=command, kill_timeout=kill_timeout or 0.0,
+               env_file=env_file, user=user, max_concurrent=max_concurrent,
+               lines=key_lines(checker, data), **fields, **kwargs)
+
+
+def check_references(definitions: Mapping[str, Definition]) -> list[ConfigError]:
+    """Flow steps whose ``job`` names no job among ``definitions``, one error per step."""
+    errors: list[ConfigError] = []
+    job_names = [name for name, d in definitions.items() if isinstance(d, Job)]
+    for flow in definitions.values():
+        if not isinstance(flow, Flow):
+            continue
+        for step in flow.steps:
+            if step.job is None:
+                continue
+            line = step.lines.get("job", step.line) if step.lines else step.line
+            target = definitions.get(step.job)
+            if isinstance(target, Flow):
+                errors.append(ConfigError(flow.path, line, f"step {step.name!r}: {step.job!r} is "
+                                          "a flow; a step runs a job (or an inline command)"))
+            elif target is None:
+                errors.append(ConfigError(flow.path, line, f"step {step.name!r}: no job named "
+                                          f"{step.job!r}{suggest(step.job, job_names)}"))
+    return errors
+
+
+def _syntax_error(path: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    message = str(exc)
+    match = _TOML_POSITION.search(message)
+    if match:
+        line = int(match.group(1))
+        message = f"{message[:match.start()]} (column {match.group(2)})"
+    elif _TOML_END.search(message):
+        line = text.count("\n") + (0 if text.endswith("\n") else 1) or 1
+        message = _TOML_END.sub(" (at end of file)", message)
+    else:
+        line = None
+    return ConfigError(path, line, f"invalid TOML: {message}")

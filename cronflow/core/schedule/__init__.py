@@ -1,0 +1,169 @@
+"""The schedule engine: expressions -> ``next_fire(after)``. Pure: no clock, no I/O
+beyond reading the tz database.
+
+Accepted expressions (SPEC section 5):
+
+* cron, 5 fields or 6 with seconds first, macros, ``@reboot`` (:mod:`.cron`);
+* intervals ``every 90m``, ``every 2h offset 30m`` (:mod:`.interval`);
+* one-shots ``once 2026-04-01T09:13:00+02:00`` (:mod:`.once`);
+* natural phrases, compiled to one of the above (:mod:`.natural`).
+
+Every error is a :class:`~cronflow.errors.ScheduleError` with a one-line message; no
+other exception escapes for any input string. Fire times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from cronflow.errors import ScheduleError
+from cronflow.core.schedule.combine import MultiSchedule, merge
+from cronflow.core.schedule.protocol import Schedule
+from cronflow.core.schedule.cron import CronPattern, parse_cron
+from cronflow.core.schedule.dst import next_elapsed, next_fixed
+from cronflow.core.schedule.interval import IntervalSchedule, interval_schedule, parse_interval
+from cronflow.core.schedule.natural import PHRASE_WORDS, compile_natural
+from cronflow.core.schedule.once import OnceSchedule, once_at, parse_iso
+
+__all__ = [
+    "CronSchedule", "IntervalSchedule", "MultiSchedule", "OnceSchedule", "RebootSchedule",
+    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone",
+]
+
+MAX_LENGTH = 200
+_CRON_START = frozenset("0123456789*?")
+_CRON_TOKEN = re.compile(r"[0-9a-z*?,/#\-]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CronSchedule:
+    """A cron expression in a zone, with the DST rule of :mod:`.dst`."""
+
+    canonical: str
+    pattern: CronPattern
+    zone: ZoneInfo
+    kind: ClassVar[str] = "cron"
+    has_reboot: ClassVar[bool] = False
+
+    def next_fire(self, after: datetime) -> datetime | None:
+        """The first fire strictly after ``after``, in UTC, or None."""
+        _require_aware(after)
+        try:
+            if self.pattern.fixed_time:
+                return next_fixed(self.zone, self.pattern.next_naive, after)
+            return next_elapsed(self.zone, self.pattern.next_naive, after)
+        except OverflowError:  # at the end of datetime's range nothing fires any more
+            return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RebootSchedule:
+    """``@reboot``: the daemon fires it once per boot; it has no time of its own."""
+
+    canonical: str = "@reboot"
+    kind: ClassVar[str] = "reboot"
+    has_reboot: ClassVar[bool] = True
+
+    def next_fire(self, after: datetime) -> datetime | None:
+        """Always None: boots are not on any clock."""
+        _require_aware(after)
+        return None
+
+
+def _require_aware(after: datetime) -> None:
+    if after.tzinfo is None or after.utcoffset() is None:
+        raise ValueError("next_fire needs an aware datetime")
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"}))
+
+
+def zone_or_none(name: str) -> ZoneInfo | None:
+    """The IANA zone ``name``, or None (never a file path, whatever the zoneinfo module allows)."""
+    try:
+        if not name or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
+            return None
+        return ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, UnicodeError, TypeError):
+        return None
+
+
+def resolve_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; ScheduleError ("unknown time zone ...") otherwise."""
+    found = zone_or_none(name)
+    if found is not None:
+        return found
+    import difflib
+
+    # a path is refused on purpose: no suggestion would help
+    path_like = str(name).startswith(("/", "."))
+    close = [] if path_like else difflib.get_close_matches(str(name), _zone_names(), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ScheduleError(f"unknown time zone {name!r}{hint}") from None
+
+
+def parse_schedule(expr: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    """Parse one expression in ``zone``; relative forms count from aware ``anchor``."""
+    if not isinstance(expr, str):
+        raise ScheduleError(f"a schedule must be a string, got {type(expr).__name__}")
+    text = " ".join(expr.split())
+    if not text:
+        raise ScheduleError("empty schedule expression")
+    if len(text) > MAX_LENGTH:
+        raise ScheduleError(f"schedule expression longer than {MAX_LENGTH} characters")
+    if not text.isprintable():
+        raise ScheduleError(f"unexpected control character in schedule {text!r}")
+    _require_aware(anchor)
+    try:
+        return _parse(text, zone=zone, anchor=anchor)
+    except OverflowError:  # an anchor or a time at the very ends of datetime's range
+        raise ScheduleError(f"schedule {text!r} reaches outside the supported years") from None
+
+
+def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    lowered = text.lower()
+    if lowered == "@reboot":
+        return RebootSchedule()
+    if lowered.startswith("@") or _looks_like_cron(text):
+        pattern = parse_cron(text)
+        return CronSchedule(canonical=pattern.expr, pattern=pattern, zone=zone)
+    interval = parse_interval(text)
+    if interval is not None:
+        return interval_schedule(*interval, zone=zone, anchor=anchor)
+    if lowered.startswith("once "):
+        instant = parse_iso(text[5:].strip())
+        if instant is not None and instant.tzinfo is not None:
+            return once_at(instant, zone)
+    canonical = compile_natural(text, zone=zone, anchor=anchor)
+    return parse_schedule(canonical, zone=zone, anchor=anchor)
+
+
+def _looks_like_cron(text: str) -> bool:
+    """Cron fields, judged loosely so that a broken field gets a cron error message:
+    5 or 6 tokens whose first two start like time fields, or any other count of tokens
+    made of cron characters only, none a word only a phrase would use."""
+    tokens = text.lower().split(" ")
+    if ":" in text or len(tokens) < 3 or tokens[0][0] not in _CRON_START:
+        return False
+    if len(tokens) in (5, 6) and tokens[1][0] in _CRON_START:
+        return True
+    return (all(_CRON_TOKEN.fullmatch(t) for t in tokens)
+            and not any(t in PHRASE_WORDS for t in tokens))
+
+
+def compile_schedules(exprs: Sequence[str], *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    """Parse several expressions into one schedule firing at the union of their times."""
+    if isinstance(exprs, str):
+        exprs = (exprs,)
+    if not exprs:
+        raise ScheduleError("no schedule expression given")
+    return merge([parse_schedule(e, zone=zone, anchor=anchor) for e in exprs])

@@ -1,0 +1,76 @@
+"""Checking the plugin names a job or flow file uses against what is installed.
+
+``cronflow check`` (and loading) report a ``via``, retry ``policy`` or trigger ``kind``
+that no installed plugin provides, with the available names and a "did you mean", and a
+table that the registered object's optional ``validate(config)`` refuses; each error at
+the line of its table.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cronflow.errors import ConfigError
+from cronflow.model import Flow, Job, RetrySpec
+
+if TYPE_CHECKING:
+    from cronflow.plugins.manager import Registered, Registry
+
+
+def check_plugin_names(defn: Job | Flow, registry: Registry) -> list[ConfigError]:
+    """Errors for every ``via``, retry ``policy`` and trigger ``kind`` that no installed
+    plugin provides (with the available names), and for tables an object's
+    ``validate(config)`` refuses; each at the line of its table."""
+    # (what, table of that kind, name used, its config, line, how to name it in a message)
+    uses: list[tuple[str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
+    for spec in defn.notify:
+        uses.append(("notifier", registry.notifiers, spec.via, spec.config,
+                     _line(defn, spec.line, "notify"), f"notify via {spec.via!r}"))
+    for trig in defn.triggers:
+        uses.append(("trigger kind", registry.triggers, trig.kind, trig.config,
+                     _line(defn, trig.line, "trigger"), f"trigger {trig.kind!r}"))
+    for retry, line in _retries(defn):
+        uses.append(("retry policy", registry.retry_policies, retry.policy, retry.config, line,
+                     f"retry policy {retry.policy!r}"))
+    errors: list[ConfigError] = []
+    for what, table, name, config, line, label in uses:
+        registered = table.get(name)
+        if registered is None:
+            errors.append(ConfigError(defn.path, line, _unknown(what, name, table)))
+        elif (problem := _validate(registered, config)) is not None:
+            errors.append(ConfigError(defn.path, line, f"{label}: {problem}"))
+    return errors
+
+
+def _line(defn: Job | Flow, line: int | None, key: str) -> int | None:
+    return line if line is not None else defn.lines.get(key)
+
+
+def _retries(defn: Job | Flow) -> list[tuple[RetrySpec, int | None]]:
+    if isinstance(defn, Job):
+        retry = defn.retry
+        # a job without a [retry] table never consults a policy, so none need exist
+        if retry.line is None and retry.attempts <= 1 and not retry.config:
+            return []
+        return [(retry, _line(defn, retry.line, "retry"))]
+    return [(step.retry, step.retry.line or step.line) for step in defn.steps if step.retry is not None]
+
+
+def _unknown(what: str, name: str, table: Mapping[str, Registered]) -> str:
+    available = ", ".join(sorted(table)) or "none installed"
+    close = difflib.get_close_matches(name, list(table), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint} (available: {available})"
+
+
+def _validate(registered: Registered, config: Mapping[str, Any]) -> str | None:
+    validate = getattr(registered.obj, "validate", None)
+    if not callable(validate):
+        return None
+    try:
+        validate(dict(config))
+    except Exception as exc:  # ValueError by contract; anything else is still a message
+        return str(exc) or type(exc).__name__
+    return None

@@ -1,0 +1,248 @@
+"""The daemon's job table: definitions loaded from the jobs dir, their schedules and due
+instants, their triggers, and the load errors shown by ``cronflow list``.
+
+A file is (re)loaded alone. A file that turns invalid keeps its last good definition;
+the error is logged, passed to ``on_config_error`` and stored for the CLI
+(``Store.load_errors()``). A removed file removes its job (a run in progress finishes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cronflow.core.fire.catchup import jitter_offset
+from cronflow.errors import ConfigError, CronflowError
+from cronflow.shell.loader import is_job_file, job_files, load_file
+from cronflow.model import Definition, JobState, replace
+from cronflow.core.fire.heap import FireHeap
+
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+# a failed trigger is started again after this long, doubling up to the maximum
+TRIGGER_RETRY_MIN = 2.0
+TRIGGER_RETRY_MAX = 60.0
+
+
+def current_boot_id(path: Path = BOOT_ID_PATH) -> str | None:
+    """The kernel's id of this boot (None when unavailable)."""
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+class JobTable:
+    """Definitions by name, with their compiled schedules and persisted state."""
+
+    def __init__(self, jobs_dir: Path, *, ctx: Any, heap: FireHeap, logger: logging.Logger) -> None:
+        self.jobs_dir = jobs_dir
+        self.ctx = ctx
+        self.heap = heap
+        self.logger = logger
+        self.definitions: dict[str, Definition] = {}
+        self.schedules: dict[str, Any] = {}
+        self.by_path: dict[str, str] = {}
+        self.errors: dict[str, list[ConfigError]] = {}
+        self.states: dict[str, JobState] = {}
+        self.boot_id = current_boot_id()
+        # @reboot fires found at the initial load, for the firing side to start
+        self.reboot_due: list[str] = []
+        self.on_trigger: Callable[[str, Mapping[str, str] | None, str], None] | None = None
+        self._triggers: dict[str, list[asyncio.Task[None]]] = {}
+
+    # --- state --------------------------------------------------------------------------
+
+    def state(self, name: str) -> JobState:
+        """The persisted state of a job (cached)."""
+        found = self.states.get(name)
+        if found is None:
+            found = self.states[name] = self.ctx.store.job_state(name)
+        return found
+
+    def set_state(self, state: JobState) -> None:
+        """Persist and cache a job's state."""
+        self.states[state.job] = state
+        self.ctx.store.set_job_state(state)
+
+    # --- loading ------------------------------------------------------------------------
+
+    def load_all(self, *, now: datetime, initial: bool) -> None:
+        """(Re)load every file in the jobs dir; files gone since remove their jobs."""
+        if initial:
+            self.states.update(self.ctx.store.job_states())
+        try:
+            files = job_files(self.jobs_dir)
+        except ConfigError as exc:
+            self.logger.error("%s", exc)
+            return
+        with self.ctx.store.batch():
+            for path in files:
+                self._load_path(path, now=now, initial=initial)
+            present = {str(path) for path in files}
+            for path in [p for p in self.by_path if p not in present]:
+                self._remove_path(path)
+            for path in [p for p in self.errors if p not in present]:
+                del self.errors[path]
+        self._publish_errors()
+
+    def reload_paths(self, paths: Iterable[Path], *, now: datetime) -> None:
+        """Apply changes to these files (added, modified or deleted)."""
+        with self.ctx.store.batch():
+            for path in sorted(paths):
+                if not is_job_file(path.name):
+                    continue
+                if path.is_file():
+                    self._load_path(path, now=now, initial=False)
+                else:
+                    self._remove_path(str(path))
+                    self.errors.pop(str(path), None)
+        self._publish_errors()
+
+    def _load_path(self, path: Path, *, now: datetime, initial: bool) -> None:
+        key = str(path)
+        try:
+            definition = load_file(path, now=now, default_timezone=self.ctx.default_timezone)
+            other = self.definitions.get(definition.name)
+            if other is not None and other.path != key:
+                raise ConfigError(key, definition.lines.get("name"),
+                                  f"duplicate name {definition.name!r}: {other.path} defines it too")
+            schedule = self._compile(definition, now=now)
+        except CronflowError as exc:
+            error = exc if isinstance(exc, ConfigError) else ConfigError(key, None, str(exc))
+            self._config_error(key, error, kept=key in self.by_path)
+            return
+        self.errors.pop(key, None)
+        old_name = self.by_path.get(key)
+        if old_name is not None and old_name != definition.name:
+            self._remove_path(key)
+        previous = self.definitions.get(definition.name)
+        if previous == definition and not initial:
+            return
+        self.by_path[key] = definition.name
+        self.definitions[definition.name] = definition
+        self.schedules[definition.name] = schedule
+        changed_timing = previous is not None and (previous.schedule, previous.timezone) != (
+            definition.schedule, definition.timezone)
+        self._install(definition, schedule, now=now, initial=initial, reset=changed_timing)
+        if previous is None or not initial:
+            self.logger.info("job %s: %s from %s", definition.name, "loaded" if previous is None else "reloaded", key)
+
+    def _compile(self, definition: Definition, *, now: datetime) -> Any:
+        if not definition.schedule:
+            return None
+        from cronflow.core.definition.fields import compiled_schedule
+
+        anchor = self.state(definition.name).anchor or now
+        return compiled_schedule(tuple(definition.schedule), definition.timezone or self.ctx.default_timezone, anchor)
+
+    def _install(self, definition: Definition, schedule: Any, *, now: datetime, initial: bool, reset: bool) -> None:
+        name = definition.name
+        state = self.state(name)
+        updated = state
+        if state.anchor is None:
+            # relative "once" forms count from the first load, for good
+            updated = replace(updated, anchor=now)
+        if state.last_fire is None or reset:
+            # a new (or rescheduled) job has no missed fires before now
+            updated = replace(updated, last_fire=now)
+        if schedule is not None and getattr(schedule, "has_reboot", False) and state.boot_id != self.boot_id:
+            if initial:
+                self.reboot_due.append(name)
+            updated = replace(updated, boot_id=self.boot_id)
+        if updated != state:
+            self.set_state(updated)
+        self._start_triggers(definition)
+        self.reschedule(name, after=updated.last_fire or now)
+
+    def reschedule(self, name: str, *, after: datetime, upcoming: Any = False) -> None:
+        """Put the job's next fire after ``after`` on the heap (or take it off).
+        ``upcoming``, when given, is that next fire already computed (None: no more)."""
+        definition = self.definitions.get(name)
+        schedule = self.schedules.get(name)
+        if definition is None or schedule is None or not definition.enabled:
+            self.heap.set(name, None)
+            return
+        nominal = schedule.next_fire(after) if upcoming is False else upcoming
+        if nominal is None:
+            self.heap.set(name, None)
+            return
+        self.heap.set(name, nominal.timestamp() + jitter_offset(name, nominal, definition.jitter))
+
+    def _remove_path(self, key: str) -> None:
+        name = self.by_path.pop(key, None)
+        if name is None:
+            return
+        self.definitions.pop(name, None)
+        self.schedules.pop(name, None)
+        self.heap.set(name, None)
+        self._stop_triggers(name)
+        self.logger.info("job %s: removed (%s is gone)", name, key)
+
+    def _config_error(self, key: str, error: ConfigError, *, kept: bool) -> None:
+        from cronflow.plugins import call_hook
+
+        self.errors[key] = [error]
+        self.logger.error("%s%s", error, "; keeping its last good definition" if kept else "")
+        call_hook(self.ctx.pm, "on_config_error", self.logger, path=key, error=error)
+
+    def _publish_errors(self) -> None:
+        rows = [{"path": e.path, "line": e.line, "message": e.message, "error": str(e)}
+                for errors in self.errors.values() for e in errors]
+        self.ctx.store.set_status("load_errors", rows)
+
+    # --- triggers -----------------------------------------------------------------------
+
+    def _start_triggers(self, definition: Definition) -> None:
+        self._stop_triggers(definition.name)
+        if not definition.triggers or not definition.enabled or self.on_trigger is None:
+            return
+        tasks = []
+        for spec in definition.triggers:
+            registered = self.ctx.registry.triggers.get(spec.kind)
+            if registered is None:
+                self.logger.error("job %s: no installed plugin provides trigger kind %r", definition.name, spec.kind)
+                continue
+            tasks.append(asyncio.ensure_future(self._run_trigger(definition.name, spec, registered)))
+        self._triggers[definition.name] = tasks
+
+    async def _run_trigger(self, name: str, spec: Any, registered: Any) -> None:
+        loop = asyncio.get_running_loop()
+
+        def fire(params: Mapping[str, str] | None = None) -> None:
+            # a trigger may call this from a thread of its own
+            if self.on_trigger is not None:
+                loop.call_soon_threadsafe(self.on_trigger, name, params, spec.kind)
+
+        # A trigger that fails (its watched directory does not exist yet, a server it
+        # listens to is down) is started again with a growing delay, so it recovers by
+        # itself once the cause is gone; the job's schedule is unaffected meanwhile.
+        delay = TRIGGER_RETRY_MIN
+        while True:
+            try:
+                trigger = registered.obj(dict(spec.config), fire)
+                await trigger.run()
+                return  # the trigger finished watching of its own accord
+            except asyncio.CancelledError:
+                raise
+            except (OSError, ValueError, CronflowError) as exc:
+                # an expected failure with a message of its own: one line, no traceback
+                self.logger.error("plugin %s: trigger %r of job %s: %s; retrying in %gs",
+                                  registered.plugin, spec.kind, name, exc, delay)
+            except Exception:
+                self.logger.exception("plugin %s: trigger %r of job %s failed; retrying in %gs",
+                                      registered.plugin, spec.kind, name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, TRIGGER_RETRY_MAX)
+
+    def _stop_triggers(self, name: str) -> None:
+        for task in self._triggers.pop(name, []):
+            task.cancel()
+
+    def stop_triggers(self) -> None:
+        """Cancel every trigger (shutdown)."""
+        for name in list(self._triggers):
+            self._stop_triggers(name)

@@ -1,0 +1,302 @@
+"""``cronflow daemon``: the loop that fires jobs on time.
+
+One asyncio process. A heap holds each job's next due instant; the loop sleeps until
+the earliest (no polling tick) or until something changes (a job file, a control request,
+a signal). It sleeps on the monotonic clock and re-reads the wall clock when it wakes,
+ending each wait with a short precise sleep, so fires start within a millisecond of their
+due instant; a wait is capped at ``MAX_SLEEP`` so that a wall clock step or a suspend is
+noticed within that long. Fires due together are claimed in one transaction.
+
+The job table (loading, reloading, schedules) is :mod:`cronflow.shell.daemon.jobtable`; what a fire
+does is :mod:`cronflow.shell.daemon.firing`; this module is the loop, the watchers, the signals and
+the lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from cronflow.shell.daemon import requests as control
+
+from cronflow.shell.daemon import log as daemonlog
+
+from cronflow.shell.process import locks
+
+from cronflow.core.fire import lookahead
+
+from cronflow.shell import spool
+from cronflow.shell.daemon.watcher import DirWatcher
+from cronflow.errors import CronflowError
+from cronflow.shell.daemon.firing import Firing
+from cronflow.shell.daemon.jobtable import JobTable
+from cronflow.shell.daemon.reconcile import reconcile, watch_adopted
+from cronflow.shell.run.context import RunContext, utc_now
+from cronflow.core.fire.heap import FireHeap
+from cronflow.shell.daemon.sdnotify import Notifier
+from cronflow.shell.store import Store
+
+# longest single wait, so that a wall clock step or a suspend is noticed this quickly
+MAX_SLEEP = 300.0
+# the final part of a wait is a blocking sleep, which is precise (asyncio timers are not)
+PRECISE = 0.003
+RETENTION_EVERY = 86400.0
+# the WAL is checkpointed between fires (Store.defer_checkpoints): at most this often,
+# only with this much time left before the next fire, unless the last one is this old
+CHECKPOINT_EVERY = 5.0
+CHECKPOINT_ROOM = 0.2
+CHECKPOINT_OVERDUE = 60.0
+
+
+def checkpoint_due(since: float, left: float | None) -> bool:
+    """Whether to checkpoint the WAL now, ``since`` seconds after the last checkpoint and
+    ``left`` seconds before the next fire (None: none scheduled). Only with room before
+    the fire; with less once overdue (fires never that far apart), never with a fire due."""
+    if since < CHECKPOINT_EVERY:
+        return False
+    room = CHECKPOINT_ROOM if since < CHECKPOINT_OVERDUE else 10 * PRECISE
+    return left is None or left >= room
+
+
+def run_daemon(jobs_dir: Path, state_dir: Path, *, grace: float = 30.0) -> int:
+    """Run the daemon until SIGTERM/SIGINT; the process exit status."""
+    logger = daemonlog.setup()
+    try:
+        return asyncio.run(Daemon(Path(jobs_dir), Path(state_dir), grace=grace, logger=logger).main())
+    except CronflowError as exc:
+        logger.error("%s", exc)
+        return 1
+
+
+class Daemon:
+    """The daemon's state and its tasks."""
+
+    def __init__(self, jobs_dir: Path, state_dir: Path, *, grace: float, logger: logging.Logger) -> None:
+        # resolved: the watcher reports resolved paths, and the job table is keyed by path
+        self.jobs_dir = jobs_dir.resolve()
+        self.state_dir = state_dir.resolve()
+        self.grace = grace
+        self.logger = logger
+        self.heap = FireHeap()
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.reload_requested = False
+        self.notifier = Notifier()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._checkpointed = time.monotonic()
+        self._checkpoint_failed = False
+
+    async def main(self) -> int:
+        """Start, run until asked to stop, shut down; the exit status."""
+        from cronflow.shell.paths import default_timezone
+        from cronflow.plugins import build_registry, get_plugin_manager
+
+        if not self.jobs_dir.is_dir():
+            raise CronflowError(f"{self.jobs_dir}: no such jobs directory")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        own = locks.try_acquire(self.state_dir / "daemon.lock")
+        if own is None:
+            raise CronflowError(f"another cronflow daemon is using {self.state_dir}")
+        store = Store.open(self.state_dir)
+        store.defer_checkpoints()
+        pm = get_plugin_manager(logger=self.logger)
+        ctx = RunContext(state_dir=self.state_dir, store=store, pm=pm,
+                         registry=build_registry(pm, logger=self.logger), logger=self.logger,
+                         default_timezone=default_timezone())
+        self.ctx = ctx
+        self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
+        self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
+        self.table.on_trigger = self.firing.fire_now
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        spool_dir = spool.spool_dir(self.state_dir)
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        # armed before the first load: a file written while loading is seen afterwards
+        self.watcher = DirWatcher([self.jobs_dir, spool_dir], debounce=0.02)
+        try:
+            self._reconcile()
+            self.table.load_all(now=utc_now(), initial=True)
+            # what is loaded lives as long as the daemon: keep it out of the collector's
+            # full passes, whose pauses would otherwise land on fires (SPEC section 10)
+            gc.freeze()
+            self.firing.fire_reboots(now=utc_now())
+            self._process_spool()
+            self._retention()
+            self._tasks = [asyncio.ensure_future(coro) for coro in (self._timer_loop(), self._watch(),
+                                                                    self._watchdog())]
+            self.notifier.ready(self._status())
+            self.logger.info("daemon ready: %d jobs from %s, state in %s (pid %d)",
+                             len(self.table.definitions), self.jobs_dir, self.state_dir, os.getpid())
+            store.set_status("daemon", {"pid": os.getpid(), "started": utc_now().isoformat()})
+            await self.stop.wait()
+        finally:
+            await self._shutdown()
+            own.release()
+        return 0
+
+    def _request_reload(self) -> None:
+        self.reload_requested = True
+        self.wake.set()
+
+    def _status(self) -> str:
+        return (f"{len(self.table.definitions)} jobs, {self.firing.running_count()} running, "
+                f"{len(self.table.errors)} files with errors")
+
+    # --- the timer ---------------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        while not self.stop.is_set():
+            if self.reload_requested:
+                self.reload_requested = False
+                self.notifier.reloading()
+                self.logger.info("SIGHUP: reloading every job file")
+                try:
+                    self.table.load_all(now=utc_now(), initial=False)
+                except Exception:
+                    self.logger.exception("reload failed")
+                self.notifier.ready(self._status())
+            due = self.heap.peek()
+            now = time.time()
+            prepared = due is None or self.firing.lookahead.due == due
+            if not prepared and due - now <= lookahead.AHEAD:  # type: ignore[operator]
+                due, names = self.heap.due_together()
+                self.firing.prepare(due, names, left=due - now)  # type: ignore[operator]
+                continue
+            if self._checkpoint(None if due is None else due - now):
+                continue
+            if due is None or due - now > PRECISE:
+                # wake once before a due instant to prepare its fires, then once for it
+                until = PRECISE if prepared else lookahead.AHEAD
+                timeout = None if due is None else min(MAX_SLEEP, due - now - until)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                self.wake.clear()
+                continue
+            if due > now:
+                time.sleep(due - now)
+            now_dt = utc_now()
+            names = self.heap.pop_due(now_dt.timestamp())
+            if names:
+                # no collector pause between a fire's instant and its process (re-enabled
+                # right after, so a collection that was due runs then)
+                gc.disable()
+                try:
+                    self.firing.fire_due(names, now=now_dt)
+                except Exception as exc:
+                    # e.g. a full disk: the fires cannot be recorded, so they do not start;
+                    # say so loudly and keep the jobs scheduled
+                    self.logger.error("cannot record the fires of %s: %s", ", ".join(names[:10]) +
+                                      (" ..." if len(names) > 10 else ""), exc)
+                    for name in names:
+                        if self.heap.due_of(name) is None:
+                            self.table.reschedule(name, after=now_dt)
+                finally:
+                    gc.enable()
+            # let the runs just claimed start (and signals, watchers) before looking again,
+            # even when the next fire is already due
+            await asyncio.sleep(0)
+
+    def _checkpoint(self, left: float | None) -> bool:
+        """Checkpoint the WAL if it is time and no fire is near; whether it did."""
+        now = time.monotonic()
+        if not checkpoint_due(now - self._checkpointed, left):
+            return False
+        self._checkpointed = now
+        try:
+            self.ctx.store.checkpoint()
+        except sqlite3.Error as exc:
+            # e.g. a full disk: the WAL keeps the data; SQLite retries at the next one
+            if not self._checkpoint_failed:
+                self.logger.warning("cannot checkpoint the state database: %s", exc)
+            self._checkpoint_failed = True
+        else:
+            self._checkpoint_failed = False
+        return True
+
+    # --- watching files and requests ---------------------------------------------------
+
+    async def _watch(self) -> None:
+        spool_dir = spool.spool_dir(self.state_dir)
+        async for paths in self.watcher:
+            try:
+                if any(path.parent == spool_dir or path == spool_dir for path in paths):
+                    self._process_spool()
+                if self.jobs_dir in paths:  # the kernel dropped events: rescan
+                    self.table.load_all(now=utc_now(), initial=False)
+                changed = {path for path in paths if path.parent == self.jobs_dir}
+                if changed:
+                    self.table.reload_paths(changed, now=utc_now())
+                    self.notifier.status(self._status())
+            except Exception:
+                self.logger.exception("applying changes to %s failed", sorted(map(str, paths)))
+            self.wake.set()
+
+    def _process_spool(self) -> None:
+        for item in spool.pending(self.state_dir):
+            if isinstance(item, tuple):
+                path, problem = item
+                self.logger.error("spool %s: %s; removed", path.name, problem)
+                spool.done(path)
+                continue
+            try:
+                control.handle_request(self.firing, item, now=utc_now())
+            except Exception:
+                self.logger.exception("spool %s: request failed", item.path)
+            assert item.path is not None
+            spool.done(item.path)
+        self.wake.set()
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return
+        while not self.stop.is_set():
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    # --- start and stop ----------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        lost, adopted = reconcile(self.ctx.store, now=utc_now())
+        for run in lost:
+            self.logger.warning("job %s: run %s is lost (%s)", run.job, run.id, run.reason)
+        for item in adopted:
+            self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
+            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
+
+    def _retention(self) -> None:
+        try:
+            removed = self.ctx.store.retain(now=utc_now())
+        except Exception:
+            self.logger.exception("retention failed")
+        else:
+            if removed:
+                self.logger.info("retention: removed %d old runs and their logs", removed)
+        asyncio.get_running_loop().call_later(RETENTION_EVERY, self._retention)
+
+    async def _shutdown(self) -> None:
+        self.notifier.stopping()
+        self.logger.info("stopping: no new fires; waiting up to %gs for %d running runs",
+                         self.grace, self.firing.running_count())
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.close()
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if hasattr(self, "table"):
+            self.table.stop_triggers()
+        if hasattr(self, "firing"):
+            await self.firing.shutdown(grace=self.grace, now=utc_now)
+            self.ctx.store.close()
+        self.logger.info("stopped")
+        self.notifier.close()

@@ -1,0 +1,79 @@
+"""What a starting daemon does with runs left ``queued`` or ``running`` by its predecessor.
+
+A row whose lock is still held belongs to a process that outlived the daemon (the
+child inherited the lock): it is adopted, and the job counts as running until the lock
+is released; the run then ends ``lost`` (its exit status went with the old daemon)
+unless whoever held it recorded an outcome first (``cronflow run`` in the foreground
+does). A row whose lock is free, or that never got one, ends ``lost`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cronflow.shell.process import locks
+from cronflow.model import Run, RunState, replace
+from cronflow.shell.store import Store
+
+LOST_DOWN = "process gone while the daemon was down"
+LOST_UNKNOWN = "exit status unknown (adopted after a daemon restart)"
+LOST_QUEUED = "queued when the daemon stopped; never started"
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    """A run still holding its lock: the daemon treats its job as running."""
+
+    run: Run
+    lock_path: Path
+
+
+def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]:
+    """Mark the unfinished rows whose process is gone ``lost``; return those rows and the
+    runs to adopt."""
+    lost: list[Run] = []
+    adopted: list[Adopted] = []
+    unfinished = store.unfinished_runs()
+    for run in unfinished:
+        if run.kind == "flow":
+            # a flow run has no process of its own; its steps are reconciled one by one
+            continue
+        lock_path = store.lock_path_of(run.id)
+        if lock_path and locks.is_held(Path(lock_path)):
+            adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
+            continue
+        reason = LOST_DOWN if run.state is RunState.RUNNING else LOST_QUEUED
+        lost.append(replace(run, state=RunState.LOST, reason=reason, ended=now))
+    with store.batch():
+        for run in lost:
+            store.update_run(run)
+        for flow in unfinished:
+            if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted):
+                store.update_run(replace(flow, state=RunState.LOST, reason=LOST_DOWN, ended=now))
+    return lost, adopted
+
+
+async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime]) -> Run:
+    """Wait (in a thread blocked on the lock, no polling) until the adopted run's process
+    is gone; record it ``lost`` unless its row was finished meanwhile; return the row."""
+    loop = asyncio.get_running_loop()
+    released: asyncio.Future[None] = loop.create_future()
+
+    def wait() -> None:
+        locks.wait_released(adopted.lock_path)
+        loop.call_soon_threadsafe(lambda: released.done() or released.set_result(None))
+
+    # a daemon thread: the daemon may exit while an adopted job still runs
+    threading.Thread(target=wait, name=f"cronflow-adopt-{adopted.run.id}", daemon=True).start()
+    await released
+    current = store.get_run(adopted.run.id)
+    if current.state.terminal:
+        return current
+    final = replace(current, state=RunState.LOST, reason=LOST_UNKNOWN, ended=now())
+    store.update_run(final)
+    return final

@@ -1,0 +1,184 @@
+"""Read job and flow files from disk (the shell around :mod:`cronflow.core.definition.job`).
+
+A directory loads file by file: one bad file never hides the others. The result holds the
+good definitions by name and every error, each a :class:`~cronflow.errors.ConfigError`
+with ``path:line``. Duplicate names across files and flow steps naming a missing job are
+errors too; the file at fault is then left out of the definitions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from cronflow.errors import ConfigError
+from cronflow.core.definition.job import check_definition, check_references
+from cronflow.core.definition.loaded import LoadResult
+from cronflow.model import Definition
+from cronflow.shell.files import check_job_file
+
+
+def is_job_file(name: str) -> bool:
+    """Whether a file name is one cronflow loads (``*.toml``, not hidden or ``_``-prefixed)."""
+    return name.endswith(".toml") and not name.startswith((".", "_"))
+
+
+def job_files(directory: Path) -> list[Path]:
+    """The job files directly in ``directory``, sorted by name.
+
+    Raises :class:`ConfigError` when the directory cannot be listed.
+    """
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if is_job_file(e.name) and _is_file(e))
+    except FileNotFoundError:
+        raise ConfigError(str(directory), None, "no such directory") from None
+    except NotADirectoryError:
+        raise ConfigError(str(directory), None, "not a directory") from None
+    except OSError as exc:
+        raise ConfigError(str(directory), None, f"cannot read directory: {exc.strerror}") from None
+    return [directory / name for name in names]
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a job file; unreadable or undecodable files are a ConfigError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), None, "is a directory") from None
+    except OSError as exc:
+        raise ConfigError(str(path), None, f"cannot read file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(str(path), line, "not valid UTF-8 text") from None
+
+
+def load_file(path: Path, *, now: datetime, default_timezone: str | None = None) -> Definition:
+    """Load one file; raise its first ConfigError (by line) if it has any."""
+    definition, errors = _load_one(Path(path), now=now, default_timezone=_zone(default_timezone))
+    if errors:
+        raise errors[0]
+    assert definition is not None
+    return definition
+
+
+def load_dir(directory: Path, *, now: datetime, default_timezone: str | None = None) -> LoadResult:
+    """Load every job file in ``directory``; raise ConfigError only if it cannot be listed."""
+    result = LoadResult()
+    _load_files(result, job_files(Path(directory)), now=now, zone=_zone(default_timezone))
+    _drop_bad_references(result, {})
+    return result
+
+
+def load_paths(paths: Iterable[Path], *, now: datetime, default_timezone: str | None = None,
+               references: Mapping[str, Definition] | None = None) -> LoadResult:
+    """Load the given files (directories expand to their job files), collecting all errors.
+
+    Names are claimed in order: a later file with an already taken name is an error.
+    Flow steps are then checked against the jobs loaded (and ``references``: jobs known
+    from elsewhere, e.g. beside a file checked alone), and a flow naming a missing job
+    is left out.
+    """
+    zone = _zone(default_timezone)
+    result = LoadResult()
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            try:
+                files = job_files(path)
+            except ConfigError as exc:
+                result.errors.append(exc)
+                continue
+        else:
+            files = [path]
+        _load_files(result, files, now=now, zone=zone)
+    _drop_bad_references(result, references or {})
+    return result
+
+
+def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: str) -> None:
+    for file in files:
+        result.files.append(file)
+        definition, errors = _load_one(file, now=now, default_timezone=zone)
+        result.errors.extend(errors)
+        if definition is None:
+            continue
+        other = result.definitions.get(definition.name)
+        if other is not None:
+            line = definition.lines.get("name")
+            result.errors.append(ConfigError(
+                str(file), line, f"duplicate name {definition.name!r}: {other.path} "
+                "defines it too (set a distinct name = \"...\")"))
+            continue
+        result.definitions[definition.name] = definition
+
+
+def find_definition(name: str, directory: Path, *, now: datetime,
+                    default_timezone: str | None = None) -> Definition | None:
+    """The job or flow called ``name`` in ``directory``, or None if there is none.
+
+    ``<name>.toml`` is tried first (the common case, and fast with 10,000 files); the
+    whole directory only when the name may come from a ``name = ...`` key. When the file
+    of that name exists but is invalid, its first error is raised.
+    """
+    zone = _zone(default_timezone)
+    candidate = directory / f"{name}.toml"
+    if is_job_file(candidate.name) and candidate.is_file():
+        definition = load_file(candidate, now=now, default_timezone=zone)
+        if definition.name == name:
+            return definition
+    result = load_dir(directory, now=now, default_timezone=zone)
+    if name in result.definitions:
+        return result.definitions[name]
+    for error in result.errors:
+        if Path(error.path).stem == name:
+            raise error
+    return None
+
+
+def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition]) -> None:
+    errors = check_references({**references, **result.definitions})
+    # references may hold flows of their own: only this load's files are at fault
+    loaded = {definition.path for definition in result.definitions.values()}
+    errors = [error for error in errors if error.path in loaded]
+    result.errors.extend(errors)
+    bad = {error.path for error in errors}
+    for name, definition in list(result.definitions.items()):
+        if definition.path in bad:
+            del result.definitions[name]
+
+
+def _load_one(path: Path, *, now: datetime, default_timezone: str) -> tuple[Definition | None, list[ConfigError]]:
+    try:
+        text = read_text(path)
+    except ConfigError as exc:
+        return None, [exc]
+    definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone)
+    if definition is not None:
+        # cron's rule: a file someone else can write is a way to run commands as us
+        try:
+            check_job_file(path, run_as=getattr(definition, "user", None))
+        except ConfigError as exc:
+            return None, [exc]
+    return definition, errors
+
+
+def _zone(default_timezone: str | None) -> str:
+    if default_timezone is not None:
+        return default_timezone
+    from cronflow.shell.paths import default_timezone as system_default
+
+    return system_default()
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False

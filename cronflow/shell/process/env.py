@@ -1,0 +1,56 @@
+"""A job's environment and argv: the base environment, ``env_file``, ``[env]`` and the
+``CRONFLOW_*`` variables of a run, and the command as the argv to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timezone
+from pathlib import Path
+
+from cronflow.shell.process.spawn import SpawnError
+from cronflow.model import Job, Run
+
+
+def base_env(job: Job, *, base: Mapping[str, str], state_dir: Path) -> dict[str, str]:
+    """``base`` plus where a job that calls ``cronflow`` or :mod:`cronflow.api` finds this
+    daemon's state dir and jobs dir."""
+    return {**base, "CRONFLOW_STATE_DIR": str(Path(state_dir).absolute()),
+            "CRONFLOW_JOBS_DIR": str(Path(job.path).parent.absolute())}
+
+
+def job_env(run: Run, *, static: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of one attempt: ``static`` (the base, ``env_file`` and ``[env]``
+    merged: ``RunContext.static_env``), ``extra``, then the ``CRONFLOW_*`` variables
+    (params only as ``CRONFLOW_PARAM_<NAME>``)."""
+    env = dict(static)
+    env.update(extra or {})
+    env["CRONFLOW_JOB"] = run.job
+    env["CRONFLOW_RUN_ID"] = run.id
+    env["CRONFLOW_ATTEMPT"] = str(run.attempt)
+    if run.nominal is not None:
+        env["CRONFLOW_NOMINAL_TIME"] = run.nominal.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name, value in run.params.items():
+        env[f"CRONFLOW_PARAM_{name.upper()}"] = str(value)
+    return env
+
+
+def env_file_values(job: Job) -> dict[str, str]:
+    """The job's ``env_file`` (relative to its job file), read at each run so that a
+    rotated secret is picked up. A missing or malformed file fails the attempt (as a
+    missing program does) rather than running the job without its secrets."""
+    from cronflow.errors import ConfigError
+    from cronflow.shell.files import env_file_path, read_env_file
+
+    assert job.env_file is not None
+    try:
+        return read_env_file(env_file_path(job.path, job.env_file))
+    except ConfigError as exc:
+        raise SpawnError(str(exc)) from None
+
+
+def command_argv(command: tuple[str, ...] | str) -> list[str]:
+    """A job's command as argv: a string runs through ``/bin/sh -c``."""
+    if isinstance(command, str):
+        return ["/bin/sh", "-c", command]
+    return list(command)

@@ -1,0 +1,136 @@
+"""What every run needs from its host (the daemon, ``cronflow run``, the flow runner):
+the store, plugins, logger, log paths, the environment jobs start from, cancellation by
+run id, and the batched recording of a burst of simultaneous starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cronflow.shell.process import locks
+from cronflow.shell.process.spawn import DEFAULT_LOG_CAP
+from cronflow.shell.process.env import base_env, env_file_values
+from cronflow.model import Job, Run
+from cronflow.shell.daemon.sdnotify import job_environ
+from cronflow.shell.store import Store
+
+Logger = logging.Logger | logging.LoggerAdapter
+
+
+def utc_now() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Cancels:
+    """Cancellation by run id for the runs in progress in this process."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._kill: set[str] = set()
+
+    def register(self, run_id: str) -> asyncio.Event:
+        """Called by ``run_job``: the event that is set when the run is to stop."""
+        event = self._events[run_id] = asyncio.Event()
+        return event
+
+    def unregister(self, run_id: str) -> None:
+        """Called by ``run_job`` when the run has ended."""
+        self._events.pop(run_id, None)
+        self._kill.discard(run_id)
+
+    def cancel(self, run_id: str, *, kill: bool = False) -> bool:
+        """Stop run ``run_id`` (SIGTERM to its group, SIGKILL after its kill_timeout; with
+        ``kill``, SIGKILL at once). False when no such run is in progress here."""
+        event = self._events.get(run_id)
+        if event is None:
+            return False
+        if kill:
+            self._kill.add(run_id)
+        event.set()
+        return True
+
+    def killing(self, run_id: str) -> bool:
+        """Whether the cancellation asked for an immediate SIGKILL."""
+        return run_id in self._kill
+
+    def active(self) -> list[str]:
+        """Ids of the runs in progress."""
+        return list(self._events)
+
+
+@dataclass(slots=True, kw_only=True)
+class RunContext:
+    """What every run needs from its host (daemon, ``cronflow run``, flow runner).
+
+    ``pm`` and ``registry`` come from ``cronflow.plugins`` (``get_plugin_manager()``,
+    ``build_registry(pm)``); ``cancels`` stops runs by id; ``tee_fd`` also copies the
+    output there (``cronflow run`` streams to the terminal); ``base_env`` is the
+    environment every job starts from (the daemon's, without systemd's variables).
+    """
+
+    state_dir: Path
+    store: Store
+    pm: Any
+    registry: Any
+    logger: Logger
+    default_timezone: str = "UTC"
+    log_cap: int = DEFAULT_LOG_CAP
+    cancels: Cancels = field(default_factory=Cancels)
+    base_env: Mapping[str, str] = field(default_factory=lambda: job_environ(os.environ))
+    tee_fd: int | None = None
+    notify_timeout: float = 10.0
+    now: Callable[[], datetime] = utc_now
+
+    _pending: dict[str, Run] = field(default_factory=dict, repr=False)
+    _log_dirs: dict[str, str] = field(default_factory=dict, repr=False)
+    _envs: dict[str, tuple[Job, dict[str, str]]] = field(default_factory=dict, repr=False)
+
+    def log_path(self, job: str, run_id: str) -> Path:
+        """Where the output of a run goes."""
+        base = self._log_dirs.get(job)
+        if base is None:
+            base = self._log_dirs[job] = f"{self.state_dir}/logs/{locks.safe_name(job)}"
+        return Path(f"{base}/{run_id}.log")
+
+    def static_env(self, job: Job) -> dict[str, str]:
+        """The part of a job's environment that is the same for every run: the base,
+        ``env_file`` and ``[env]`` (cached per definition, except with an ``env_file``,
+        which is read at each run)."""
+        cached = self._envs.get(job.name)
+        if cached is not None and cached[0] is job:
+            return cached[1]
+        env = base_env(job, base=self.base_env, state_dir=self.state_dir)
+        if job.env_file:
+            env.update(env_file_values(job))
+        env.update(job.env)
+        if not job.env_file:
+            self._envs[job.name] = (job, env)
+        return env
+
+    def record_soon(self, run: Run) -> None:
+        """Write ``run`` at the end of this event-loop turn, together with the other runs
+        updated in the same turn (one transaction for a burst of simultaneous starts)."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending[run.id] = run
+
+    def flush(self) -> None:
+        """Write the runs queued by :meth:`record_soon` now."""
+        if not self._pending:
+            return
+        runs, self._pending = list(self._pending.values()), {}
+        self.store.update_runs(runs)
+
+    def record(self, run: Run) -> None:
+        """Write ``run`` now (after any pending writes, which it supersedes)."""
+        self._pending.pop(run.id, None)
+        self.flush()
+        self.store.update_run(run)

@@ -1,0 +1,392 @@
+"""One run of a flow (imperative shell): step runs as decided by :mod:`cronflow.core.flow.plan`.
+
+A flow run is a row of ``runs`` with ``kind = "flow"``; each step (each item of a fan-out)
+is a child row with ``kind = "step"``, ``parent_id``, ``step`` and ``item``. Every step
+run goes through :func:`cronflow.shell.run.job.run_job`, so it is recorded, logged, retried,
+timed out and reported to hooks like any run:
+
+* ``job = "x"`` runs job ``x`` under *its* lock. When the job is already running (its own
+  schedule, ``cronflow run``), the step **waits** for the lock, bounded by the step's
+  ``timeout`` (ended ``timed_out`` if it never comes), instead of being skipped: a flow
+  wants the step done, and the two runs are serialized either way. Parameters: the job's,
+  then the flow run's, then the step's, then ``ITEM`` for a fan-out. The step's
+  ``timeout`` and ``retry`` replace the job's. The job's own ``[[notify]]`` is not used
+  for a step run (the flow's notifies about the flow).
+* ``command = ...`` runs as a job named ``<flow>.<step>`` with no lock of its own.
+
+Each step run gets ``$CRONFLOW_OUTPUT``, a file of its own in the state dir; its
+``key=value`` lines (capped) reach the steps downstream as ``CRONFLOW_OUT_<STEP>_<KEY>``.
+The flow run registers in ``ctx.cancels`` under its own id, so ``cronflow cancel`` of a
+flow run (through the daemon) stops its running steps and records the rest ``not_run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import replace as dc_replace
+from datetime import datetime
+from pathlib import Path
+
+from cronflow.core.flow import plan as flowplan
+
+from cronflow.shell.process import locks
+from cronflow.core.flow.plan import FlowState, Unit
+from cronflow.model import Definition, Flow, Job, RetrySpec, Run, RunState, Step, replace
+from cronflow.core.flow.outputs import OUTPUT_CAP, merge_outputs, output_env, parse_outputs
+from cronflow.core.records import new_run_id
+from cronflow.shell.run.context import RunContext
+from cronflow.shell.run.job import lock_slots, notify_event, run_job
+
+StepCallback = Callable[[Run], None]
+LOCK_POLL = 0.05  # seconds between attempts at a busy job lock
+
+
+def output_path(state_dir: Path, flow_run_id: str, unit: Unit) -> Path:
+    """The ``$CRONFLOW_OUTPUT`` file of one unit of a flow run (stable across retries,
+    so that a kept step's outputs still reach the steps run again)."""
+    step, item = unit
+    digest = hashlib.sha1(f"{step}\0{item}".encode()).hexdigest()[:8]
+    label = locks.safe_name(step if item is None else f"{step}@{item}")[:60]
+    return Path(state_dir) / "outputs" / flow_run_id / f"{label}-{digest}.out"
+
+
+def step_job(flow: Flow, step: Step, definitions: Mapping[str, Definition]) -> tuple[Job, bool]:
+    """The Job a step runs and whether it takes that job's lock; LookupError when
+    ``job = "x"`` names no loaded job."""
+    env = {**flow.env, **step.env}
+    if step.job is not None:
+        job = definitions.get(step.job)
+        if not isinstance(job, Job):
+            raise LookupError(f"no job named {step.job!r}")
+        return dc_replace(job, env={**job.env, **env}, notify=(),
+                          timeout=step.timeout if step.timeout is not None else job.timeout,
+                          retry=step.retry or job.retry, workdir=step.workdir or job.workdir), True
+    assert step.command is not None  # the loader requires job or command
+    return Job(name=f"{flow.name}.{step.name}", path=flow.path, command=step.command, env=env,
+               timeout=step.timeout, retry=step.retry or RetrySpec(),
+               workdir=step.workdir or flow.workdir), False
+
+
+class _FlowRun:
+    """The state of one flow run in progress (one instance per run)."""
+
+    def __init__(self, flow: Flow, row: Run, *, ctx: RunContext, definitions: Mapping[str, Definition],
+                 on_step_change: StepCallback | None) -> None:
+        self.flow = flow
+        self.row = row
+        self.ctx = ctx
+        self.definitions = definitions
+        self.on_step_change = on_step_change
+        self.by_name = {step.name: step for step in flow.steps}
+        self.outputs: dict[Unit, dict[str, str]] = {}
+        self.active: dict[Unit, str] = {}  # unit -> step run id, once run_job has it
+        self.halt = asyncio.Event()
+
+    # --- outputs --------------------------------------------------------------------------
+
+    def step_outputs(self) -> dict[str, dict[str, str]]:
+        by_step: dict[str, list[dict[str, str]]] = {}
+        for (step, _), values in self.outputs.items():
+            by_step.setdefault(step, []).append(values)
+        return {step: merge_outputs(parts) for step, parts in by_step.items()}
+
+    def read_outputs(self, unit: Unit) -> None:
+        path = output_path(self.ctx.state_dir, self.row.id, unit)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(OUTPUT_CAP + 1)
+        except OSError:
+            return
+        values, warnings = parse_outputs(data)
+        for warning in warnings:
+            self.ctx.logger.warning("flow %s: step %s: $CRONFLOW_OUTPUT %s", self.flow.name,
+                                    flowplan.unit_label(unit), warning)
+        self.outputs[unit] = values
+
+    # --- rows -----------------------------------------------------------------------------
+
+    def _changed(self, run: Run) -> None:
+        if self.on_step_change is not None:
+            try:
+                self.on_step_change(run)
+            except Exception:  # a display problem must not break the flow
+                self.ctx.logger.exception("flow %s: step callback failed", self.flow.name)
+
+    def _step_row(self, unit: Unit, **fields: object) -> Run:
+        step = self.by_name[unit[0]]
+        return Run(id=new_run_id(), job=step.job or f"{self.flow.name}.{step.name}", kind="step",
+                   nominal=self.row.nominal, trigger="flow", parent_id=self.row.id, step=unit[0],
+                   item=unit[1], params=self._params(step, unit[1]), **fields)  # type: ignore[arg-type]
+
+    def _params(self, step: Step, item: str | None) -> dict[str, str]:
+        params = {**self.row.params, **step.params}
+        if item is not None:
+            params["ITEM"] = item
+        return params
+
+    def settle(self, unit: Unit, state: RunState, reason: str) -> None:
+        run = self._step_row(unit, state=state, reason=reason, ended=self.ctx.now())
+        self.ctx.store.insert_run(run)
+        self._changed(run)
+
+    # --- one unit -------------------------------------------------------------------------
+
+    async def run_unit(self, unit: Unit) -> Run:
+        try:
+            return await self._run_unit(unit)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must end the step, not hang the flow
+            self.ctx.logger.exception("flow %s: step %s failed inside cronflow", self.flow.name,
+                                      flowplan.unit_label(unit))
+            run = self._step_row(unit, state=RunState.FAILED, reason=f"internal error: {exc}",
+                                 ended=self.ctx.now())
+            self.ctx.store.insert_run(run)
+            return run
+
+    async def _run_unit(self, unit: Unit) -> Run:
+        step = self.by_name[unit[0]]
+        try:
+            job, take_lock = step_job(self.flow, step, self.definitions)
+        except LookupError as exc:
+            run = self._step_row(unit, state=RunState.FAILED, reason=str(exc), ended=self.ctx.now())
+            self.ctx.store.insert_run(run)
+            return run
+        out = output_path(self.ctx.state_dir, self.row.id, unit)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(b"")  # a stale file from an earlier attempt must not leak through
+        self.outputs.pop(unit, None)
+        env = {"CRONFLOW_OUTPUT": str(out), "CRONFLOW_FLOW": self.flow.name,
+               "CRONFLOW_FLOW_RUN_ID": self.row.id, "CRONFLOW_STEP": step.name,
+               **output_env(self.step_outputs(), flowplan.ancestors(self.flow, step.name))}
+        row = self._step_row(unit, state=RunState.QUEUED)
+        held = None
+        if take_lock:
+            held = locks.try_acquire_slot(self.ctx.state_dir, job.name, lock_slots(job))
+            if held is None:
+                row = replace(row, reason="waiting for the job's lock")
+                self.ctx.store.insert_run(row)
+                self._changed(row)
+                held, row = await self._wait_lock(job, row, step.timeout)
+                if held is None:
+                    return row
+        if self.halt.is_set():  # stopped while this unit was being prepared
+            if held is not None:
+                held.release()
+            return self._end_unstarted(row, RunState.CANCELLED, "cancelled")
+        self._changed(replace(row, state=RunState.RUNNING, started=self.ctx.now(), reason=None))
+        # run_job registers the step's id in ctx.cancels before its first await: from here
+        # on, stopping the flow reaches the step through that id
+        self.active[unit] = row.id
+        try:
+            run = await run_job(job, ctx=self.ctx, nominal=self.row.nominal or self.ctx.now(),
+                                trigger="flow", params=self._params(step, unit[1]),
+                                parent_id=self.row.id, step=step.name, item=unit[1], extra_env=env,
+                                run_id=row.id, lock=take_lock, held_lock=held)
+        finally:
+            self.active.pop(unit, None)
+        if run.state is RunState.SUCCEEDED:
+            self.read_outputs(unit)
+        return run
+
+    async def _wait_lock(self, job: Job, row: Run, timeout: float | None) -> tuple[locks.JobLock | None, Run]:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            try:
+                await asyncio.wait_for(self.halt.wait(), timeout=LOCK_POLL)
+            except asyncio.TimeoutError:
+                pass
+            if self.halt.is_set():
+                return None, self._end_unstarted(row, RunState.CANCELLED, "cancelled while waiting for the job's lock")
+            held = locks.try_acquire_slot(self.ctx.state_dir, job.name, lock_slots(job))
+            if held is not None:
+                return held, row
+            if deadline is not None and loop.time() >= deadline:
+                return None, self._end_unstarted(row, RunState.TIMED_OUT, "timed out waiting for the job's lock")
+
+    def _end_unstarted(self, row: Run, state: RunState, reason: str) -> Run:
+        run = replace(row, state=state, reason=reason, ended=self.ctx.now())
+        try:
+            self.ctx.store.get_run(run.id)
+            self.ctx.store.update_run(run)
+        except Exception:
+            self.ctx.store.insert_run(run)
+        return run
+
+    def stop_running(self) -> None:
+        self.halt.set()
+        for run_id in self.active.values():
+            self.ctx.cancels.cancel(run_id)
+
+
+async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: str,
+                   params: Mapping[str, str] | None = None, run_id: str | None = None,
+                   definitions: Mapping[str, Definition] | None = None, jobs_dir: Path | None = None,
+                   initial: FlowState | None = None, attempt: int = 1,
+                   on_step_change: StepCallback | None = None) -> Run:
+    """Run ``flow`` to its end and return the flow Run (``succeeded``, ``warning``,
+    ``failed``, ``timed_out`` or ``cancelled``).
+
+    ``definitions`` (or else the files of ``jobs_dir``) resolve ``job = "x"`` steps.
+    With ``run_id`` of an existing row (queued by the daemon, or a run being retried) that
+    row is used. ``initial`` is where to start from (see :func:`prepare_again`), with
+    ``attempt`` the flow run's attempt number. ``on_step_change`` is called with the step
+    row at each change (waiting, running, ended, settled). The flow's own lock is the
+    caller's business (the daemon holds it for scheduled and forced runs).
+    """
+    if definitions is None:
+        definitions = _load_definitions(jobs_dir, ctx)
+    existing = _get(ctx, run_id) if run_id else None
+    run_params = {**flow.params, **(existing.params if existing else {}), **(params or {})}
+    row = Run(id=run_id or new_run_id(), job=flow.name, kind="flow", state=RunState.RUNNING,
+              attempt=attempt, nominal=nominal, params=run_params, trigger=trigger,
+              started=(existing.started if existing and existing.started else ctx.now()))
+    if existing:
+        ctx.store.update_run(row)
+    else:
+        ctx.store.insert_run(row)
+    runner = _FlowRun(flow, row, ctx=ctx, definitions=definitions, on_step_change=on_step_change)
+    fs = initial or FlowState()
+    for unit, state in fs.units.items():
+        if state is RunState.SUCCEEDED:
+            runner.read_outputs(unit)
+    stop_event = ctx.cancels.register(row.id)
+    if attempt == 1:
+        await notify_event(ctx, flow, "start", row)
+    try:
+        fs, stopped = await _drive(runner, fs, stop_event)
+    except asyncio.CancelledError:
+        runner.stop_running()
+        row = replace(row, state=RunState.CANCELLED, reason="interrupted", ended=ctx.now())
+        ctx.store.update_run(row)
+        raise
+    finally:
+        ctx.cancels.unregister(row.id)
+    state = flowplan.final_state(flow, fs, cancelled=stopped == "cancelled", timed_out=stopped == "timeout")
+    assert state is not None
+    row = replace(row, state=state, reason=_reason(flow, fs, stopped), ended=ctx.now())
+    ctx.store.update_run(row)
+    ctx.logger.info("flow %s: run %s %s", flow.name, row.id, state.value)
+    await _finish(flow, row, ctx)
+    return row
+
+
+async def _drive(runner: _FlowRun, fs: FlowState, stop_event: asyncio.Event) -> tuple[FlowState, str | None]:
+    flow, ctx = runner.flow, runner.ctx
+    loop = asyncio.get_running_loop()
+    deadline = None if flow.timeout is None else loop.time() + flow.timeout
+    tasks: dict[asyncio.Task[Run], Unit] = {}
+    stopped: str | None = None
+    stopper = asyncio.ensure_future(stop_event.wait())
+    try:
+        while True:
+            if stopped is None:
+                adv = flowplan.advance(flow, fs, params=runner.row.params, outputs=runner.step_outputs())
+            else:
+                adv = flowplan.stop(flow, fs, reason="cancelled" if stopped == "cancelled" else "flow timed out")
+            fs = adv.state
+            for unit, state, reason in adv.settled:
+                runner.settle(unit, state, reason)
+            for unit in adv.start:
+                tasks[asyncio.ensure_future(runner.run_unit(unit))] = unit
+            if not tasks:
+                return fs, stopped
+            waiting: set[asyncio.Future[object]] = set(tasks)  # type: ignore[arg-type]
+            if stopped is None:
+                waiting.add(stopper)
+            timeout = None if deadline is None or stopped else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if stopped is None and (stop_event.is_set() or not done):
+                stopped = "cancelled" if stop_event.is_set() else "timeout"
+                ctx.logger.warning("flow %s: run %s %s; stopping its steps", flow.name, runner.row.id,
+                                   "cancelled" if stopped == "cancelled" else "timed out")
+                runner.stop_running()
+            for task in [t for t in done if t in tasks]:
+                unit = tasks.pop(task)  # type: ignore[arg-type]
+                run = task.result()  # type: ignore[union-attr]
+                fs = flowplan.finish_unit(fs, unit, run.state)
+                runner._changed(run)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        stopper.cancel()
+
+
+def _reason(flow: Flow, fs: FlowState, stopped: str | None) -> str | None:
+    if stopped == "timeout":
+        return "flow timed out"
+    if stopped == "cancelled":
+        return "cancelled"
+    bad = [name for name, state in flowplan.summary(flow, fs)
+           if state not in (RunState.SUCCEEDED, RunState.SKIPPED, RunState.NOT_RUN)]
+    return f"steps not succeeded: {', '.join(bad)}" if bad else None
+
+
+async def _finish(flow: Flow, row: Run, ctx: RunContext) -> None:
+    from cronflow import plugins
+
+    await asyncio.to_thread(plugins.call_hook, ctx.pm, "on_flow_finish", ctx.logger, flow_run=row)
+    if row.state.ok:
+        await notify_event(ctx, flow, "success", row)
+        previous = ctx.store.previous_outcome(flow.name, row.id)
+        if previous is not None and not previous.ok and previous is not RunState.CANCELLED:
+            await notify_event(ctx, flow, "recovered", row)
+    elif row.state in (RunState.FAILED, RunState.TIMED_OUT):
+        await notify_event(ctx, flow, "failure", row)
+
+
+def _get(ctx: RunContext, run_id: str) -> Run | None:
+    from cronflow.errors import NotFoundError
+
+    try:
+        found = ctx.store.get_run(run_id)
+    except NotFoundError:
+        return None
+    return found if found.id == run_id else None
+
+
+def _load_definitions(jobs_dir: Path | None, ctx: RunContext) -> Mapping[str, Definition]:
+    if jobs_dir is None:
+        return {}
+    from cronflow.shell.loader import load_dir
+
+    return load_dir(Path(jobs_dir), now=ctx.now(), default_timezone=ctx.default_timezone).definitions
+
+
+# --- retry and rerun ------------------------------------------------------------------------
+
+
+def prepare_again(flow: Flow, flow_run: Run, steps: list[Run], *, ctx: RunContext,
+                  from_step: str | None = None) -> FlowState:
+    """The state a ``retry`` (``from_step`` None) or ``rerun --from`` starts from; the
+    step rows and output files of the units that run again are removed, so that the flow
+    run shows one row per unit (the new one)."""
+    from cronflow.errors import CronflowError
+
+    if not flow_run.state.terminal:
+        raise CronflowError(f"flow run {flow_run.id} is still {flow_run.state.value}")
+    prior = flowplan.from_units(flow, [(run.step or "", run.item, run.state) for run in steps])
+    if from_step is None:
+        if flow_run.state is RunState.SUCCEEDED:
+            raise CronflowError(f"flow run {flow_run.id} succeeded: nothing to retry "
+                                "(use `cronflow rerun RUN_ID --from STEP`)")
+        fresh = flowplan.retry_state(flow, prior)
+    else:
+        if from_step not in {step.name for step in flow.steps}:
+            names = ", ".join(step.name for step in flow.steps)
+            raise CronflowError(f"flow {flow.name} has no step {from_step!r} (steps: {names})")
+        fresh = flowplan.rerun_state(flow, prior, from_step)
+    reset = set(flowplan.reset_units(prior, fresh))
+    doomed = [run for run in steps if (run.step, run.item) in reset or run.step not in prior.items]
+    ctx.store.delete_runs([run.id for run in doomed])
+    for run in doomed:
+        for path in (run.log_path, output_path(ctx.state_dir, flow_run.id, (run.step or "", run.item))):
+            if path:
+                Path(path).unlink(missing_ok=True)
+    return fresh

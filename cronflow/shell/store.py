@@ -1,0 +1,375 @@
+"""Run history and per-job state in SQLite (WAL), in ``<state>/cronflow.db``.
+
+Every run, flow run and flow step is one row of ``runs``; a fire that did not start is a
+row in state ``skipped`` with its reason. ``job_state`` keeps what must survive a restart
+(paused, the first-load anchor of "once" schedules, the last fire handled, the boot id
+of ``@reboot``); ``daemon_status`` holds what the running daemon wants the CLI to see
+(its pid and current load errors). All times are stored as UTC ISO 8601 strings.
+
+WAL with ``synchronous=NORMAL``: a commit survives the daemon being killed (the WAL is in
+the page cache), and fires due together are written in one transaction (``batch``), so a
+burst of starts is not one fsync per run. How a run becomes a row (and back) is
+:mod:`cronflow.core.records`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from cronflow.errors import CronflowError, NotFoundError
+from cronflow.model import JobState, Run, RunState
+from cronflow.core.records import COLUMNS, RUN_FIELDS, EncodedRun, decode_run, decode_state, encode_run, to_iso
+
+DB_NAME = "cronflow.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'job',
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    nominal TEXT,
+    started TEXT,
+    ended TEXT,
+    exit_code INTEGER,
+    pid INTEGER,
+    params TEXT NOT NULL DEFAULT '{}',
+    log_path TEXT,
+    trigger TEXT NOT NULL DEFAULT 'schedule',
+    parent_id TEXT,
+    step TEXT,
+    item TEXT,
+    lock_path TEXT,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_job ON runs (job, created);
+CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_id);
+CREATE TABLE IF NOT EXISTS job_state (
+    job TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    paused_until TEXT,
+    anchor TEXT,
+    last_fire TEXT,
+    boot_id TEXT
+);
+CREATE TABLE IF NOT EXISTS daemon_status (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+class Store:
+    """A connection to the state database; safe to share between threads (one lock).
+
+    Open with :meth:`open`; the schema is created on first use.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._batch_depth = 0
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        """Open (creating the directory and schema) ``<state_dir>/cronflow.db``."""
+        state_dir = Path(state_dir)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CronflowError(f"{state_dir}: cannot create the state directory: {exc.strerror}") from None
+        return cls(state_dir / DB_NAME)
+
+    def defer_checkpoints(self) -> None:
+        """Stop checkpointing the WAL at commits (SQLite does at every ~1,000 pages, with
+        two fsyncs, inside whichever commit crosses the mark): the daemon's commits sit
+        on the path of its fires, so it calls :meth:`checkpoint` between them instead."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+
+    def checkpoint(self) -> int:
+        """Copy the WAL into the database as far as readers allow (never waits for them);
+        the WAL frames it still holds after."""
+        with self._lock:
+            _, frames, copied = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(0, frames - copied)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group every write inside into one transaction (nestable)."""
+        with self._lock:
+            if self._batch_depth == 0:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._db.execute("COMMIT")
+
+    def _write(self, sql: str, args: Sequence[Any] | Iterable[Sequence[Any]], many: bool = False) -> None:
+        with self.batch():
+            if many:
+                self._db.executemany(sql, args)  # type: ignore[arg-type]
+            else:
+                self._db.execute(sql, args)  # type: ignore[arg-type]
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._db.execute(sql, args)
+            cursor.row_factory = sqlite3.Row  # type: ignore[assignment]
+            return cursor.fetchall()
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def insert_run(self, run: Run, *, lock_path: str | None = None, created: datetime | None = None) -> None:
+        """Insert a new run row."""
+        self.insert_runs([run], lock_paths=[lock_path], created=created)
+
+    def insert_runs(self, runs: Sequence[Run], *, lock_paths: Sequence[str | None] | None = None,
+                    created: datetime | None = None, encoded: Sequence[EncodedRun | None] | None = None) -> None:
+        """Insert several run rows in one transaction. ``encoded`` may hold a run's
+        :func:`encode_run` worked out earlier (the daemon prepares its fires ahead)."""
+        stamp = to_iso(created or datetime.now(timezone.utc))
+        locks = list(lock_paths) if lock_paths is not None else [None] * len(runs)
+        values = list(encoded) if encoded is not None else [None] * len(runs)
+        rows = [(*(value or encode_run(run)), lock, stamp) for run, lock, value in zip(runs, locks, values)]
+        marks = ", ".join("?" for _ in COLUMNS)
+        self._write(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", rows, many=True)
+
+    def update_run(self, run: Run) -> None:
+        """Write every field of ``run`` to its row."""
+        self.update_runs([run])
+
+    def update_runs(self, runs: Sequence[Run]) -> None:
+        """Write every field of each of ``runs`` to its row, in one transaction."""
+        sets = ", ".join(f"{name} = ?" for name in RUN_FIELDS[1:])
+        self._write(f"UPDATE runs SET {sets} WHERE id = ?",
+                    [(*encode_run(run)[1:], run.id) for run in runs], many=True)
+
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete these rows (a flow retry replaces the rows of the steps it runs again)."""
+        self._write("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids], many=True)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id or unique id prefix; NotFoundError otherwise."""
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows and run_id:
+            rows = self._query("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                               (_like_prefix(run_id),))
+        if not rows:
+            raise NotFoundError(f"no run {run_id!r}")
+        if len(rows) > 1:
+            raise NotFoundError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+        return decode_run(rows[0])
+
+    def lock_path_of(self, run_id: str) -> str | None:
+        """The lock file a run held (for reconciling after a restart)."""
+        rows = self._query("SELECT lock_path FROM runs WHERE id = ?", (run_id,))
+        return rows[0]["lock_path"] if rows else None
+
+    def list_runs(self, *, job: str | None = None, states: Sequence[str] | None = None,
+                  since: datetime | None = None, limit: int | None = None,
+                  parent_id: str | None = None, top_level: bool = False) -> list[Run]:
+        """Runs, newest first. ``top_level`` leaves out flow steps."""
+        where, args = [], []
+        if job is not None:
+            where.append("job = ?")
+            args.append(job)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args.extend(states)
+        if since is not None:
+            where.append("created >= ?")
+            args.append(to_iso(since))
+        if parent_id is not None:
+            where.append("parent_id = ?")
+            args.append(parent_id)
+        if top_level:
+            where.append("kind != 'step'")
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [decode_run(row) for row in self._query(sql, args)]
+
+    def unfinished_runs(self) -> list[Run]:
+        """Rows still ``queued`` or ``running`` (what a starting daemon reconciles)."""
+        return self.list_runs(states=[RunState.QUEUED.value, RunState.RUNNING.value])
+
+    def last_runs(self) -> dict[str, Run]:
+        """The newest run that is not a skip, per job or flow (steps excluded)."""
+        rows = self._query(
+            "SELECT * FROM runs WHERE rowid IN (SELECT max(rowid) FROM runs "
+            "WHERE state != 'skipped' AND kind != 'step' GROUP BY job)")
+        return {row["job"]: decode_run(row) for row in rows}
+
+    def running_jobs(self) -> dict[str, int]:
+        """Job name -> number of runs queued or running (steps excluded)."""
+        rows = self._query("SELECT job, count(*) AS n FROM runs WHERE state IN ('queued', 'running') "
+                           "AND kind != 'step' GROUP BY job")
+        return {row["job"]: row["n"] for row in rows}
+
+    def previous_outcome(self, job: str, before_id: str) -> RunState | None:
+        """The terminal state of the job's last finished run other than ``before_id``."""
+        rows = self._query(
+            "SELECT state FROM runs WHERE job = ? AND id != ? AND state IN "
+            "('succeeded', 'failed', 'timed_out', 'cancelled', 'lost', 'warning') "
+            "ORDER BY created DESC, rowid DESC LIMIT 1", (job, before_id))
+        return RunState(rows[0]["state"]) if rows else None
+
+    def list_overview(self, now: datetime) -> dict[str, dict[str, Any]]:
+        """Per job: ``last_run`` (ISO), ``last_state``, ``paused`` and ``running`` (count),
+        for ``cronflow list``. Jobs with neither history nor state are absent."""
+        overview: dict[str, dict[str, Any]] = {}
+
+        def entry(name: str) -> dict[str, Any]:
+            return overview.setdefault(name, {"last_run": None, "last_state": None,
+                                              "paused": False, "running": 0})
+
+        for name, run in self.last_runs().items():
+            item = entry(name)
+            item["last_run"] = to_iso(run.started or run.nominal)
+            item["last_state"] = run.state.value
+        for name, count in self.running_jobs().items():
+            entry(name)["running"] = count
+        for state in self.job_states().values():
+            if state.is_paused(now):
+                entry(state.job)["paused"] = True
+        return overview
+
+    def retain(self, *, now: datetime, max_age: float = 30 * 86400, max_per_job: int = 1000) -> int:
+        """Delete finished rows older than ``max_age`` seconds or beyond the newest
+        ``max_per_job`` of their job, and their log files; return how many rows went."""
+        cutoff = to_iso(now - timedelta(seconds=max_age))
+        doomed = self._query(
+            "SELECT id, log_path FROM runs WHERE state NOT IN ('queued', 'running') AND ("
+            "created < ? OR rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
+            "(PARTITION BY job ORDER BY created DESC, rowid DESC) AS n FROM runs "
+            "WHERE kind != 'step') WHERE n > ?))", (cutoff, max_per_job))
+        ids = [row["id"] for row in doomed]
+        if not ids:
+            return 0
+        with self.batch():
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                marks = ", ".join("?" for _ in part)
+                # a flow's steps go with it
+                self._db.execute(f"DELETE FROM runs WHERE parent_id IN ({marks})", part)
+                self._db.execute(f"DELETE FROM runs WHERE id IN ({marks})", part)
+        for row in doomed:
+            if row["log_path"]:
+                try:
+                    os.unlink(row["log_path"])
+                except OSError:
+                    pass
+        return len(ids)
+
+    # --- job state ----------------------------------------------------------------------
+
+    def job_state(self, job: str) -> JobState:
+        """The stored state of ``job`` (defaults when none was stored)."""
+        rows = self._query("SELECT * FROM job_state WHERE job = ?", (job,))
+        return decode_state(rows[0]) if rows else JobState(job=job)
+
+    def job_states(self) -> dict[str, JobState]:
+        """Every stored job state by job name."""
+        return {row["job"]: decode_state(row) for row in self._query("SELECT * FROM job_state")}
+
+    def set_job_state(self, state: JobState) -> None:
+        """Store ``state`` (insert or replace)."""
+        self.set_job_states([state])
+
+    def set_job_states(self, states: Sequence[JobState]) -> None:
+        """Store several job states in one statement."""
+        self._write(
+            "INSERT OR REPLACE INTO job_state (job, paused, paused_until, anchor, last_fire, boot_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(state.job, int(state.paused), to_iso(state.paused_until), to_iso(state.anchor),
+              to_iso(state.last_fire), state.boot_id) for state in states], many=True)
+
+    # --- daemon status ------------------------------------------------------------------
+
+    def set_status(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` for the CLI to read."""
+        self._write("INSERT OR REPLACE INTO daemon_status (key, value) VALUES (?, ?)",
+                    (key, json.dumps(value)))
+
+    def status(self, key: str, default: Any = None) -> Any:
+        """A value stored with :meth:`set_status`."""
+        rows = self._query("SELECT value FROM daemon_status WHERE key = ?", (key,))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def load_errors(self) -> list[dict[str, Any]]:
+        """The daemon's current load errors: ``{"path", "line", "message"}`` dicts."""
+        return list(self.status("load_errors", []))
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """What ``cronflow list`` adds from the state dir: the first-load anchors of the
+    jobs (so relative "once" schedules show their real next fire) and, per job, the
+    last run, its state, and whether it is paused or running."""
+
+    anchors: dict[str, datetime]
+    overview: dict[str, dict[str, Any]]
+
+    def annotate(self, rows: list[dict[str, Any]]) -> None:
+        """Add ``last_run``, ``last_state``, ``paused``, ``running`` to each row."""
+        for row in rows:
+            info = self.overview.get(row.get("name") or "", {})
+            row["last_run"] = info.get("last_run")
+            row["last_state"] = info.get("last_state")
+            row["paused"] = bool(info.get("paused", False))
+            row["running"] = int(info.get("running", 0))
+
+
+def read_list_state(state_dir: Path, *, now: datetime) -> ListState:
+    """The :class:`ListState` of a state dir (empty when there is no database yet)."""
+    path = Path(state_dir) / DB_NAME
+    if not path.exists():
+        return ListState(anchors={}, overview={})
+    store = Store(path)
+    try:
+        anchors = {name: s.anchor for name, s in store.job_states().items() if s.anchor is not None}
+        return ListState(anchors=anchors, overview=store.list_overview(now))
+    finally:
+        store.close()
