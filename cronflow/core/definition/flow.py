@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from cronflow.core.definition.fields import Checker, scalar_text, suggest
 from cronflow.core.definition.common import COMMON_KEYS, common_fields, definition_name, key_lines
+from cronflow.core.flow import graph
 from cronflow.model import Flow, Step
 from cronflow.core.definition.tomllines import KeyPath
 
@@ -184,7 +185,7 @@ def _check_graph(checker: Checker, steps: list[_Checked], params: Mapping[str, s
                               f"is not a step of this flow{suggest(need, names)}")
     if unknown:
         return
-    cycle = _find_cycle([checked.step for checked in steps])
+    cycle = graph.find_cycle([checked.step for checked in steps])
     if cycle:
         at = by_name[cycle[0]].at
         checker.error(at + ("needs",), f"steps form a cycle: {' -> '.join(cycle)}")
@@ -202,45 +203,6 @@ def _check_graph(checker: Checker, steps: list[_Checked], params: Mapping[str, s
             if source not in by_name:
                 checker.error(at + ("foreach",), f"foreach refers to outputs of {source!r}, "
                               f"which is not a step of this flow{suggest(source, names)}")
-            elif source not in _ancestors(step.name, by_name):
+            elif source not in graph.ancestors([checked.step for checked in steps], step.name):
                 checker.error(at + ("foreach",), f"foreach refers to outputs of {source!r}, but "
                               f"step {step.name!r} does not need it (add it to 'needs')")
-
-
-def _ancestors(name: str, by_name: Mapping[str, _Checked]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(by_name[name].step.needs)
-    while stack:
-        current = stack.pop()
-        if current not in seen:
-            seen.add(current)
-            stack.extend(by_name[current].step.needs)
-    return seen
-
-
-def _find_cycle(steps: list[Step]) -> list[str] | None:
-    """The first cycle found, as names closing on the first one, or None for a DAG."""
-    needs = {step.name: step.needs for step in steps}
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        path.append(name)
-        for need in needs[name]:
-            if state.get(need) == 1:
-                return path[path.index(need):] + [need]
-            if need not in state:
-                found = visit(need)
-                if found:
-                    return found
-        path.pop()
-        state[name] = 2
-        return None
-
-    for step in steps:
-        if step.name not in state:
-            found = visit(step.name)
-            if found:
-                return found
-    return None

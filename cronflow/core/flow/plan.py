@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cronflow.model import Flow, RunState, Step
+from cronflow.core.flow import graph
 from cronflow.core.flow.outputs import split_items
 
 Unit = tuple[str, str | None]  # (step name, item or None)
@@ -66,20 +67,7 @@ class ForeachError(ValueError):
 
 def topo_order(flow: Flow) -> tuple[Step, ...]:
     """The steps so that each comes after what it needs; file order among equals."""
-    by_name = {step.name: step for step in flow.steps}
-    placed: dict[str, Step] = {}
-    remaining = list(flow.steps)
-    while remaining:
-        progress = False
-        for step in list(remaining):
-            if all(need in placed or need not in by_name for need in step.needs):
-                placed[step.name] = step
-                remaining.remove(step)
-                progress = True
-        if not progress:  # a cycle: the loader refuses these; keep going deterministically
-            placed.update((step.name, step) for step in remaining)
-            break
-    return tuple(placed.values())
+    return graph.topo_order(flow.steps)
 
 
 def step_state(fs: FlowState, name: str) -> RunState | None:
@@ -324,17 +312,7 @@ def retry_state(flow: Flow, prior: FlowState) -> FlowState:
 
 def downstream(flow: Flow, start: str) -> tuple[str, ...]:
     """``start`` and every step that needs it, directly or not, in file order."""
-    if start not in {step.name for step in flow.steps}:
-        raise KeyError(start)
-    found = {start}
-    changed = True
-    while changed:
-        changed = False
-        for step in flow.steps:
-            if step.name not in found and found.intersection(step.needs):
-                found.add(step.name)
-                changed = True
-    return tuple(step.name for step in flow.steps if step.name in found)
+    return graph.descendants(flow.steps, start)
 
 
 def rerun_state(flow: Flow, prior: FlowState, start: str) -> FlowState:
@@ -355,16 +333,7 @@ def reset_units(prior: FlowState, fresh: FlowState) -> tuple[Unit, ...]:
 
 def ancestors(flow: Flow, name: str) -> tuple[str, ...]:
     """Every step ``name`` needs, directly or not, in file order (whose outputs it sees)."""
-    by_name = {step.name: step for step in flow.steps}
-    seen: set[str] = set()
-    stack: list[str] = list(by_name[name].needs)
-    while stack:
-        current = stack.pop()
-        if current in seen or current not in by_name:
-            continue
-        seen.add(current)
-        stack.extend(by_name[current].needs)
-    return tuple(step.name for step in flow.steps if step.name in seen)
+    return graph.ancestors(flow.steps, name)
 
 
 def unit_label(unit: Unit) -> str:
