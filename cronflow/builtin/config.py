@@ -6,10 +6,10 @@ line and notifier or trigger name.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cronflow.core.suggest import did_you_mean
 from cronflow.durations import parse_duration
 from cronflow.errors import DurationError
 from cronflow.model import Run
@@ -29,9 +29,7 @@ def check_keys(config: Mapping[str, Any], allowed: Iterable[str]) -> None:
     allowed = sorted(allowed)
     for key in config:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown key {key!r}{hint} (known: {', '.join(allowed)})")
+            raise ValueError(f"unknown key {key!r}{did_you_mean(key, allowed)} (known: {', '.join(allowed)})")
 
 
 def duration_key(config: Mapping[str, Any], key: str, default: float) -> float:

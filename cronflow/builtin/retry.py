@@ -19,13 +19,13 @@ exponential ``delay * factor ** (n - 1)``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cronflow.core.suggest import did_you_mean
 from cronflow.durations import parse_duration
 from cronflow.errors import DurationError
 from cronflow.hookspecs import Register, hookimpl
@@ -84,9 +84,7 @@ def _settings(config: Mapping[str, Any], *, exponential: bool) -> _Settings:
     allowed = _COMMON_KEYS | ({"factor"} if exponential else set())
     for key in config:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed - {"run_id"}), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown key {key!r}{hint}")
+            raise ValueError(f"unknown key {key!r}{did_you_mean(key, allowed - {'run_id'})}")
     factor = config.get("factor", DEFAULT_FACTOR)
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 1:
         raise ValueError(f"factor: expected a number >= 1, got {factor!r}")

@@ -6,7 +6,6 @@ state). Built-in plugins are registered first, exactly like third-party ones.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata
 import logging
@@ -19,6 +18,7 @@ import pluggy
 
 from cronflow import __version__, hookspecs
 from cronflow.errors import PluginError
+from cronflow.core.suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "cronflow"
 DISABLE_ENV = "CRONFLOW_DISABLE_PLUGINS"
@@ -137,8 +137,7 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
         for impl in caller.get_hookimpls():
             if impl.optionalhook:
                 continue
-            hint = difflib.get_close_matches(hook_name, REGISTRATION_HOOKS + EVENT_HOOKS, n=1)
-            suffix = f" (did you mean {hint[0]}?)" if hint else ""
+            suffix = did_you_mean(hook_name, REGISTRATION_HOOKS + EVENT_HOOKS)
             raise PluginError(
                 f"plugin {impl.plugin_name}: unknown hook {hook_name}{suffix}"
             )

@@ -8,11 +8,11 @@ the line of its table.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cronflow.errors import ConfigError
+from cronflow.core.suggest import did_you_mean
 from cronflow.model import Flow, Job, RetrySpec
 
 if TYPE_CHECKING:
@@ -60,9 +60,7 @@ def _retries(defn: Job | Flow) -> list[tuple[RetrySpec, int | None]]:
 
 def _unknown(what: str, name: str, table: Mapping[str, Registered]) -> str:
     available = ", ".join(sorted(table)) or "none installed"
-    close = difflib.get_close_matches(name, list(table), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{hint} (available: {available})"
+    return f"unknown {what} {name!r}{did_you_mean(name, table)} (available: {available})"
 
 
 def _validate(registered: Registered, config: Mapping[str, Any]) -> str | None:

@@ -67,7 +67,7 @@ def test_no_jitter_means_no_run_id_dependence() -> None:
 @pytest.mark.parametrize(
     ("policy", "config", "message"),
     [
-        ("fixed", {"delya": "1s"}, "unknown key 'delya'; did you mean 'delay'?"),
+        ("fixed", {"delya": "1s"}, "unknown key 'delya' (did you mean 'delay'?)"),
         ("fixed", {"factor": 2}, "unknown key 'factor'"),
         ("linear", {"delay": "soon"}, "delay: invalid duration 'soon'"),
         ("exponential", {"factor": 0.5}, "factor: expected a number >= 1"),

@@ -121,7 +121,7 @@ def test_misspelled_hook_is_an_error_naming_plugin_and_hook() -> None:
     pm.register(Typo(), name="typo-plugin")
     from cronflow.plugins.manager import _check_pending
 
-    with pytest.raises(PluginError, match=r"plugin typo-plugin: unknown hook on_run_finsh \(did you mean on_run_finish\?\)"):
+    with pytest.raises(PluginError, match=r"plugin typo-plugin: unknown hook on_run_finsh \(did you mean 'on_run_finish'\?\)"):
         _check_pending(pm)
 
 
@@ -319,10 +319,10 @@ def test_check_reports_unknown_names_with_the_available_ones_at_their_lines() ->
     messages = [str(error) for error in check_plugin_names(job, registry)]
     assert messages[0].startswith("jobs.d/backup.toml:8: unknown notifier 'slack' (available: ")
     assert "command, email, webhook" in messages[0]
-    assert messages[1].startswith("jobs.d/backup.toml:12: unknown notifier 'webhok'; did you mean 'webhook'?")
+    assert messages[1].startswith("jobs.d/backup.toml:12: unknown notifier 'webhok' (did you mean 'webhook'?)")
     assert messages[2].startswith("jobs.d/backup.toml:16: unknown trigger kind 'cron' (available: after, files")
     assert messages[3].startswith(
-        "jobs.d/backup.toml:4: unknown retry policy 'exponentail'; did you mean 'exponential'? (available: "
+        "jobs.d/backup.toml:4: unknown retry policy 'exponentail' (did you mean 'exponential'?) (available: "
     )
     assert len(messages) == 4
 

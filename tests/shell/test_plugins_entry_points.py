@@ -115,7 +115,7 @@ def test_a_misspelled_hook_is_a_one_line_error(tmp_path: Path) -> None:
     install_fake(site, "cronflow-zz-typo", "1.0", {"zz-typo": "zz_typo"}, {"zz_typo": source})
     proc = cronflow("plugins", site=site)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "Error: plugin zz-typo: unknown hook on_run_finsh (did you mean on_run_finish?)"
+    assert proc.stderr.strip() == "Error: plugin zz-typo: unknown hook on_run_finsh (did you mean 'on_run_finish'?)"
 
 
 def test_check_names_the_plugin_notifier_once_installed(tmp_path: Path) -> None:

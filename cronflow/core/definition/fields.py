@@ -9,7 +9,6 @@ and returns a usable fallback, so that one pass over a file reports all its mist
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Collection, Mapping
@@ -21,6 +20,7 @@ from cronflow.durations import parse_duration
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.model import NOTIFY_EVENTS, NotifySpec, RetrySpec, TriggerSpec
 from cronflow.core.definition.tomllines import KeyLines, KeyPath
+from cronflow.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from cronflow.core.schedule import Schedule
@@ -39,12 +39,6 @@ def compiled_schedule(exprs: tuple[str, ...], zone_name: str, anchor: datetime) 
     from cronflow.core.schedule import compile_schedules, resolve_zone
 
     return compile_schedules(exprs, zone=resolve_zone(zone_name), anchor=anchor)
-
-
-def suggest(key: str, allowed: Collection[str]) -> str:
-    """`` (did you mean 'x'?)`` for a close match among ``allowed``, else ``""``."""
-    match = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def scalar_text(value: Any) -> str:
@@ -93,7 +87,7 @@ class Checker:
                 continue
             hint = (hints or {}).get(key)
             if hint is None:
-                hint = f"unknown key {key!r}{suggest(key, allowed)}"
+                hint = f"unknown key {key!r}{did_you_mean(key, allowed)}"
             self.error(where + (key,), hint)
 
     # -- scalars ---------------------------------------------------------------------
@@ -159,7 +153,7 @@ class Checker:
         if isinstance(value, str) and value in choices:
             return enum_type(value)
         shown = repr(value) if isinstance(value, str) else _type_name(value)
-        hint = suggest(value, choices) if isinstance(value, str) else ""
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
         self.error(where + (key,), f"{_label(where + (key,))} must be one of "
                    f"{', '.join(choices)}; got {shown}{hint}")
         return default
@@ -289,7 +283,7 @@ class Checker:
             for index, event in enumerate(events):
                 if event not in NOTIFY_EVENTS:
                     self.error(at + ("on", index), f"unknown notify event {event!r}"
-                               f"{suggest(event, NOTIFY_EVENTS)}; events: {', '.join(NOTIFY_EVENTS)}")
+                               f"{did_you_mean(event, NOTIFY_EVENTS)}; events: {', '.join(NOTIFY_EVENTS)}")
             if via is None:
                 continue
             config = {k: v for k, v in item.items() if k not in ("via", "on")}

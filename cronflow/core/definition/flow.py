@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from cronflow.core.definition.fields import Checker, scalar_text, suggest
+from cronflow.core.definition.fields import Checker, scalar_text
 from cronflow.core.definition.common import COMMON_KEYS, common_fields, definition_name, key_lines
 from cronflow.core.flow import graph
+from cronflow.core.suggest import did_you_mean
 from cronflow.model import Flow, Step
 from cronflow.core.definition.tomllines import KeyPath
 
@@ -182,7 +183,7 @@ def _check_graph(checker: Checker, steps: list[_Checked], params: Mapping[str, s
             if need not in by_name:
                 unknown = True
                 checker.error(at + ("needs", index), f"step {step.name!r} needs {need!r}, which "
-                              f"is not a step of this flow{suggest(need, names)}")
+                              f"is not a step of this flow{did_you_mean(need, names)}")
     if unknown:
         return
     cycle = graph.find_cycle([checked.step for checked in steps])
@@ -202,7 +203,7 @@ def _check_graph(checker: Checker, steps: list[_Checked], params: Mapping[str, s
             source = outputs_ref.group(1)
             if source not in by_name:
                 checker.error(at + ("foreach",), f"foreach refers to outputs of {source!r}, "
-                              f"which is not a step of this flow{suggest(source, names)}")
+                              f"which is not a step of this flow{did_you_mean(source, names)}")
             elif source not in graph.ancestors([checked.step for checked in steps], step.name):
                 checker.error(at + ("foreach",), f"foreach refers to outputs of {source!r}, but "
                               f"step {step.name!r} does not need it (add it to 'needs')")

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from cronflow.errors import ConfigError
-from cronflow.core.definition.fields import Checker, suggest
+from cronflow.core.definition.fields import Checker
+from cronflow.core.suggest import closest, did_you_mean
 from cronflow.model import Definition, Flow, Job, Overlap
 from cronflow.core.definition.common import COMMON_KEYS, common_fields, definition_name, key_lines
 from cronflow.core.definition.flow import build_flow
@@ -74,7 +75,7 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     fields = common_fields(checker, data, now=now, default_timezone=default_timezone)
     command = checker.command(data, "command", ())
     # a misspelt `comand` already has its error, with the suggestion
-    if "command" not in data and not any(suggest(key, ("command",)) for key in data):
+    if "command" not in data and not any(closest(key, ("command",)) for key in data):
         checker.errors.append(ConfigError(
             path, 1, "missing 'command' (a job runs a command; a flow has [[steps]] or [[phases]])"))
     overlap = fields["overlap"]
@@ -113,7 +114,7 @@ def check_references(definitions: Mapping[str, Definition]) -> list[ConfigError]
                                           "a flow; a step runs a job (or an inline command)"))
             elif target is None:
                 errors.append(ConfigError(flow.path, line, f"step {step.name!r}: no job named "
-                                          f"{step.job!r}{suggest(step.job, job_names)}"))
+                                          f"{step.job!r}{did_you_mean(step.job, job_names)}"))
     return errors
 
 

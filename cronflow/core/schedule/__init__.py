@@ -102,12 +102,11 @@ def resolve_zone(name: str) -> ZoneInfo:
     found = zone_or_none(name)
     if found is not None:
         return found
-    import difflib
+    from cronflow.core.suggest import did_you_mean
 
     # a path is refused on purpose: no suggestion would help
     path_like = str(name).startswith(("/", "."))
-    close = [] if path_like else difflib.get_close_matches(str(name), _zone_names(), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = "" if path_like else did_you_mean(str(name), _zone_names())
     raise ScheduleError(f"unknown time zone {name!r}{hint}") from None
 
 
