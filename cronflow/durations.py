@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from cronflow.errors import DurationError
+
+# float in, float out; None in (no default), float | None out
+D = TypeVar("D", bound="float | None")
 
 _UNITS: dict[str, float] = {
     "ms": 0.001,
@@ -56,6 +61,24 @@ def parse_duration(value: str | int | float) -> float:
             f"invalid duration {value!r}; write e.g. \"90s\", \"15m\", \"2h\", \"1d\" or \"1h30m\""
         )
     return total
+
+
+def duration_key(config: Mapping[str, Any], key: str, default: D, *, lenient: bool = False) -> float | D:
+    """The seconds of the duration-valued ``config[key]``, or ``default`` when it is absent.
+
+    A value that does not parse is a ``ValueError`` naming the key (``delay: invalid
+    duration ...``, as job files word it), the form a plugin's ``validate`` reports.
+    ``lenient`` makes it ``default`` instead, for a caller that only takes a hint from a
+    table it does not own (another plugin may give the key its own meaning).
+    """
+    if key not in config:
+        return default
+    try:
+        return parse_duration(config[key])
+    except DurationError as exc:
+        if lenient:
+            return default
+        raise ValueError(f"{key}: {exc}") from None
 
 
 def format_duration(seconds: float) -> str:

@@ -10,8 +10,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cronflow.core.suggest import did_you_mean
-from cronflow.durations import parse_duration
-from cronflow.errors import DurationError
 from cronflow.model import Run
 
 _EVENT_WORDS = {
@@ -30,16 +28,6 @@ def check_keys(config: Mapping[str, Any], allowed: Iterable[str]) -> None:
     for key in config:
         if key not in allowed:
             raise ValueError(f"unknown key {key!r}{did_you_mean(key, allowed)} (known: {', '.join(allowed)})")
-
-
-def duration_key(config: Mapping[str, Any], key: str, default: float) -> float:
-    """A duration-valued key, or ``default`` when absent."""
-    if key not in config:
-        return default
-    try:
-        return parse_duration(config[key])
-    except DurationError as exc:
-        raise ValueError(f"{key!r}: {exc}") from None
 
 
 def string_list(config: Mapping[str, Any], key: str) -> list[str]:

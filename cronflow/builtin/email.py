@@ -24,7 +24,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from cronflow.builtin.config import check_keys, duration_key, string_list, summary
+from cronflow.builtin.config import check_keys, string_list, summary
+from cronflow.durations import duration_key
 from cronflow.model import Run
 
 EMAIL_TIMEOUT = 10.0

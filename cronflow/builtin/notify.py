@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cronflow.builtin import email as _email
-from cronflow.builtin.config import check_keys, duration_key, summary
+from cronflow.builtin.config import check_keys, summary
+from cronflow.durations import duration_key
 from cronflow.hookspecs import Register, hookimpl
 from cronflow.model import Run
 from cronflow.shell.process import killer

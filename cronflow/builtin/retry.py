@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronflow.core.suggest import did_you_mean
-from cronflow.durations import parse_duration
+from cronflow.durations import duration_key, parse_duration
 from cronflow.errors import DurationError
 from cronflow.hookspecs import Register, hookimpl
 
@@ -44,15 +44,6 @@ class _Settings:
     factor: float
     jitter_seconds: float
     jitter_fraction: float
-
-
-def _duration(config: Mapping[str, Any], key: str, default: float | None) -> float | None:
-    if key not in config:
-        return default
-    try:
-        return parse_duration(config[key])
-    except DurationError as exc:
-        raise ValueError(f"{key}: {exc}") from None
 
 
 def _jitter(value: Any) -> tuple[float, float]:
@@ -90,8 +81,8 @@ def _settings(config: Mapping[str, Any], *, exponential: bool) -> _Settings:
         raise ValueError(f"factor: expected a number >= 1, got {factor!r}")
     seconds, fraction = _jitter(config["jitter"]) if "jitter" in config else (0.0, 0.0)
     return _Settings(
-        delay=_duration(config, "delay", DEFAULT_DELAY) or 0.0,
-        max_delay=_duration(config, "max_delay", EXPONENTIAL_MAX_DELAY if exponential else None),
+        delay=duration_key(config, "delay", DEFAULT_DELAY) or 0.0,
+        max_delay=duration_key(config, "max_delay", EXPONENTIAL_MAX_DELAY if exponential else None),
         factor=float(factor),
         jitter_seconds=seconds,
         jitter_fraction=fraction,

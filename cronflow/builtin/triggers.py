@@ -39,7 +39,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cronflow.builtin.config import check_keys, duration_key, string_list
+from cronflow.builtin.config import check_keys, string_list
+from cronflow.durations import duration_key
 from cronflow.builtin.globs import compile_pattern, is_recursive, watch_root
 from cronflow.hookspecs import Register, hookimpl
 from cronflow.model import Run, RunState

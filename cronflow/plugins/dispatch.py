@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import pluggy
 
+from cronflow.durations import duration_key
 from cronflow.model import NotifySpec, RetrySpec, Run
 from cronflow.plugins.manager import Logger, Registry, kwargs_for
 
@@ -62,7 +62,7 @@ def notify(
         logger.error("notify via %r: no installed plugin provides this notifier", spec.via)
         return False
     config = dict(spec.config)
-    own = _own_timeout(config)
+    own = duration_key(config, "timeout", 0.0, lenient=True)
     limit = max(timeout, own + _NOTIFY_GRACE) if own else timeout
     outcome: dict[str, bool] = {}
 
@@ -88,15 +88,6 @@ def notify(
         )
         return False
     return outcome.get("ok", False)
-
-
-def _own_timeout(config: Mapping[str, Any]) -> float:
-    from cronflow.durations import parse_duration
-
-    try:
-        return parse_duration(config.get("timeout", 0))
-    except Exception:
-        return 0.0
 
 
 def retry_delay(

@@ -1,6 +1,6 @@
 import pytest
 
-from cronflow.durations import format_duration, parse_duration
+from cronflow.durations import duration_key, format_duration, parse_duration
 from cronflow.errors import DurationError
 
 
@@ -26,3 +26,19 @@ def test_parse_rejects(text):
 def test_format(seconds, text):
     assert format_duration(seconds) == text
     assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_duration_key_reads_a_present_key_and_defaults_an_absent_one():
+    assert duration_key({"delay": "1m30s"}, "delay", 5.0) == 90.0
+    assert duration_key({}, "delay", 5.0) == 5.0
+    assert duration_key({}, "max_delay", None) is None
+
+
+def test_duration_key_names_the_key_as_job_files_do():
+    with pytest.raises(ValueError, match=r"^timeout: invalid duration 'soon'"):
+        duration_key({"timeout": "soon"}, "timeout", 1.0)
+
+
+@pytest.mark.parametrize("value", ["soon", True, [1], -3])
+def test_duration_key_lenient_falls_back_to_the_default(value):
+    assert duration_key({"timeout": value}, "timeout", 0.0, lenient=True) == 0.0

@@ -181,7 +181,7 @@ def test_watch_root_is_the_part_before_the_first_wildcard() -> None:
     [
         ({}, "'paths' is required"),
         ({"paths": "/x", "mode": "both"}, "'mode' must be \"any\" or \"all\""),
-        ({"paths": "/x", "cooldown": "later"}, "'cooldown'"),
+        ({"paths": "/x", "cooldown": "later"}, "^cooldown: invalid duration 'later'"),
         ({"paths": 3}, "'paths' must be a string or a list of strings"),
     ],
 )
