@@ -27,6 +27,7 @@ from typing import Any
 
 from cronflow.builtin import email as _email
 from cronflow.builtin.config import check_keys, summary
+from cronflow.core.records import run_to_json
 from cronflow.durations import duration_key
 from cronflow.hookspecs import Register, hookimpl
 from cronflow.model import Run
@@ -38,34 +39,10 @@ WEBHOOK_FORMATS = ("json", "slack", "discord")
 
 
 def run_payload(event: str, run: Run) -> dict[str, Any]:
-    """The JSON document the command (stdin) and webhook (body) notifiers send."""
-
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "event": event,
-        "text": summary(event, run),
-        "run": {
-            "id": run.id,
-            "job": run.job,
-            "kind": run.kind,
-            "state": str(getattr(run.state, "value", run.state)),
-            "reason": run.reason,
-            "attempt": run.attempt,
-            "exit_code": run.exit_code,
-            "nominal": iso(run.nominal),
-            "started": iso(run.started),
-            "ended": iso(run.ended),
-            "duration": run.duration,
-            "params": dict(run.params),
-            "log_path": run.log_path,
-            "trigger": run.trigger,
-            "parent_id": run.parent_id,
-            "step": run.step,
-            "item": run.item,
-        },
-    }
+    """The JSON document the command (stdin) and webhook (body) notifiers send: the event,
+    its one-line text, and the run as ``history --json`` shows it (UTC ISO 8601 times), so
+    a script reads one shape wherever it meets a run."""
+    return {"event": event, "text": summary(event, run), "run": run_to_json(run)}
 
 
 def run_env(event: str, run: Run) -> dict[str, str]:

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from cronflow.builtin import email as email_mod
-from cronflow.builtin.notify import command, webhook
+from cronflow.builtin.notify import command, run_env, run_payload, webhook
+from cronflow.core.records import run_to_json
 from cronflow.model import NotifySpec, Run, RunState
 from cronflow.plugins import build_registry, get_plugin_manager, notify
 
@@ -45,6 +46,20 @@ def _run(tmp_path: Path | None = None, **changes: Any) -> Run:
 @pytest.fixture
 def registry():
     return build_registry(get_plugin_manager(entry_points=False))
+
+
+# --- the payload ---------------------------------------------------------------------------
+
+
+def test_the_payload_run_is_the_history_json_object_with_utc_times() -> None:
+    paris = timezone(timedelta(hours=2))
+    run = _run(nominal=T0.astimezone(paris), started=T0.astimezone(paris), ended=T0.astimezone(paris))
+    payload = run_payload("failure", run)
+    assert payload["run"] == run_to_json(run)
+    assert payload["run"]["nominal"] == payload["run"]["started"] == "2024-05-01T03:00:00.000000+00:00"
+    env = run_env("failure", run)
+    assert env["CRONFLOW_NOMINAL_TIME"] == env["CRONFLOW_STARTED"] == env["CRONFLOW_ENDED"] == \
+        "2024-05-01T03:00:00.000000+00:00"
 
 
 # --- webhook ---------------------------------------------------------------------------
@@ -98,7 +113,7 @@ def test_webhook_posts_the_run_as_json(http_server, registry) -> None:
     assert body["run"]["id"] == "backup-20240501T030000Z"
     assert body["run"]["state"] == "failed"
     assert body["run"]["exit_code"] == 3
-    assert body["run"]["nominal"] == "2024-05-01T03:00:00+00:00"
+    assert body["run"]["nominal"] == "2024-05-01T03:00:00.000000+00:00"
     assert body["run"]["duration"] == 42.0
     assert body["run"]["params"] == {"target": "/home"}
 
@@ -295,7 +310,7 @@ def test_command_gets_the_run_in_env_and_json_on_stdin(tmp_path: Path, registry)
     assert env["CRONFLOW_EXIT_CODE"] == "3"
     assert env["CRONFLOW_ATTEMPT"] == "2"
     assert env["CRONFLOW_LOG_PATH"] == str(tmp_path / "run.log")
-    assert env["CRONFLOW_NOMINAL_TIME"] == "2024-05-01T03:00:00+00:00"
+    assert env["CRONFLOW_NOMINAL_TIME"] == "2024-05-01T03:00:00.000000+00:00"
     assert env["CRONFLOW_PARAM_TARGET"] == "/home"
     assert env["EXTRA"] == "1"
     assert seen["stdin"]["run"]["job"] == "backup"
