@@ -27,6 +27,7 @@ from typing import Any
 
 from cronflow.builtin import email as _email
 from cronflow.builtin.config import check_keys, summary
+from cronflow.core.command import command_argv
 from cronflow.core.records import run_to_json
 from cronflow.durations import duration_key
 from cronflow.hookspecs import Register, hookimpl
@@ -77,12 +78,10 @@ def run_env(event: str, run: Run) -> dict[str, str]:
 
 
 def _command_argv(config: Mapping[str, Any]) -> list[str]:
-    command = config.get("command")
-    if isinstance(command, str) and command.strip():
-        return ["/bin/sh", "-c", command]
-    if isinstance(command, (list, tuple)) and command and all(isinstance(a, str) for a in command):
-        return list(command)
-    raise ValueError("'command' must be a non-empty argv list or a shell string")
+    try:
+        return command_argv(config.get("command"))
+    except ValueError as exc:
+        raise ValueError(f"'command' {exc}") from None
 
 
 def _validate_command(config: Mapping[str, Any]) -> None:

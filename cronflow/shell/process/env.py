@@ -1,5 +1,5 @@
-"""A job's environment and argv: the base environment, ``env_file``, ``[env]`` and the
-``CRONFLOW_*`` variables of a run, and the command as the argv to start.
+"""A job's environment: the base environment, ``env_file``, ``[env]`` and the
+``CRONFLOW_*`` variables of a run (the argv is :func:`cronflow.core.command.command_argv`).
 """
 
 from __future__ import annotations
@@ -47,10 +47,3 @@ def env_file_values(job: Job) -> dict[str, str]:
         return read_env_file(env_file_path(job.path, job.env_file))
     except ConfigError as exc:
         raise SpawnError(str(exc)) from None
-
-
-def command_argv(command: tuple[str, ...] | str) -> list[str]:
-    """A job's command as argv: a string runs through ``/bin/sh -c``."""
-    if isinstance(command, str):
-        return ["/bin/sh", "-c", command]
-    return list(command)

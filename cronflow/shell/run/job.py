@@ -15,7 +15,8 @@ from typing import Any
 
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started, spawn, start, watch
-from cronflow.shell.process.env import command_argv, job_env
+from cronflow.core.command import command_argv
+from cronflow.shell.process.env import job_env
 from cronflow.model import Job, Overlap, Run, RunState, SkipReason, replace
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
