@@ -218,7 +218,7 @@ def assert_located(exc: ConfigError, path: str, text: str) -> None:
 def test_job_file_parser_raises_only_located_config_errors(text, name):
     path = f"jobs.d/{name}.toml"
     try:
-        definition = parse_definition(path, text, now=NOW)
+        definition = parse_definition(path, text, now=NOW, default_timezone="UTC")
     except ConfigError as exc:
         assert_located(exc, path, text)
         return
@@ -232,6 +232,6 @@ def test_any_schedule_in_a_job_file_is_a_located_config_error_or_accepted(expr, 
     text = to_toml({"command": "true", "schedule": expr, "timezone": zone})
     assert text is not None
     try:
-        parse_definition("jobs.d/fuzz.toml", text, now=NOW)
+        parse_definition("jobs.d/fuzz.toml", text, now=NOW, default_timezone="UTC")
     except ConfigError as exc:
         assert_located(exc, "jobs.d/fuzz.toml", text)

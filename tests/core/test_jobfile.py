@@ -19,7 +19,7 @@ PATH = "jobs.d/backup.toml"
 
 
 def parse(text: str, path: str = PATH):
-    return parse_definition(path, text, now=NOW)
+    return parse_definition(path, text, now=NOW, default_timezone="UTC")
 
 
 def first_error(text: str, path: str = PATH) -> str:
@@ -197,12 +197,12 @@ def test_error_names_the_line_of_the_offending_key(text, expected):
 
 def test_all_errors_of_a_file_are_collected_in_line_order():
     text = 'comand = "x"\ntimeout = "soon"\n[retry]\nattempts = 0\n'
-    definition, errors = check_definition(PATH, text, now=NOW)
+    definition, errors = check_definition(PATH, text, now=NOW, default_timezone="UTC")
     assert definition is None
     # no "missing 'command'" on top of the misspelling's own error
     assert [(e.line, e.message.split(" ")[0]) for e in errors] == [
         (1, "unknown"), (2, "timeout:"), (4, "retry.attempts")]
-    _, errors = check_definition(PATH, 'zzz = 1\n', now=NOW)
+    _, errors = check_definition(PATH, 'zzz = 1\n', now=NOW, default_timezone="UTC")
     assert [e.message.split(" ")[0] for e in errors] == ["unknown", "missing"]
 
 

@@ -15,7 +15,7 @@ PATH = "jobs.d/etl.toml"
 
 
 def parse(text: str, path: str = PATH):
-    return parse_definition(path, text, now=NOW)
+    return parse_definition(path, text, now=NOW, default_timezone="UTC")
 
 
 def first_error(text: str) -> str:

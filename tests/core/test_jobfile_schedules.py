@@ -14,7 +14,7 @@ PATH = "jobs.d/backup.toml"
 
 
 def parse(text: str):
-    return parse_definition(PATH, text, now=NOW)
+    return parse_definition(PATH, text, now=NOW, default_timezone="UTC")
 
 
 def first_error(text: str) -> ConfigError:
@@ -62,7 +62,7 @@ def test_a_bad_zone_is_reported_once_not_again_for_the_schedule():
     text = 'command = "x"\nschedule = "0 3 * * *"\ntimezone = "Nowhere/City"\n'
     from cronflow.core.definition.job import check_definition
 
-    _, errors = check_definition(PATH, text, now=NOW)
+    _, errors = check_definition(PATH, text, now=NOW, default_timezone="UTC")
     assert [e.line for e in errors] == [3]
 
 

@@ -31,11 +31,13 @@ _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
 def parse_definition(path: str, text: str, *, now: datetime,
-                     default_timezone: str = "UTC") -> Definition:
+                     default_timezone: str) -> Definition:
     """Parse one file; raise the first :class:`ConfigError` (by line) if it has any.
 
     ``default_timezone`` is the zone schedules are checked in when the file sets none;
-    the definition itself keeps ``timezone=None`` so the daemon's default applies.
+    the definition itself keeps ``timezone=None`` so the daemon's default applies. It has
+    no default here: the one default (``$CRONFLOW_TIMEZONE``, else the system zone) is
+    the shell's, :func:`cronflow.shell.paths.default_timezone`.
     """
     definition, errors = check_definition(path, text, now=now, default_timezone=default_timezone)
     if errors:
@@ -45,7 +47,7 @@ def parse_definition(path: str, text: str, *, now: datetime,
 
 
 def check_definition(path: str, text: str, *, now: datetime,
-                     default_timezone: str = "UTC") -> tuple[Definition | None, list[ConfigError]]:
+                     default_timezone: str) -> tuple[Definition | None, list[ConfigError]]:
     """Parse one file and collect all its errors, sorted by line.
 
     Returns ``(definition, [])`` for a good file and ``(None, errors)`` for a bad one.

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cronflow.shell import paths
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import DEFAULT_LOG_CAP
 from cronflow.shell.process.env import base_env, env_file_values
@@ -81,7 +82,7 @@ class RunContext:
     pm: Any
     registry: Any
     logger: Logger
-    default_timezone: str = "UTC"
+    default_timezone: str = field(default_factory=paths.default_timezone)
     log_cap: int = DEFAULT_LOG_CAP
     cancels: Cancels = field(default_factory=Cancels)
     base_env: Mapping[str, str] = field(default_factory=lambda: job_environ(os.environ))
