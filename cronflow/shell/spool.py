@@ -30,14 +30,18 @@ def spool_dir(state_dir: Path) -> Path:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
-    """One control request. ``target`` is a job name, a tag (``by_tag``) or a run id."""
+    """One control request. ``target`` is a job name, a tag (``by_tag``) or a run id.
+
+    ``requested`` (POSIX seconds) is when the user asked; the caller reads its clock and
+    passes it, so no default hides a clock read here.
+    """
 
     kind: str
     target: str
+    requested: float
     by_tag: bool = False
     params: Mapping[str, str] = field(default_factory=dict)
     until: str | None = None  # pause: ISO 8601 instant, None = until resumed
-    requested: float = 0.0  # POSIX seconds
     path: Path | None = None
 
 
@@ -50,11 +54,12 @@ def submit(state_dir: Path, request: Request) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CronflowError(f"{directory}: cannot create the spool directory: {exc.strerror}") from None
+    # the name orders arrivals (the daemon reads oldest first), finer than ``requested``
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}-{request.kind}.json"
     body = json.dumps({
         "kind": request.kind, "target": request.target, "by_tag": request.by_tag,
         "params": dict(request.params), "until": request.until,
-        "requested": request.requested or time.time(),
+        "requested": request.requested,
     })
     tmp = directory / f".{name}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
