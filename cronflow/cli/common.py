@@ -13,9 +13,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # exit statuses of `run` and `flow run` besides 0 and the run's own failure (1): as
 # sysexits' EX_TEMPFAIL, timeout(1), and a shell's SIGINT
+EXIT_FAILED = 1
 EXIT_BUSY = 75
 EXIT_TIMED_OUT = 124
 EXIT_CANCELLED = 130
+
+
+def exit_status(state: Any, exit_code: int | None = None) -> int:
+    """The exit status of a run that ended in ``state``, for a job run or a flow run.
+
+    0 when the state is ok (a flow's ``warning`` too); 124 timed out; 130 cancelled;
+    otherwise the process's own ``exit_code`` (128+N when killed by signal N, as a shell
+    reports it), else 1: a failure never exits 0.
+    """
+    from cronflow.model import RunState
+
+    if state.ok:
+        return 0
+    if state is RunState.TIMED_OUT:
+        return EXIT_TIMED_OUT
+    if state is RunState.CANCELLED:
+        return EXIT_CANCELLED
+    if exit_code is None:
+        return EXIT_FAILED
+    if exit_code < 0:
+        return 128 - exit_code
+    return exit_code or EXIT_FAILED
 
 
 def jobs_dir_option(func: F) -> F:
@@ -36,11 +59,18 @@ def state_dir_option(func: F) -> F:
     )(func)
 
 
+def resolve_jobs_dir(jobs_dir: Path | None) -> Path:
+    """The jobs dir after the ``--jobs-dir`` flag, environment and defaults."""
+    from cronflow.shell import paths
+
+    return paths.jobs_dir(jobs_dir)
+
+
 def resolve_dirs(jobs_dir: Path | None, state_dir: Path | None) -> tuple[Path, Path]:
     """The (jobs dir, state dir) pair after flags, environment and defaults."""
     from cronflow.shell import paths
 
-    jobs = paths.jobs_dir(jobs_dir)
+    jobs = resolve_jobs_dir(jobs_dir)
     return jobs, paths.state_dir(state_dir, jobs=jobs)
 
 

@@ -35,9 +35,9 @@ MAX_RUN_IDS = 50
 
 
 def _jobs_dir(ctx: click.Context) -> Path:
-    from cronflow.shell.paths import jobs_dir
+    from cronflow.cli.common import resolve_jobs_dir
 
-    return jobs_dir(_param(ctx, "jobs_dir"))
+    return resolve_jobs_dir(_param(ctx, "jobs_dir"))
 
 
 def _param(ctx: click.Context | None, name: str) -> Any:

@@ -22,9 +22,7 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import EXIT_BUSY, EXIT_CANCELLED, EXIT_TIMED_OUT, now
-
-EXIT_FAILED = 1
+from cronflow.cli.common import EXIT_BUSY, EXIT_CANCELLED, exit_status, now
 
 
 def foreground_context(state: Path) -> Any:
@@ -62,18 +60,7 @@ def job_exit_status(name: str, run: Any) -> int:
         summary += f" (exit {run.exit_code})"
     if not state.ok:
         click.echo(summary, err=True)
-    if state.ok:
-        return 0
-    if state is RunState.TIMED_OUT:
-        return EXIT_TIMED_OUT
-    if state is RunState.CANCELLED:
-        return EXIT_CANCELLED
-    code = run.exit_code
-    if code is None:
-        return 1
-    if code < 0:
-        return 128 - code
-    return code or 1
+    return exit_status(state, run.exit_code)
 
 
 def step_line(run: Any) -> str:
@@ -91,12 +78,9 @@ def step_line(run: Any) -> str:
 
 
 def flow_exit_status(run: Any) -> int:
-    """The exit status of a foreground flow run (see the module docstring)."""
-    from cronflow.model import RunState
-
-    if run.state.ok:
-        return 0
-    return {RunState.TIMED_OUT: EXIT_TIMED_OUT, RunState.CANCELLED: EXIT_CANCELLED}.get(run.state, EXIT_FAILED)
+    """The exit status of a foreground flow run (see the module docstring): a flow's own
+    state decides, not the exit code of any one step."""
+    return exit_status(run.state)
 
 
 def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] | None = None,

@@ -10,12 +10,12 @@ import os
 import shutil
 import sys
 import tempfile
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
 import click
 
+from cronflow.cli import common
 from cronflow.cli.common import jobs_dir_option
 from cronflow.errors import CronflowError
 
@@ -55,7 +55,7 @@ def _checker(out: Path):
     from cronflow.shell.paths import default_timezone
     from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
 
-    now = datetime.now(timezone.utc)
+    now = common.now()
     zone = default_timezone()
     registry = build_registry(get_plugin_manager())
 
@@ -90,7 +90,7 @@ def import_crontab(file: str, out: Path | None, user_field: bool | None, write: 
     on stderr with its crontab line number.
     """
     from cronflow.core.crontab import parse as crontab
-    from cronflow.shell.paths import jobs_dir as resolve_jobs_dir
+    from cronflow.cli.common import resolve_jobs_dir
 
     text, source = _read_source(file)
     target = out or resolve_jobs_dir(jobs_dir)

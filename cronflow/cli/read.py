@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from cronflow.cli import common
 from cronflow.cli.common import jobs_dir_option
-from cronflow.cli.completion import complete_tags
+from cronflow.cli.completion import complete_definition_names, complete_tags
 from cronflow.errors import ConfigError, CronflowError
 
 if TYPE_CHECKING:
     from cronflow.model import Definition
 
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _default_zone() -> str:
@@ -39,12 +36,6 @@ def _default_zone() -> str:
     except CronflowError as exc:
         raise CronflowError(f"default time zone ($CRONFLOW_TIMEZONE): {exc}") from None
     return name
-
-
-def _jobs_dir(flag: Path | None) -> Path:
-    from cronflow.shell.paths import jobs_dir
-
-    return jobs_dir(flag)
 
 
 # -- check ---------------------------------------------------------------------------------
@@ -61,8 +52,8 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
     """
     from cronflow.shell.loader import load_dir, load_paths
 
-    now, zone = _now(), _default_zone()
-    targets = list(paths) or [_jobs_dir(jobs_dir)]
+    now, zone = common.now(), _default_zone()
+    targets = list(paths) or [common.resolve_jobs_dir(jobs_dir)]
     # a file checked on its own may name jobs that live beside it
     known: dict[str, Definition] = {}
     for parent in sorted({p.parent for p in targets if not p.is_dir()}):
@@ -94,19 +85,8 @@ def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
 # -- next ----------------------------------------------------------------------------------
 
 
-def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    """Shell completion: the job files' names in the jobs dir (cheap: no parsing)."""
-    from cronflow.shell.loader import job_files
-
-    try:
-        files = job_files(_jobs_dir(ctx.params.get("jobs_dir")))
-    except CronflowError:
-        return []
-    return [f.stem for f in files if f.stem.startswith(incomplete)]
-
-
 @click.command(name="next")
-@click.argument("target", metavar="SCHEDULE_OR_JOB", shell_complete=_complete_names)
+@click.argument("target", metavar="SCHEDULE_OR_JOB", shell_complete=complete_definition_names)
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many fire times to show.")
 @click.option("--after", metavar="ISO8601", default=None,
@@ -139,11 +119,11 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
         exprs = (target,)
     zone = resolve_zone(zone_name)
     shown_zone = resolve_zone(tz) if tz and definition is not None else zone
-    start = _parse_after(after, zone) if after else _now()
+    start = _parse_after(after, zone) if after else common.now()
     anchor = start
     if definition is not None and after is None:
         # a job's relative "once" forms count from when the daemon first loaded it
-        anchor = _persisted_anchor(definition.name, _jobs_dir(jobs_dir), start) or start
+        anchor = _persisted_anchor(definition.name, common.resolve_jobs_dir(jobs_dir), start) or start
     if not exprs:
         assert definition is not None
         if json_:
@@ -157,7 +137,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     except ScheduleError as exc:
         if definition is None and JOB_NAME.match(target) and not any(c.isdigit() for c in target):
             # a lone word is more likely a mistyped job name than a schedule
-            raise CronflowError(f"no job or flow named {target!r} in {_jobs_dir(jobs_dir)}, "
+            raise CronflowError(f"no job or flow named {target!r} in {common.resolve_jobs_dir(jobs_dir)}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
     times = fire_times(schedule, start, count)
@@ -189,10 +169,10 @@ def _find_definition(target: str, flag: Path | None) -> Definition | None:
         return None
     from cronflow.shell.loader import find_definition
 
-    directory = _jobs_dir(flag)
+    directory = common.resolve_jobs_dir(flag)
     if not directory.is_dir():
         return None
-    return find_definition(target, directory, now=_now(), default_timezone=_default_zone())
+    return find_definition(target, directory, now=common.now(), default_timezone=_default_zone())
 
 
 def _parse_after(text: str, zone: Any) -> datetime:
@@ -222,8 +202,8 @@ def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
     from cronflow.shell.paths import state_dir
     from cronflow.shell.store import read_list_state
 
-    now, zone = _now(), _default_zone()
-    jobs = _jobs_dir(jobs_dir)
+    now, zone = common.now(), _default_zone()
+    jobs = common.resolve_jobs_dir(jobs_dir)
     result = load_dir(jobs, now=now, default_timezone=zone)
     # last run, state, paused/running and "once" anchors from the state dir (cronflow.shell.store)
     known = read_list_state(state_dir(None, jobs=jobs), now=now)
