@@ -272,13 +272,18 @@ class Checker:
         line = self.lines.line(*at, "policy")
         return RetrySpec(policy=policy, attempts=attempts, config=dict(value), line=line)
 
+    def _plugin_name(self, item: Mapping[str, Any], key: str, at: KeyPath, table: str, example: str) -> str | None:
+        """The required key of a plugin table that picks its plugin (``via``, ``kind``)."""
+        name = self.string(item, key, at, non_empty=True)
+        if key not in item:
+            self.error(at, f"{table} needs {key!r} ({example})")
+        return name
+
     def notify(self, table: Mapping[str, Any], where: KeyPath) -> tuple[NotifySpec, ...]:
         """The ``[[notify]]`` tables; keys beyond ``via``/``on`` are the notifier's config."""
         specs: list[NotifySpec] = []
         for at, item in self.tables(table, "notify", where):
-            via = self.string(item, "via", at, non_empty=True)
-            if "via" not in item:
-                self.error(at, "[[notify]] needs 'via' (a notifier name such as \"command\")")
+            via = self._plugin_name(item, "via", at, "[[notify]]", "a notifier name such as \"command\"")
             events = self.string_list(item, "on", at, allow_single=True) if "on" in item else ("failure",)
             for index, event in enumerate(events):
                 if event not in NOTIFY_EVENTS:
@@ -294,9 +299,7 @@ class Checker:
         """The ``[[trigger]]`` tables; keys beyond ``kind`` are the trigger's config."""
         specs: list[TriggerSpec] = []
         for at, item in self.tables(table, "trigger", where):
-            kind = self.string(item, "kind", at, non_empty=True)
-            if "kind" not in item:
-                self.error(at, "[[trigger]] needs 'kind' (a trigger kind such as \"files\")")
+            kind = self._plugin_name(item, "kind", at, "[[trigger]]", "a trigger kind such as \"files\"")
             if kind is None:
                 continue
             config = {k: v for k, v in item.items() if k != "kind"}
