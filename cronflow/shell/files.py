@@ -110,17 +110,28 @@ def env_file_path(job_path: str | os.PathLike[str], env_file: str) -> Path:
     return path if path.is_absolute() else Path(job_path).parent / path
 
 
+def read_utf8(path: str | os.PathLike[str], *, label: str = "") -> str:
+    """The UTF-8 text of a file cronflow reads (a job file, an env file); a missing,
+    unreadable or undecodable one is a ConfigError (at the line of the first bad byte),
+    its message after ``label`` (``"env_file: "``)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, f"{label}no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), None, f"{label}is a directory") from None
+    except OSError as exc:
+        raise ConfigError(str(path), None, f"{label}cannot read file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(str(path), line, f"{label}not valid UTF-8 text") from None
+
+
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read an env file at run time (see :func:`parse_env_file`); errors are ConfigError."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), None, "env_file: no such file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), None, "env_file: not valid UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"env_file: cannot read: {exc.strerror}") from None
-    return parse_env_file(text, path=str(path))
+    return parse_env_file(read_utf8(path, label="env_file: "), path=str(path))
 
 
 # -- masking -----------------------------------------------------------------------------------

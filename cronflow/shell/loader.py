@@ -17,7 +17,7 @@ from cronflow.errors import ConfigError
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
-from cronflow.shell.files import check_job_file
+from cronflow.shell.files import check_job_file, read_utf8
 
 
 def is_job_file(name: str) -> bool:
@@ -40,23 +40,6 @@ def job_files(directory: Path) -> list[Path]:
     except OSError as exc:
         raise ConfigError(str(directory), None, f"cannot read directory: {exc.strerror}") from None
     return [directory / name for name in names]
-
-
-def read_text(path: Path) -> str:
-    """The UTF-8 text of a job file; unreadable or undecodable files are a ConfigError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(str(path), None, "no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(str(path), None, "is a directory") from None
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot read file: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(str(path), line, "not valid UTF-8 text") from None
 
 
 def load_file(path: Path, *, now: datetime, default_timezone: str | None = None) -> Definition:
@@ -156,7 +139,7 @@ def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition
 
 def _load_one(path: Path, *, now: datetime, default_timezone: str) -> tuple[Definition | None, list[ConfigError]]:
     try:
-        text = read_text(path)
+        text = read_utf8(path)
     except ConfigError as exc:
         return None, [exc]
     definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone)

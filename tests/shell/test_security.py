@@ -119,6 +119,16 @@ def test_env_file_errors_are_config_errors(tmp_path):
     assert str(info.value) == f"{bad}:2: expected KEY=VALUE, got 'B'"
 
 
+def test_env_files_are_read_as_job_files_are(tmp_path):
+    latin = tmp_path / "latin.env"
+    latin.write_bytes(b"A=1\nB=caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        read_env_file(latin)
+    assert str(info.value) == f"{latin}:2: env_file: not valid UTF-8 text"
+    with pytest.raises(ConfigError, match="env_file: is a directory"):
+        read_env_file(tmp_path)
+
+
 def test_cronflow_check_refuses_a_world_writable_job_file_and_keeps_the_others(tmp_path):
     import subprocess
     import sys
