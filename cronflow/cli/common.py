@@ -41,22 +41,16 @@ def exit_status(state: Any, exit_code: int | None = None) -> int:
     return exit_code or EXIT_FAILED
 
 
-def jobs_dir_option(func: F) -> F:
-    return click.option(
-        "--jobs-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Jobs directory (default: $CRONFLOW_JOBS_DIR, ./jobs.d, or the system/user one).",
-    )(func)
+def _dir_option(flag: str, help: str) -> Callable[[F], F]:
+    # no default here: paths.jobs_dir / paths.state_dir own the fallbacks (env, ./jobs.d, ...)
+    return click.option(flag, type=click.Path(file_okay=False, path_type=Path), default=None, help=help)
 
 
-def state_dir_option(func: F) -> F:
-    return click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="State directory (default: $CRONFLOW_STATE_DIR, ./state beside ./jobs.d, or the system/user one).",
-    )(func)
+jobs_dir_option = _dir_option(
+    "--jobs-dir", "Jobs directory (default: $CRONFLOW_JOBS_DIR, ./jobs.d, or the system/user one).")
+state_dir_option = _dir_option(
+    "--state-dir",
+    "State directory (default: $CRONFLOW_STATE_DIR, ./state beside ./jobs.d, or the system/user one).")
 
 
 def resolve_jobs_dir(jobs_dir: Path | None) -> Path:
