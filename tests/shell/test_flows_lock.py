@@ -17,7 +17,9 @@ from flow_helpers import Env
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
     env = Env(tmp_path)
-    env.write("slow", 'command = "sleep 1"\n')
+    # long enough that the job's own run still holds its lock when a loaded machine has
+    # only just started the flow's `cronflow run` (its start-up alone can take a second)
+    env.write("slow", 'command = "sleep 3"\n')
     return env
 
 
