@@ -1,0 +1,2 @@
+"""Crontab import (pure): crontab lines -> job tables, and names from commands.
+"""

@@ -1,0 +1,2 @@
+"""Flows (pure): the step graph, the plan of what runs next, step outputs.
+"""

@@ -1,0 +1,2 @@
+"""What the CLI shows (pure): list rows, times and tables, flow trees and Gantt bars.
+"""
