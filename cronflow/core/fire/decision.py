@@ -10,7 +10,6 @@ outside: a lock held by a process the daemon does not run (``cronflow run``) tur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -104,15 +103,17 @@ _BY_ACTION = {
 OVERLAP = _BY_ACTION[Action.SKIP]
 
 
-def decide_fire(policy: Overlap, *, running: int, buffered: int, max_concurrent: int = 1,
+def decide_fire(policy: Overlap, *, running: int, buffered: int, adopted: int = 0, max_concurrent: int = 1,
                 paused: bool = False, stopping: bool = False, buffer_cap: int = BUFFER_CAP) -> FireDecision:
-    """The decision for one fire: nothing while the daemon stops, ``skipped/paused``
-    while the job is paused, else the overlap policy's (:func:`decide_overlap`)."""
+    """The decision for one fire of a job with ``running`` runs of this daemon and
+    ``adopted`` runs of a previous one in progress and ``buffered`` fires waiting: nothing
+    while the daemon stops, ``skipped/paused`` while the job is paused, else the overlap
+    policy's (:func:`decide_overlap`; an adopted run counts as running)."""
     if stopping:
         return IGNORE
     if paused:
         return PAUSED
-    return _BY_ACTION[decide_overlap(policy, running=running, buffered=buffered,
+    return _BY_ACTION[decide_overlap(policy, running=running + adopted, buffered=buffered,
                                      max_concurrent=max_concurrent, buffer_cap=buffer_cap)]
 
 
@@ -126,10 +127,10 @@ class DueDecision:
     run: tuple[tuple[datetime, str, FireDecision], ...]
 
 
-def decide_due(name: str, fires: Sequence[datetime], *, now: datetime, overlap: Overlap,
+def decide_due(name: str, fires: list[datetime], *, now: datetime, overlap: Overlap,
                catchup: Catchup, catchup_window: float | None = None, misfire_grace: float | None = None,
                jitter: float = 0.0, omitted: int = 0, max_concurrent: int = 1, running: int = 0,
-               buffered: int = 0, paused: bool = False, stopping: bool = False) -> DueDecision:
+               adopted: int = 0, buffered: int = 0, paused: bool = False, stopping: bool = False) -> DueDecision:
     """Decide the due ``fires`` (nominal, oldest first, all at or before ``now``) of the
     job ``name``: the catch-up plan (:func:`cronflow.core.fire.catchup.plan_fires`), then
     each fire to run in turn, counting the fires started or buffered before it here.
@@ -138,7 +139,7 @@ def decide_due(name: str, fires: Sequence[datetime], *, now: datetime, overlap: 
     (``cancel_other``/``terminate_other``): that fire is ``skipped/overlap``, as the job
     lock those runs hold would make it anyway.
     """
-    plan = plan_fires(fires=list(fires), now=now, catchup=catchup, catchup_window=catchup_window,
+    plan = plan_fires(fires=fires, now=now, catchup=catchup, catchup_window=catchup_window,
                       misfire_grace=misfire_grace, omitted=omitted,
                       jitter_of=lambda fire: jitter_offset(name, fire, jitter))
     decided = []
@@ -146,7 +147,7 @@ def decide_due(name: str, fires: Sequence[datetime], *, now: datetime, overlap: 
     for fire in plan.run:
         late = (now - fire).total_seconds() - jitter_offset(name, fire, jitter)
         trigger = "catchup" if late > ON_TIME else "schedule"
-        decision = decide_fire(overlap, running=running + started_here, buffered=buffered,
+        decision = decide_fire(overlap, running=running + started_here, adopted=adopted, buffered=buffered,
                                max_concurrent=max_concurrent, paused=paused, stopping=stopping)
         if decision.stops_others and started_here:
             decision = OVERLAP

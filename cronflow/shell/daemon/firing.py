@@ -59,9 +59,9 @@ class Firing:
         """Runs in progress (adopted included)."""
         return sum(map(len, self.running.values())) + len(self.adopted)
 
-    def _busy(self, name: str) -> int:
+    def _running(self, name: str) -> int:
         runs = self.running.get(name)
-        return (len(runs) if runs else 0) + self.adopted.count(name)
+        return len(runs) if runs else 0
 
     # --- scheduled fires ---------------------------------------------------------------
 
@@ -111,8 +111,8 @@ class Firing:
         decided = decide_due(name, fires, now=now, overlap=definition.overlap, catchup=definition.catchup,
                              catchup_window=definition.catchup_window, misfire_grace=definition.misfire_grace,
                              jitter=definition.jitter, omitted=omitted,
-                             max_concurrent=getattr(definition, "max_concurrent", 1), running=self._busy(name),
-                             buffered=self.buffers.count(name), paused=state.is_paused(now),
+                             max_concurrent=getattr(definition, "max_concurrent", 1), running=self._running(name),
+                             adopted=self.adopted.count(name), buffered=self.buffers.count(name), paused=state.is_paused(now),
                              stopping=self.stopping)
         plan = decided.plan
         skipped = [self.claims.skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
@@ -146,7 +146,8 @@ class Firing:
         if definition is None:
             self.logger.error("%s: no job or flow %r is loaded; request ignored", trigger, name)
             return
-        decision = decide_fire(definition.overlap, running=self._busy(name), buffered=self.buffers.count(name),
+        decision = decide_fire(definition.overlap, running=self._running(name), adopted=self.adopted.count(name),
+                               buffered=self.buffers.count(name),
                                max_concurrent=getattr(definition, "max_concurrent", 1),
                                paused=trigger != "force" and self.table.state(name).is_paused(now),
                                stopping=self.stopping)
