@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from cronflow.core.fire.catchup import due_fires
-from cronflow.core.fire.decision import FireDecision, decide_due, decide_fire
+from cronflow.core.fire.decision import OVERLAP, FireDecision, decide_due, decide_fire
 from cronflow.core.fire.lookahead import Prepared
 from cronflow.model import Definition, Flow, Job, Run, RunState, SkipReason, replace
 from cronflow.shell.daemon.adopted import AdoptedRuns
@@ -119,12 +119,19 @@ class Firing:
         if plan.omitted:
             self.logger.warning("job %s: %d more missed fires before %s not recorded one by one",
                                 name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
+        blocked = False
         for fire, trigger, decision in decided.run:
+            if blocked and (decision.starts or decision.queued):
+                # the decision counted on the run before this one starting; the lock of
+                # another process stopped it, and would stop this one too
+                decision = OVERLAP
             ready = prepared if prepared is not None and prepared.serves(fire, trigger) else None
             started = self._execute(decision, definition, nominal=fire, trigger=trigger, params=None, now=now,
                                     prepared=ready)
             if started is not None:
                 starts.append((*started, ready.spec if ready is not None else None))
+            elif decision.starts:
+                blocked = True
         if skipped:
             missed.append((definition, skipped[-1]))
         if plan.last is not None:
