@@ -24,19 +24,23 @@ import sqlite3
 import time
 from pathlib import Path
 
-from cronflow.core.fire import lookahead
-from cronflow.core.fire.heap import FireHeap
-from cronflow.errors import CronflowError
-from cronflow.shell import spool
-from cronflow.shell.daemon import log as daemonlog
 from cronflow.shell.daemon import requests as control
+
+from cronflow.shell.daemon import log as daemonlog
+
+from cronflow.shell.process import locks
+
+from cronflow.core.fire import lookahead
+
+from cronflow.shell import spool
+from cronflow.shell.daemon.watcher import DirWatcher
+from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
 from cronflow.shell.daemon.jobtable import JobTable
 from cronflow.shell.daemon.reconcile import reconcile, watch_adopted
-from cronflow.shell.daemon.sdnotify import Notifier
-from cronflow.shell.daemon.watcher import DirWatcher
-from cronflow.shell.process import locks
 from cronflow.shell.run.context import RunContext, utc_now
+from cronflow.core.fire.heap import FireHeap
+from cronflow.shell.daemon.sdnotify import Notifier
 from cronflow.shell.store import Store
 
 # longest single wait, so that a wall clock step or a suspend is noticed this quickly
