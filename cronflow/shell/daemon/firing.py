@@ -112,8 +112,8 @@ class Firing:
                              catchup_window=definition.catchup_window, misfire_grace=definition.misfire_grace,
                              jitter=definition.jitter, omitted=omitted,
                              max_concurrent=getattr(definition, "max_concurrent", 1), running=self._running(name),
-                             adopted=self.adopted.count(name), buffered=self.buffers.count(name), paused=state.is_paused(now),
-                             stopping=self.stopping)
+                             adopted=self.adopted.count(name), buffered=self.buffers.count(name),
+                             paused=state.is_paused(now), stopping=self.stopping)
         plan = decided.plan
         skipped = [self.claims.skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
         if plan.omitted:
