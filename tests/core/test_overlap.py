@@ -3,7 +3,8 @@
 import pytest
 
 from cronflow.model import Overlap
-from cronflow.core.fire.heap import Action, FireHeap, decide_overlap
+from cronflow.core.fire.decision import Action, decide_overlap
+from cronflow.core.fire.heap import FireHeap
 
 
 @pytest.mark.parametrize("policy", list(Overlap))

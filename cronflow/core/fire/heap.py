@@ -1,4 +1,5 @@
-"""The daemon's pure bookkeeping: the heap of due instants and overlap decisions.
+"""The daemon's pure bookkeeping: the heap of due instants (the overlap decision is
+:mod:`cronflow.core.fire.decision`).
 
 No I/O and no clock reads: the daemon passes instants in and acts on what comes out.
 """
@@ -8,50 +9,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from enum import Enum
-
-from cronflow.model import Overlap
-
-BUFFER_CAP = 100
-
-
-class Action(str, Enum):
-    """What a fire does, given the runs of its job already in progress."""
-
-    START = "start"
-    SKIP = "skip"  # recorded skipped/overlap
-    BUFFER = "buffer"  # recorded queued; starts when a running run ends
-    DROP = "drop"  # recorded skipped/buffer_dropped
-    CANCEL_THEN_START = "cancel_then_start"  # SIGTERM the running run(s), then start
-    TERMINATE_THEN_START = "terminate_then_start"  # SIGKILL the running run(s), then start
-
-
-def decide_overlap(policy: Overlap, *, running: int, buffered: int, max_concurrent: int = 1,
-                   buffer_cap: int = BUFFER_CAP) -> Action:
-    """The action for a new fire of a job with ``running`` runs in progress and
-    ``buffered`` fires waiting.
-
-    ``cancel_other`` stops the running run gracefully (SIGTERM, then SIGKILL after the
-    job's ``kill_timeout``; it ends ``cancelled``); ``terminate_other`` kills it at once
-    (SIGKILL). ``buffer_one`` keeps one waiting fire and drops newer ones while it waits;
-    ``buffer_all`` keeps up to ``buffer_cap``. ``allow_all`` starts up to
-    ``max_concurrent`` runs at once and skips beyond that.
-    """
-    if policy is Overlap.ALLOW_ALL:
-        return Action.START if running < max(1, max_concurrent) else Action.SKIP
-    if running <= 0 and buffered <= 0:
-        return Action.START
-    if policy is Overlap.SKIP:
-        return Action.SKIP
-    if policy is Overlap.BUFFER_ONE:
-        return Action.BUFFER if buffered < 1 else Action.DROP
-    if policy is Overlap.BUFFER_ALL:
-        return Action.BUFFER if buffered < buffer_cap else Action.DROP
-    if running <= 0:
-        return Action.START
-    if policy is Overlap.CANCEL_OTHER:
-        return Action.CANCEL_THEN_START
-    return Action.TERMINATE_THEN_START
 
 
 @dataclass(order=True, slots=True)

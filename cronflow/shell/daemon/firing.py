@@ -1,8 +1,11 @@
-"""What the daemon does when fires are due or requested: record, decide, start.
+"""What the daemon does when fires are due or requested: claim, then execute the decision.
 
-Fires due together are recorded in one transaction (skipped fires, queued rows, the jobs'
-last handled fire); then each run starts as its own task with the lock taken here, so the
-overlap decision and the lock agree.
+What each fire does is decided by :mod:`cronflow.core.fire.decision` (pure); this module
+carries it out. Fires due together are recorded in one transaction
+(:mod:`cronflow.shell.daemon.claims`); then each run starts as its own task with the lock
+taken here, so the overlap decision and the lock agree. Waiting fires are
+:mod:`cronflow.shell.daemon.buffers`, runs of a previous daemon
+:mod:`cronflow.shell.daemon.adopted`, preparations :mod:`cronflow.shell.daemon.preparing`.
 """
 
 from __future__ import annotations
@@ -11,23 +14,26 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cronflow.core.fire.catchup import ON_TIME, due_fires, jitter_offset, plan_fires
-from cronflow.core.fire.heap import Action, decide_overlap
-from cronflow.core.fire.lookahead import Lookahead, Prepared, prepare_one, worth_preparing
-from cronflow.core.records import EncodedRun, new_run_id
-from cronflow.model import Definition, Flow, Job, JobState, Run, RunState, SkipReason, replace
+from cronflow.core.fire.catchup import due_fires
+from cronflow.core.fire.decision import OVERLAP, FireDecision, decide_due, decide_fire
+from cronflow.core.fire.lookahead import Prepared
+from cronflow.model import Definition, Flow, Job, Run, RunState, SkipReason, replace
+from cronflow.shell.daemon.adopted import AdoptedRuns
+from cronflow.shell.daemon.buffers import Buffers
+from cronflow.shell.daemon.claims import Claims, queued_row
 from cronflow.shell.daemon.jobtable import JobTable
-from cronflow.shell.process import killer, locks
+from cronflow.shell.daemon.preparing import Preparing
+from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import Prestart, lock_slots, notify_event, prestart, run_job, spawn_spec
+from cronflow.shell.run.job import Prestart, lock_slots, notify_event, prestart, run_job
 
 Now = Callable[[], datetime]
+Start = tuple[Definition, Run, locks.JobLock]
 
 # at shutdown, an adopted run still going after the grace period gets SIGTERM, then SIGKILL
 # this much later (its job's kill_timeout is not known to be what the old daemon used)
@@ -35,52 +41,29 @@ ADOPTED_KILL_AFTER = 10.0
 
 
 class Firing:
-    """Runs in progress, adopted and buffered, per job; starts and records fires."""
+    """Claims fires and executes their decisions; holds the runs this daemon started."""
 
     def __init__(self, *, ctx: RunContext, table: JobTable, logger: logging.Logger) -> None:
         self.ctx = ctx
         self.table = table
         self.logger = logger
         self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
-        self.adopted: dict[str, dict[str, int | None]] = {}
-        self.buffered: dict[str, deque[Run]] = {}
+        self.claims = Claims(ctx=ctx, logger=logger)
+        self.buffers = Buffers(ctx.store)
+        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._start_buffered)
+        self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
-        # the lock watches of adopted runs, and the adopted runs we signalled (-> reason)
-        self._adopted_tasks: dict[str, asyncio.Task[None]] = {}
-        self._stopped_adopted: dict[str, str] = {}
-        # records collected by _claims (None outside of it: written at once)
-        self._rows: list[tuple[Run, str | None, EncodedRun | None]] | None = None
-        self._states: dict[str, JobState] = {}
-        self.lookahead = Lookahead()
 
     def running_count(self) -> int:
         """Runs in progress (adopted included)."""
-        return sum(map(len, self.running.values())) + sum(map(len, self.adopted.values()))
+        return sum(map(len, self.running.values())) + len(self.adopted)
+
+    def _running(self, name: str) -> int:
+        runs = self.running.get(name)
+        return len(runs) if runs else 0
 
     # --- scheduled fires ---------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _claims(self, now: datetime) -> Iterator[None]:
-        """One transaction for the records of fires handled together: rows and job
-        states are collected, then written with one statement each."""
-        self._rows, self._states = [], {}
-        try:
-            with self.ctx.store.batch():
-                yield
-                if self._rows:
-                    rows, lock_paths, encoded = zip(*self._rows)
-                    self.ctx.store.insert_runs(rows, lock_paths=lock_paths, created=now, encoded=encoded)
-                if self._states:
-                    self.ctx.store.set_job_states(list(self._states.values()))
-        finally:
-            self._rows = None
-
-    def _insert(self, row: Run, lock_path: str | None, now: datetime, encoded: EncodedRun | None = None) -> None:
-        if self._rows is not None:
-            self._rows.append((row, lock_path, encoded))
-        else:
-            self.ctx.store.insert_run(row, lock_path=lock_path, created=now)
 
     def fire_due(self, names: list[str], *, now: datetime) -> None:
         """Handle the jobs whose due instant has come."""
@@ -89,15 +72,16 @@ class Firing:
         # the jobs' next fires go on the heap after the spawns: nothing reads it before
         reschedules: list[tuple[str, datetime, datetime | None]] = []
         try:
-            self._claim_due(names, now=now, starts=starts, missed=missed, reschedules=reschedules)
+            with self.claims.batch(now):
+                for name in names:
+                    self._claim_due(name, now=now, starts=starts, missed=missed, reschedules=reschedules)
         except BaseException:
             # not recorded, so not started: let go of the locks taken for them
             for _, _, lock, _ in starts:
                 lock.release()
             raise
         finally:
-            if self.lookahead.due is not None and now.timestamp() >= self.lookahead.due:
-                self.lookahead.clear()
+            self.preparing.handled(now)
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
         prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec) if isinstance(d, Job) else None
@@ -109,147 +93,103 @@ class Firing:
         for definition, run in missed:
             self._background_task(notify_event(self.ctx, definition, "missed", run))
 
-    def prepare(self, due: float, names: list[str], *, left: float) -> None:
-        """Work out ahead what the fires of ``names`` at ``due`` (POSIX seconds, ``left``
-        seconds from now) will need, if there is time (:mod:`cronflow.core.fire.lookahead`)."""
-        prepared = []
-        if worth_preparing(left, len(names)):
-            for name in names:
-                definition = self.table.definitions.get(name)
-                schedule = self.table.schedules.get(name)
-                last_fire = self.table.state(name).last_fire
-                if definition is not None and schedule is not None and last_fire is not None:
-                    prepared.append((name, prepare_one(definition, schedule, last_fire, due,
-                                                       build_row=self._scheduled_row, build_spec=self._first_spec)))
-        self.lookahead.set(due, prepared)
-
-    def _scheduled_row(self, definition: Definition, fire: datetime) -> Run:
-        return self._queued_row(definition, nominal=fire, trigger="schedule", params=None)
-
-    def _first_spec(self, definition: Definition, row: Run) -> SpawnSpec | None:
-        # an env_file is read at the start itself (a rotated secret is used at once)
-        if not isinstance(definition, Job) or definition.env_file:
-            return None
-        try:
-            return spawn_spec(definition, replace(row, attempt=1), ctx=self.ctx, job_lock=None)
-        except Exception:
-            return None  # worked out (and reported) at the start, as without a preparation
-
-    def _claim_due(self, names: list[str], *, now: datetime,
+    def _claim_due(self, name: str, *, now: datetime,
                    starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]],
                    missed: list[tuple[Definition, Run]],
                    reschedules: list[tuple[str, datetime, datetime | None]]) -> None:
-        with self._claims(now):
-            for name in names:
-                definition = self.table.definitions.get(name)
-                schedule = self.table.schedules.get(name)
-                if definition is None or schedule is None:
-                    continue
-                state = self.table.state(name)
-                prepared = self.lookahead.take(name, definition, state.last_fire, now)
-                if prepared is not None:
-                    fires, omitted, upcoming = prepared.fires, prepared.omitted, prepared.upcoming
-                else:
-                    fires, omitted, upcoming = due_fires(schedule.next_fire, state.last_fire or now, now)
-                jitter = definition.jitter
-                plan = plan_fires(fires=fires, now=now, catchup=definition.catchup,
-                                  catchup_window=definition.catchup_window,
-                                  misfire_grace=definition.misfire_grace, omitted=omitted,
-                                  jitter_of=lambda fire: jitter_offset(name, fire, jitter))
-                skipped = [self._record_skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
-                if plan.omitted:
-                    self.logger.warning("job %s: %d more missed fires before %s not recorded one by one",
-                                        name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
-                for fire in plan.run:
-                    late = (now - fire).total_seconds() - jitter_offset(name, fire, jitter)
-                    trigger = "catchup" if late > ON_TIME else "schedule"
-                    ready = prepared if prepared is not None and prepared.serves(fire, trigger) else None
-                    started = self._fire(definition, nominal=fire, trigger=trigger, params=None, now=now,
-                                         prepared=ready)
-                    if started is not None:
-                        starts.append((*started, ready.spec if ready is not None else None))
-                if skipped:
-                    missed.append((definition, skipped[-1]))
-                if plan.last is not None:
-                    # cached now, written with the batch
-                    self._states[name] = self.table.states[name] = replace(state, last_fire=plan.last)
-                reschedules.append((name, plan.last or now, upcoming))
+        """Decide and record one job's due fires (inside the claim's transaction)."""
+        definition = self.table.definitions.get(name)
+        schedule = self.table.schedules.get(name)
+        if definition is None or schedule is None:
+            return
+        state = self.table.state(name)
+        prepared = self.preparing.take(name, definition, state.last_fire, now)
+        if prepared is not None:
+            fires, omitted, upcoming = prepared.fires, prepared.omitted, prepared.upcoming
+        else:
+            fires, omitted, upcoming = due_fires(schedule.next_fire, state.last_fire or now, now)
+        decided = decide_due(name, fires, now=now, overlap=definition.overlap, catchup=definition.catchup,
+                             catchup_window=definition.catchup_window, misfire_grace=definition.misfire_grace,
+                             jitter=definition.jitter, omitted=omitted,
+                             max_concurrent=getattr(definition, "max_concurrent", 1), running=self._running(name),
+                             adopted=self.adopted.count(name), buffered=self.buffers.count(name),
+                             paused=state.is_paused(now), stopping=self.stopping)
+        plan = decided.plan
+        skipped = [self.claims.skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
+        if plan.omitted:
+            self.logger.warning("job %s: %d more missed fires before %s not recorded one by one",
+                                name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
+        blocked = False
+        for fire, trigger, decision in decided.run:
+            if blocked and (decision.starts or decision.queued):
+                # the decision counted on the run before this one starting; the lock of
+                # another process stopped it, and would stop this one too
+                decision = OVERLAP
+            ready = prepared if prepared is not None and prepared.serves(fire, trigger) else None
+            started = self._execute(decision, definition, nominal=fire, trigger=trigger, params=None, now=now,
+                                    prepared=ready)
+            if started is not None:
+                starts.append((*started, ready.spec if ready is not None else None))
+            elif decision.starts:
+                blocked = True
+        if skipped:
+            missed.append((definition, skipped[-1]))
+        if plan.last is not None:
+            updated = replace(state, last_fire=plan.last)
+            self.table.cache_state(updated)
+            self.claims.set_state(updated)
+        reschedules.append((name, plan.last or now, upcoming))
 
     def fire_reboots(self, *, now: datetime) -> None:
         """Fire the ``@reboot`` jobs found at start on a boot they have not run in."""
-        names, self.table.reboot_due = self.table.reboot_due, []
-        for name in names:
+        for name in self.table.take_reboot_due():
             self.fire_now(name, None, "reboot", now=now)
 
     def fire_now(self, name: str, params: Mapping[str, str] | None, trigger: str, *,
                  now: datetime | None = None) -> None:
-        """A fire requested now (``force``, a trigger, ``@reboot``)."""
+        """A fire requested now (``force``, a trigger, ``@reboot``); ``force`` ignores a pause."""
         now = now or self.ctx.now()
         definition = self.table.definitions.get(name)
         if definition is None:
             self.logger.error("%s: no job or flow %r is loaded; request ignored", trigger, name)
             return
-        with self._claims(now):
-            started = self._fire(definition, nominal=now, trigger=trigger, params=params, now=now,
-                                 honour_pause=trigger != "force")
+        decision = decide_fire(definition.overlap, running=self._running(name), adopted=self.adopted.count(name),
+                               buffered=self.buffers.count(name),
+                               max_concurrent=getattr(definition, "max_concurrent", 1),
+                               paused=trigger != "force" and self.table.state(name).is_paused(now),
+                               stopping=self.stopping)
+        with self.claims.batch(now):
+            started = self._execute(decision, definition, nominal=now, trigger=trigger, params=params, now=now)
         if started is not None:
             self._start(*started)
 
-    def _queued_row(self, definition: Definition, *, nominal: datetime, trigger: str,
-                    params: Mapping[str, str] | None) -> Run:
-        run_id = new_run_id()
-        return Run(id=run_id, job=definition.name, kind=definition.kind, state=RunState.QUEUED,
-                   nominal=nominal, params={**definition.params, **(params or {})}, trigger=trigger,
-                   log_path=str(self.ctx.log_path(definition.name, run_id)) if definition.kind == "job" else None)
-
-    def _record_skip(self, definition: Definition, nominal: datetime, reason: SkipReason, *, now: datetime,
-                     trigger: str = "schedule", params: Mapping[str, str] | None = None) -> Run:
-        run = replace(self._queued_row(definition, nominal=nominal, trigger=trigger, params=params),
-                      state=RunState.SKIPPED, reason=reason.value, log_path=None, ended=now)
-        self._insert(run, None, now)
-        self.logger.info("job %s: fire at %s skipped (%s)", definition.name, nominal.isoformat(), reason.value)
-        return run
-
-    def _fire(self, definition: Definition, *, nominal: datetime, trigger: str,
-              params: Mapping[str, str] | None, now: datetime, honour_pause: bool = True,
-              prepared: Prepared | None = None) -> tuple[Definition, Run, locks.JobLock] | None:
-        """Record one fire; return what to start (inside the caller's transaction).
-        ``prepared`` holds its queued row when already built (:mod:`cronflow.core.fire.lookahead`)."""
-        name = definition.name
-        if self.stopping:
+    def _execute(self, decision: FireDecision, definition: Definition, *, nominal: datetime, trigger: str,
+                 params: Mapping[str, str] | None, now: datetime,
+                 prepared: Prepared[SpawnSpec] | None = None) -> Start | None:
+        """Record one decided fire (inside the caller's transaction); what to start, if
+        anything. ``prepared`` holds its queued row when already built."""
+        if decision.reason is not None:
+            self.claims.skip(definition, nominal, decision.reason, now=now, trigger=trigger, params=params)
             return None
-        if honour_pause and self.table.state(name).is_paused(now):
-            self._record_skip(definition, nominal, SkipReason.PAUSED, now=now, trigger=trigger, params=params)
-            return None
-        action = decide_overlap(definition.overlap, running=len(self.running.get(name, {})) + len(
-            self.adopted.get(name, {})), buffered=len(self.buffered.get(name, ())),
-            max_concurrent=getattr(definition, "max_concurrent", 1))
-        if action is Action.SKIP:
-            self._record_skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
-            return None
-        if action is Action.DROP:
-            self._record_skip(definition, nominal, SkipReason.BUFFER_DROPPED, now=now, trigger=trigger, params=params)
+        if not (decision.starts or decision.queued):
             return None
         if prepared is not None and prepared.row is not None:
             row, encoded = prepared.row, prepared.encoded
         else:
-            row, encoded = self._queued_row(definition, nominal=nominal, trigger=trigger, params=params), None
-        if action is not Action.START:
-            self._insert(row, None, now, encoded)
-            queue = self.buffered.setdefault(name, deque())
-            if action is Action.BUFFER:
-                queue.append(row)
-                return None
-            # cancel_other / terminate_other: this fire goes first once the others end
-            queue.appendleft(row)
-            self._stop_others(name, kill=action is Action.TERMINATE_THEN_START)
+            row, encoded = queued_row(self.ctx, definition, nominal=nominal, trigger=trigger, params=params), None
+        if decision.queued:
+            self.claims.insert(row, None, now, encoded)
+            # a fire stopping the others goes first once they end
+            self.buffers.push(row, first=decision.stops_others)
+            if decision.stops_others:
+                self._stop_others(definition.name, kill=decision.kill)
             return None
         lock = self._lock(definition)
         if lock is None:
             # held by a process this daemon does not run (e.g. `cronflow run`)
-            self._record_skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
+            self.claims.skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
             return None
-        self._insert(row, str(lock.path), now, encoded)
+        self.claims.insert(row, str(lock.path), now, encoded)
         return definition, row, lock
 
     def _lock(self, definition: Definition) -> locks.JobLock | None:
@@ -259,8 +199,7 @@ class Firing:
     def _stop_others(self, name: str, *, kill: bool) -> None:
         for run_id in self.running.get(name, {}):
             self.ctx.cancels.cancel(run_id, kill=kill)
-        for pid in self.adopted.get(name, {}).values():
-            killer.signal_group(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        self.adopted.signal_job(name, signal.SIGKILL if kill else signal.SIGTERM)
 
     # --- running -----------------------------------------------------------------------
 
@@ -310,84 +249,53 @@ class Firing:
         self._start_buffered(name)
 
     def _start_buffered(self, name: str) -> None:
-        queue = self.buffered.get(name)
-        if self.stopping or not queue or self.running.get(name) or self.adopted.get(name):
-            return
-        row = queue.popleft()
-        if not queue:
-            self.buffered.pop(name, None)
-        definition = self.table.definitions.get(name)
-        lock = self._lock(definition) if definition is not None else None
-        if definition is None or lock is None:
+        """Start the next waiting fire of ``name`` once none of its runs is going."""
+        while not self.stopping and not self.running.get(name) and not self.adopted.count(name):
+            row = self.buffers.pop(name)
+            if row is None:
+                return
+            definition = self.table.definitions.get(name)
+            lock = self._lock(definition) if definition is not None else None
+            if definition is not None and lock is not None:
+                self._start(definition, row, lock)
+                return
             reason = SkipReason.OVERLAP.value if definition is not None else "removed"
             self.ctx.store.update_run(replace(row, state=RunState.SKIPPED, reason=reason, log_path=None,
                                               ended=self.ctx.now()))
-            self._start_buffered(name)
-            return
-        self._start(definition, row, lock)
 
     def adopt(self, run: Run, watcher: Awaitable[Run]) -> None:
         """Count an adopted run as running until ``watcher`` (its lock watch) ends."""
-        self.adopted.setdefault(run.job, {})[run.id] = run.pid
-
-        async def watch() -> None:
-            try:
-                final = await watcher
-                if run.id in self._stopped_adopted and final.state is RunState.LOST:
-                    # we stopped it (cancel, or shutdown after the grace period): say so
-                    final = replace(final, state=RunState.CANCELLED, reason=self._stopped_adopted[run.id])
-                    self.ctx.store.update_run(final)
-                self.logger.info("job %s: adopted run %s ended (%s)", run.job, run.id, final.state.value)
-            finally:
-                entries = self.adopted.get(run.job, {})
-                entries.pop(run.id, None)
-                if not entries:
-                    self.adopted.pop(run.job, None)
-                self._adopted_tasks.pop(run.id, None)
-                self._start_buffered(run.job)
-
-        task = asyncio.ensure_future(watch())
-        self._adopted_tasks[run.id] = task
-
-    def stop_adopted(self, run_id: str, pid: int | None, reason: str, sig: int = signal.SIGTERM) -> None:
-        """Signal an adopted run's process group (it is not our child: no reaping here)."""
-        self._stopped_adopted[run_id] = reason
-        killer.signal_group(pid, sig)
+        self.adopted.adopt(run, watcher)
 
     def _background_task(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # --- shutdown ----------------------------------------------------------------------
+    # --- requests and shutdown ---------------------------------------------------------
+
+    def cancel_running(self, run_id: str) -> bool:
+        """Stop a run this daemon started; whether it is one of them."""
+        return self.ctx.cancels.cancel(run_id)
 
     async def shutdown(self, *, grace: float, now: Now) -> None:
         """Start nothing more; let runs finish for ``grace`` seconds, then stop them
         (recorded ``cancelled``); buffered fires are recorded ``cancelled``."""
         self.stopping = True
-        with self.ctx.store.batch():
-            for queue in self.buffered.values():
-                for row in queue:
-                    self.ctx.store.update_run(replace(row, state=RunState.CANCELLED, reason="daemon stopped",
-                                                      ended=now()))
-        self.buffered.clear()
+        self.buffers.cancel_all(reason="daemon stopped", now=now())
         # adopted runs (started by a previous daemon) are waited for like our own, so that
         # no row is left `running` by a clean stop
         tasks = [task for runs in self.running.values() for task in runs.values()]
-        tasks += self._adopted_tasks.values()
+        tasks += self.adopted.tasks()
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             if pending:
                 self.logger.warning("grace period over: stopping %d runs", len(pending))
                 for run_id in self.ctx.cancels.active():
                     self.ctx.cancels.cancel(run_id)
-                adopted = {run_id: pid for entries in self.adopted.values() for run_id, pid in entries.items()}
-                for run_id, pid in adopted.items():
-                    self.stop_adopted(run_id, pid, "daemon stopped")
+                self.adopted.stop_all("daemon stopped")
                 _, pending = await asyncio.wait(pending, timeout=ADOPTED_KILL_AFTER)
-                for run_id, pid in adopted.items():
-                    if run_id in self._adopted_tasks:
-                        self.stop_adopted(run_id, pid, "daemon stopped", signal.SIGKILL)
+                self.adopted.stop_all("daemon stopped", signal.SIGKILL)
                 if pending:
                     _, pending = await asyncio.wait(pending, timeout=60.0 - ADOPTED_KILL_AFTER)
                 for task in pending:

@@ -68,6 +68,25 @@ class JobTable:
         self.states[state.job] = state
         self.ctx.store.set_job_state(state)
 
+    def cache_state(self, state: JobState) -> None:
+        """Cache a job's state that the caller persists itself (with a claim's batch)."""
+        self.states[state.job] = state
+
+    def set_paused(self, names: Iterable[str], *, paused: bool, until: datetime | None = None) -> None:
+        """Pause (until ``until``, or for good) or resume these jobs, in one transaction."""
+        with self.ctx.store.batch():
+            for name in names:
+                self.set_state(replace(self.state(name), paused=paused, paused_until=until if paused else None))
+
+    def tagged(self, tag: str) -> list[str]:
+        """The names of the loaded jobs and flows with ``tag``."""
+        return [name for name, definition in self.definitions.items() if tag in definition.tags]
+
+    def take_reboot_due(self) -> list[str]:
+        """The ``@reboot`` jobs to fire, once (found at the initial load)."""
+        names, self.reboot_due = self.reboot_due, []
+        return names
+
     # --- loading ------------------------------------------------------------------------
 
     def load_all(self, *, now: datetime, initial: bool) -> None:

@@ -166,10 +166,10 @@ class Daemon:
                 self.notifier.ready(self._status())
             due = self.heap.peek()
             now = time.time()
-            prepared = due is None or self.firing.lookahead.due == due
+            prepared = due is None or self.firing.preparing.due == due
             if not prepared and due - now <= lookahead.AHEAD:  # type: ignore[operator]
                 due, names = self.heap.due_together()
-                self.firing.prepare(due, names, left=due - now)  # type: ignore[operator]
+                self.firing.preparing.prepare(due, names, left=due - now)  # type: ignore[operator]
                 continue
             if self._checkpoint(None if due is None else due - now):
                 continue
@@ -248,7 +248,8 @@ class Daemon:
                 spool.done(path)
                 continue
             try:
-                control.handle_request(self.firing, item, now=utc_now())
+                control.handle_request(item, firing=self.firing, table=self.table, logger=self.logger,
+                                       now=utc_now())
             except Exception:
                 self.logger.exception("spool %s: request failed", item.path)
             assert item.path is not None

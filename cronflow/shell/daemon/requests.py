@@ -4,61 +4,56 @@ daemon acts on them once read from the spool (:mod:`cronflow.shell.spool`).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from cronflow.shell.daemon.firing import Firing
-from cronflow.model import RunState, replace
+from cronflow.shell.daemon.jobtable import JobTable
 from cronflow.shell.spool import Request
 
 
-def handle_request(firing: Firing, request: Request, *, now: datetime) -> None:
+def handle_request(request: Request, *, firing: Firing, table: JobTable, logger: logging.Logger,
+                   now: datetime) -> None:
     """Act on one control request (durably, before the caller deletes it)."""
     if request.kind == "force":
-        firing.logger.info("force: %s", request.target)
+        logger.info("force: %s", request.target)
         firing.fire_now(request.target, request.params, "force", now=now)
     elif request.kind in ("pause", "resume"):
-        _pause(firing, request)
+        _pause(table, request, logger=logger)
     elif request.kind == "cancel":
-        _cancel(firing, request.target, now=now)
+        _cancel(firing, request.target, logger=logger, now=now)
     else:
-        firing.logger.error("spool: unknown request kind %r ignored", request.kind)
+        logger.error("spool: unknown request kind %r ignored", request.kind)
 
 
-def _pause(firing: Firing, request: Request) -> None:
+def _pause(table: JobTable, request: Request, *, logger: logging.Logger) -> None:
     if request.by_tag:
-        names = [name for name, d in firing.table.definitions.items() if request.target in d.tags]
+        names = table.tagged(request.target)
         if not names:
-            firing.logger.warning("%s --tag %s: no loaded job has this tag", request.kind, request.target)
+            logger.warning("%s --tag %s: no loaded job has this tag", request.kind, request.target)
     else:
         names = [request.target]
-        if request.target not in firing.table.definitions:
-            firing.logger.warning("%s %s: no such job is loaded (recorded anyway)", request.kind, request.target)
+        if request.target not in table.definitions:
+            logger.warning("%s %s: no such job is loaded (recorded anyway)", request.kind, request.target)
     until = datetime.fromisoformat(request.until).astimezone(timezone.utc) if request.until else None
-    with firing.ctx.store.batch():
-        for name in names:
-            state = firing.table.state(name)
-            if request.kind == "pause":
-                firing.table.set_state(replace(state, paused=True, paused_until=until))
-            else:
-                firing.table.set_state(replace(state, paused=False, paused_until=None))
-            firing.logger.info("job %s: %s%s", name, "paused" if request.kind == "pause" else "resumed",
-                             f" until {until.isoformat()}" if until else "")
+    pause = request.kind == "pause"
+    table.set_paused(names, paused=pause, until=until)
+    for name in names:
+        logger.info("job %s: %s%s", name, "paused" if pause else "resumed",
+                    f" until {until.isoformat()}" if until else "")
 
 
-def _cancel(firing: Firing, run_id: str, *, now: datetime) -> None:
-    if firing.ctx.cancels.cancel(run_id):
-        firing.logger.info("cancel: run %s is being stopped", run_id)
+def _cancel(firing: Firing, run_id: str, *, logger: logging.Logger, now: datetime) -> None:
+    if firing.cancel_running(run_id):
+        logger.info("cancel: run %s is being stopped", run_id)
         return
-    for name, queue in firing.buffered.items():
-        for row in list(queue):
-            if row.id == run_id:
-                queue.remove(row)
-                firing.ctx.store.update_run(replace(row, state=RunState.CANCELLED, reason="cancelled", ended=now))
-                firing.logger.info("cancel: queued run %s of %s cancelled", run_id, name)
-                return
-    for name, entries in firing.adopted.items():
-        if run_id in entries:
-            firing.stop_adopted(run_id, entries[run_id], "cancelled")
-            firing.logger.info("cancel: adopted run %s of %s sent SIGTERM", run_id, name)
-            return
-    firing.logger.warning("cancel: run %s is not running here", run_id)
+    row = firing.buffers.cancel(run_id, reason="cancelled", now=now)
+    if row is not None:
+        logger.info("cancel: queued run %s of %s cancelled", run_id, row.job)
+        return
+    name = firing.adopted.find(run_id)
+    if name is not None:
+        firing.adopted.stop(run_id, "cancelled")
+        logger.info("cancel: adopted run %s of %s sent SIGTERM", run_id, name)
+        return
+    logger.warning("cancel: run %s is not running here", run_id)

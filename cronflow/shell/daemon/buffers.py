@@ -1,0 +1,65 @@
+"""Buffered fires: recorded ``queued``, waiting per job for its running runs to end."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from cronflow.model import Run, RunState, replace
+from cronflow.shell.store import Store
+
+
+class Buffers:
+    """The waiting fires of each job, oldest first (a fire that stops others goes first)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queues: dict[str, deque[Run]] = {}
+
+    def count(self, name: str) -> int:
+        """How many fires of ``name`` wait."""
+        queue = self._queues.get(name)
+        return len(queue) if queue else 0
+
+    def waiting(self, name: str) -> bool:
+        """Whether any fire of ``name`` waits."""
+        return bool(self._queues.get(name))
+
+    def push(self, row: Run, *, first: bool = False) -> None:
+        """Queue an already recorded row, last (or ``first``)."""
+        queue = self._queues.setdefault(row.job, deque())
+        if first:
+            queue.appendleft(row)
+        else:
+            queue.append(row)
+
+    def pop(self, name: str) -> Run | None:
+        """Take the next waiting fire of ``name`` (None when none waits)."""
+        queue = self._queues.get(name)
+        if not queue:
+            return None
+        row = queue.popleft()
+        if not queue:
+            del self._queues[name]
+        return row
+
+    def cancel(self, run_id: str, *, reason: str, now: datetime) -> Run | None:
+        """Take the waiting fire ``run_id`` out and record it ``cancelled``; the row, or
+        None when no such fire waits here."""
+        for name, queue in self._queues.items():
+            for row in queue:
+                if row.id == run_id:
+                    queue.remove(row)
+                    if not queue:
+                        del self._queues[name]
+                    self.store.update_run(replace(row, state=RunState.CANCELLED, reason=reason, ended=now))
+                    return row
+        return None
+
+    def cancel_all(self, *, reason: str, now: datetime) -> None:
+        """Record every waiting fire ``cancelled`` (one transaction) and forget them."""
+        with self.store.batch():
+            for queue in self._queues.values():
+                for row in queue:
+                    self.store.update_run(replace(row, state=RunState.CANCELLED, reason=reason, ended=now))
+        self._queues.clear()
