@@ -18,23 +18,24 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cronflow.cli.common import EXIT_BUSY, EXIT_CANCELLED, EXIT_TIMED_OUT, now
 
+if TYPE_CHECKING:
+    from cronflow.shell.run.context import RunContext
+
 EXIT_FAILED = 1
 
 
-def foreground_context(state: Path) -> Any:
+def foreground_context(state: Path) -> RunContext:
     """The run context of a run in this terminal: output teed to stdout, warnings to stderr."""
     import logging
 
-    from cronflow.shell.paths import default_timezone
-    from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.shell.run.context import RunContext
-    from cronflow.shell.store import Store
+    from cronflow.shell.run.context import build_context
 
     logger = logging.getLogger("cronflow.run")
     if not logger.handlers:
@@ -43,10 +44,10 @@ def foreground_context(state: Path) -> Any:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
-    pm = get_plugin_manager(logger=logger)
+    ctx = build_context(state, logger=logger, tee_fd=sys.stdout.fileno())
+    # what Python buffered so far must come out before the job's own output
     sys.stdout.flush()
-    return RunContext(state_dir=state, store=Store.open(state), pm=pm, registry=build_registry(pm, logger=logger),
-                      logger=logger, default_timezone=default_timezone(), tee_fd=sys.stdout.fileno())
+    return ctx
 
 
 def job_exit_status(name: str, run: Any) -> int:
@@ -108,7 +109,6 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     ``retry``/``rerun``; without it the flow starts afresh.
     """
     import asyncio
-    import dataclasses
 
     from cronflow.shell.process import locks
     from cronflow.shell.run.flow import run_flow
@@ -117,7 +117,7 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     if lock is None:
         click.echo(f"cronflow: flow {flow.name} is already running (its lock is held); not started", err=True)
         return EXIT_BUSY
-    ctx = dataclasses.replace(ctx, tee_fd=None)
+    ctx = replace(ctx, tee_fd=None)
     try:
         initial = prepare() if prepare is not None else None
         result = asyncio.run(run_flow(

@@ -25,7 +25,7 @@ from cronflow.shell.daemon.jobtable import JobTable
 from cronflow.shell.process import killer, locks
 from cronflow.shell.process.spawn import SpawnSpec
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import Prestart, lock_slots, notify_event, prestart, run_job, spawn_spec
+from cronflow.shell.run.job import Claim, Prestart, execute, job_row, lock_slots, notify_event, prestart, spawn_spec
 
 Now = Callable[[], datetime]
 
@@ -276,9 +276,10 @@ class Firing:
             if isinstance(definition, Flow):
                 await self._run_flow(definition, row)
             else:
-                await run_job(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
-                              params=row.params, run_id=row.id, held_lock=lock, recorded=True,
-                              prestarted=prestarted)
+                queued = job_row(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(),
+                                 trigger=row.trigger, params=row.params, run_id=row.id)
+                await execute(definition, queued, ctx=self.ctx,
+                              claim=Claim(lock=lock, recorded=True, prestarted=prestarted))
         except asyncio.CancelledError:
             raise
         except Exception:
