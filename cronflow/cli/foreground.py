@@ -82,11 +82,13 @@ def step_line(run: Any) -> str:
     from cronflow.core.present.gantt import step_label
 
     stamp = datetime.now().strftime("%H:%M:%S")
-    state = run.state.value if run.state.value != "queued" else "waiting"
+    from cronflow.model import RunState
+
+    state = "waiting" if run.state is RunState.QUEUED else run.state.value
     line = f"{stamp}  {step_label(run):<24} {state:<9}"
     if run.exit_code is not None and run.state.terminal:
         line += f" exit {run.exit_code}"
-    if run.reason and run.state.value not in ("succeeded", "running"):
+    if run.reason and run.state not in (RunState.SUCCEEDED, RunState.RUNNING):
         line += f" ({run.reason})"
     return f"{line}  {run.id}".rstrip()
 
@@ -110,6 +112,7 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     """
     import asyncio
 
+    from cronflow.model import RunState
     from cronflow.shell.process import locks
     from cronflow.shell.run.flow import run_flow
 
@@ -132,5 +135,5 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     summary = f"cronflow: flow {flow.name}: run {result.id} {result.state.value}"
     if result.reason:
         summary += f" ({result.reason})"
-    click.echo(summary, err=not result.state.ok or result.state.value == "warning")
+    click.echo(summary, err=not result.state.ok or result.state is RunState.WARNING)
     return flow_exit_status(result)

@@ -42,12 +42,12 @@ class Cancels:
         self._kill: set[str] = set()
 
     def register(self, run_id: str) -> asyncio.Event:
-        """Called by ``run_job``: the event that is set when the run is to stop."""
+        """Called by ``execute``: the event that is set when the run is to stop."""
         event = self._events[run_id] = asyncio.Event()
         return event
 
     def unregister(self, run_id: str) -> None:
-        """Called by ``run_job`` when the run has ended."""
+        """Called by ``execute`` when the run has ended."""
         self._events.pop(run_id, None)
         self._kill.discard(run_id)
 

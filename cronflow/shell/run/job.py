@@ -132,7 +132,7 @@ def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock |
 def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
              spec: SpawnSpec | None = None) -> Prestart:
     """Start the first attempt of a recorded run now, without watching it yet (the
-    daemon's burst loop); hand the result to :func:`run_job` as ``prestarted``.
+    daemon's burst loop); hand the result to :func:`execute` in its ``Claim``.
     ``spec`` is the attempt's spec built ahead, without the lock descriptor."""
     started = ctx.now()
     try:
