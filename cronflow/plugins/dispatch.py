@@ -203,11 +203,6 @@ class Dispatcher:
         if specs:
             await asyncio.gather(*(self.notify(spec, event, run) for spec in specs))
 
-    def notify_soon(self, definition: Any, event: str, run: Run) -> None:
-        """:meth:`notify_event` in the background; :meth:`drain` waits for it."""
-        if any(event in spec.on for spec in getattr(definition, "notify", ())):
-            self._track(asyncio.ensure_future(self.notify_event(definition, event, run)))
-
     def retry_delay(self, retry: RetrySpec, attempt: int, *, run_id: str | None = None) -> float | None:
         """Seconds before the next attempt, or None (contained: see :func:`retry_delay`)."""
         return retry_delay(self.registry, retry, attempt, self.logger, run_id=run_id)
