@@ -83,7 +83,7 @@ def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | 
               params={**definition.params, **values}, trigger="api")
     store = Store.open(state)
     try:
-        store.insert_run(run)
+        store.insert_run(run, created=now)
     finally:
         store.close()
     argv = [sys.executable, "-m", "cronflow.api", str(jobs), str(state), run.id]
@@ -139,11 +139,10 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     import logging
 
     from cronflow.shell.process import locks
+    from cronflow.core import lifecycle
     from cronflow.model import Flow, replace
-    from cronflow.shell.paths import default_timezone
-    from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.shell.run.context import RunContext
-    from cronflow.shell.run.job import run_job
+    from cronflow.shell.run.context import build_context, utc_now
+    from cronflow.shell.run.job import execute, job_row
     from cronflow.shell.store import Store
 
     logging.basicConfig(format="cronflow api worker: %(message)s", level=logging.WARNING)
@@ -151,16 +150,14 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     store = Store.open(state)
     row = store.get_run(run_id)
     try:
-        definition = find_definition(row.job, jobs, now=datetime.now(timezone.utc))
-        pm = get_plugin_manager(logger=logger)
-        ctx = RunContext(state_dir=state, store=store, pm=pm, registry=build_registry(pm, logger=logger),
-                         logger=logger, default_timezone=default_timezone())
+        definition = find_definition(row.job, jobs, now=utc_now())
+        ctx = build_context(state, logger=logger, store=store)
         if isinstance(definition, Flow):
             from cronflow.shell.run.flow import run_flow
 
             lock = locks.try_acquire(locks.lock_path(state, definition.name))
             if lock is None:
-                store.update_run(replace(row, state=RunState.SKIPPED, reason="overlap", ended=ctx.now()))
+                store.upsert_run(lifecycle.skip(row, ctx.now()), now=ctx.now())
                 return 0
             try:
                 asyncio.run(run_flow(definition, ctx=ctx, nominal=row.nominal or ctx.now(), trigger="api",
@@ -168,14 +165,15 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
             finally:
                 lock.release()
         else:
-            asyncio.run(run_job(definition, ctx=ctx, nominal=row.nominal or ctx.now(), trigger="api",
-                                params=row.params, run_id=row.id))
+            queued = job_row(definition, ctx=ctx, nominal=row.nominal or ctx.now(), trigger="api",
+                             params=row.params, run_id=row.id)
+            asyncio.run(execute(definition, queued, ctx=ctx))
     except Exception as exc:
         # never leave the row queued: a waiting script would wait forever
         current = store.get_run(run_id)
         if not current.state.terminal:
-            store.update_run(replace(current, state=RunState.FAILED, reason=f"could not run: {exc}",
-                                     ended=datetime.now(timezone.utc)))
+            store.upsert_run(replace(current, state=RunState.FAILED, reason=f"could not run: {exc}",
+                                     ended=utc_now()), now=utc_now())
         logger.error("run %s: %s", run_id, exc)
         return 1
     finally:

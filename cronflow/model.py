@@ -9,10 +9,10 @@ functions that return a new value (``dataclasses.replace``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -36,8 +36,13 @@ class Catchup(str, Enum):
     NONE = "none"
 
 
-class RunState(str, Enum):
-    """A run's state; the values are what lands in SQLite and in ``--json``."""
+class RunState(StrEnum):
+    """A run's state; the values are what lands in SQLite and in ``--json``.
+
+    A ``StrEnum`` so that ``f"{state}"`` is the value (``str, Enum`` prints the member
+    name on Python 3.11+). The rules about states live here as properties, so that the
+    runners, the store's SQL and the notifiers cannot disagree.
+    """
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -54,12 +59,39 @@ class RunState(str, Enum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (RunState.QUEUED, RunState.RUNNING)
+        """Ended: neither queued nor running."""
+        return self not in _UNFINISHED
 
     @property
     def ok(self) -> bool:
         """Counts as success for notifications, ``needs`` and exit codes."""
-        return self in (RunState.SUCCEEDED, RunState.WARNING)
+        return self in _OK
+
+    @property
+    def failure(self) -> bool:
+        """Counts as a failure (SPEC): failed, timed out, or lost to a daemon restart."""
+        return self in _FAILURES
+
+    @property
+    def outcome(self) -> bool:
+        """A finished run's result that later runs compare with (a "recovered" success
+        follows a failure): terminal, but neither skipped nor never run."""
+        return self.terminal and self not in (RunState.SKIPPED, RunState.NOT_RUN)
+
+    def recovers(self, previous: RunState | None) -> bool:
+        """Whether a run ending in this state after one that ended ``previous`` is a
+        recovery: a success right after a failure."""
+        return self.ok and previous is not None and previous.failure
+
+    @classmethod
+    def matching(cls, rule: Callable[[RunState], bool]) -> tuple[RunState, ...]:
+        """The states for which ``rule`` holds, in declaration order (e.g. for SQL)."""
+        return tuple(state for state in cls if rule(state))
+
+
+_UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING})
+_OK = frozenset({RunState.SUCCEEDED, RunState.WARNING})
+_FAILURES = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
 
 
 class SkipReason(str, Enum):

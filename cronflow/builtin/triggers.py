@@ -51,8 +51,8 @@ FILES_DEBOUNCE = 1.0
 
 _STATES = frozenset(s.value for s in RunState if s.terminal)
 OUTCOME_GROUPS: dict[str, frozenset[str]] = {
-    "success": frozenset({"succeeded", "warning"}),
-    "failure": frozenset({"failed", "timed_out", "lost"}),
+    "success": frozenset(s.value for s in RunState if s.ok),
+    "failure": frozenset(s.value for s in RunState if s.failure),
     "any": _STATES,
 }
 

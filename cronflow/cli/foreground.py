@@ -18,21 +18,22 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cronflow.cli.common import EXIT_BUSY, EXIT_CANCELLED, exit_status, now
 
+if TYPE_CHECKING:
+    from cronflow.shell.run.context import RunContext
 
-def foreground_context(state: Path) -> Any:
+
+def foreground_context(state: Path) -> RunContext:
     """The run context of a run in this terminal: output teed to stdout, warnings to stderr."""
     import logging
 
-    from cronflow.shell.paths import default_timezone
-    from cronflow.plugins import build_registry, get_plugin_manager
-    from cronflow.shell.run.context import RunContext
-    from cronflow.shell.store import Store
+    from cronflow.shell.run.context import build_context
 
     logger = logging.getLogger("cronflow.run")
     if not logger.handlers:
@@ -41,10 +42,10 @@ def foreground_context(state: Path) -> Any:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
-    pm = get_plugin_manager(logger=logger)
+    ctx = build_context(state, logger=logger, tee_fd=sys.stdout.fileno())
+    # what Python buffered so far must come out before the job's own output
     sys.stdout.flush()
-    return RunContext(state_dir=state, store=Store.open(state), pm=pm, registry=build_registry(pm, logger=logger),
-                      logger=logger, default_timezone=default_timezone(), tee_fd=sys.stdout.fileno())
+    return ctx
 
 
 def job_exit_status(name: str, run: Any) -> int:
@@ -68,11 +69,13 @@ def step_line(run: Any) -> str:
     from cronflow.core.present.gantt import step_label
 
     stamp = datetime.now().strftime("%H:%M:%S")
-    state = run.state.value if run.state.value != "queued" else "waiting"
+    from cronflow.model import RunState
+
+    state = "waiting" if run.state is RunState.QUEUED else run.state.value
     line = f"{stamp}  {step_label(run):<24} {state:<9}"
     if run.exit_code is not None and run.state.terminal:
         line += f" exit {run.exit_code}"
-    if run.reason and run.state.value not in ("succeeded", "running"):
+    if run.reason and run.state not in (RunState.SUCCEEDED, RunState.RUNNING):
         line += f" ({run.reason})"
     return f"{line}  {run.id}".rstrip()
 
@@ -92,8 +95,8 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     ``retry``/``rerun``; without it the flow starts afresh.
     """
     import asyncio
-    import dataclasses
 
+    from cronflow.model import RunState
     from cronflow.shell.process import locks
     from cronflow.shell.run.flow import run_flow
 
@@ -101,7 +104,7 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     if lock is None:
         click.echo(f"cronflow: flow {flow.name} is already running (its lock is held); not started", err=True)
         return EXIT_BUSY
-    ctx = dataclasses.replace(ctx, tee_fd=None)
+    ctx = replace(ctx, tee_fd=None)
     try:
         initial = prepare() if prepare is not None else None
         result = asyncio.run(run_flow(
@@ -116,5 +119,5 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
     summary = f"cronflow: flow {flow.name}: run {result.id} {result.state.value}"
     if result.reason:
         summary += f" ({result.reason})"
-    click.echo(summary, err=not result.state.ok or result.state.value == "warning")
+    click.echo(summary, err=not result.state.ok or result.state is RunState.WARNING)
     return flow_exit_status(result)

@@ -97,7 +97,7 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
 def _submit(state: Path, request: Any) -> None:
     from cronflow.shell.spool import submit
 
-    submit(state, request)
+    submit(state, request, now_ns=time.time_ns())
 
 
 @click.command()

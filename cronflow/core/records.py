@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
@@ -19,6 +19,30 @@ TIME_FIELDS = ("nominal", "started", "ended")
 
 # a run's column values (:func:`encode_run`)
 EncodedRun = tuple[Any, ...]
+
+# the SQL of the store's run writers, from the one list of columns
+COLUMN_LIST = ", ".join(COLUMNS)
+COLUMN_MARKS = ", ".join("?" for _ in COLUMNS)
+UPDATE_SETS = ", ".join(f"{name} = ?" for name in RUN_FIELDS[1:])
+# an upserted row keeps its ``created`` and, unless a new one is given, its lock path
+UPSERT_SETS = ", ".join([*(f"{name} = excluded.{name}" for name in RUN_FIELDS[1:]),
+                         "lock_path = coalesce(excluded.lock_path, runs.lock_path)"])
+
+
+def sql_states(rule: Callable[[RunState], bool]) -> str:
+    """The states for which ``rule`` holds, as an SQL list literal: the queries use the
+    enum's rules instead of spelling the states out."""
+    return "(" + ", ".join(f"'{state.value}'" for state in RunState.matching(rule)) + ")"
+
+
+def encode_rows(runs: Sequence[Run], created: datetime, lock_paths: Sequence[str | None] | None,
+                encoded: Sequence[EncodedRun | None] | None) -> list[EncodedRun]:
+    """The full ``runs`` rows (:data:`COLUMNS`) of ``runs``: their fields, then lock path
+    and ``created``. ``encoded`` may hold a run's :func:`encode_run` worked out earlier."""
+    stamp = to_iso(created)
+    locks = list(lock_paths) if lock_paths is not None else [None] * len(runs)
+    values = list(encoded) if encoded is not None else [None] * len(runs)
+    return [(*(value or encode_run(run)), lock, stamp) for run, lock, value in zip(runs, locks, values)]
 
 
 def new_run_id() -> str:

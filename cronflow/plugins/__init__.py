@@ -6,7 +6,7 @@ This package's names are what the CLI, the runs and third-party tests use
 lives in a submodule: :mod:`.manager`, :mod:`.names`, :mod:`.dispatch`.
 """
 
-from cronflow.plugins.dispatch import call_hook, notify, retry_delay
+from cronflow.plugins.dispatch import Dispatcher, call_hook, notify, retry_delay
 from cronflow.plugins.manager import (DEFAULT_PLUGINS, DISABLE_ENV, ENTRY_POINT_GROUP, EVENT_HOOKS,
                                       REGISTRATION_HOOKS, CronflowPluginManager, Registered,
                                       Registry, build_registry, disabled_from_env,
@@ -15,7 +15,7 @@ from cronflow.plugins.names import check_plugin_names
 
 __all__ = [
     "DEFAULT_PLUGINS", "DISABLE_ENV", "ENTRY_POINT_GROUP", "EVENT_HOOKS", "REGISTRATION_HOOKS",
-    "CronflowPluginManager", "Registered", "Registry", "build_registry", "call_hook",
+    "CronflowPluginManager", "Dispatcher", "Registered", "Registry", "build_registry", "call_hook",
     "check_plugin_names", "disabled_from_env", "get_plugin_manager", "notify", "plugin_info",
     "retry_delay",
 ]

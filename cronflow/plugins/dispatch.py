@@ -1,12 +1,14 @@
 """The contained ways of calling plugin code: event hooks, notifiers, retry policies.
 
 Every call into plugin code made from here is contained: an exception is logged with the
-plugin's name and the hook, and never reaches the run or the daemon. The helpers are
-synchronous and thread-safe; the daemon calls them through ``asyncio.to_thread``.
+plugin's name and the hook, and never reaches the run or the daemon. The functions are
+synchronous and thread-safe; :class:`Dispatcher` is the one way the runs and the daemon
+call them (off the event loop, in a thread only when there is plugin code to run).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from typing import Any
@@ -131,6 +133,86 @@ def retry_delay(
         )
         return None
     return float(delay)
+
+
+# --- the dispatcher ---------------------------------------------------------------------
+
+
+class Dispatcher:
+    """Every call from the runs and the daemon into plugin code: event hooks, notifiers,
+    retry policies. One object per host (daemon, ``cronflow run``, api worker), so that
+    limits on plugin calls have a single place to live.
+
+    ``hook`` calls in the caller's thread; ``hook_async`` awaits the call in a thread,
+    and ``hook_soon`` starts it in the background (awaited by :meth:`drain`). Both skip
+    the thread hand-off when no plugin implements the hook.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, registry: Registry, logger: Logger, *,
+                 notify_timeout: float = 10.0) -> None:
+        self.pm = pm
+        self.registry = registry
+        self.logger = logger
+        self.notify_timeout = notify_timeout
+        self._background: set[asyncio.Future[Any]] = set()
+
+    def implemented(self, name: str) -> bool:
+        """Whether any plugin implements event hook ``name``."""
+        return bool(getattr(self.pm.hook, name).get_hookimpls())
+
+    def hook(self, name: str, **kwargs: Any) -> None:
+        """Call event hook ``name`` here and now (contained: see :func:`call_hook`)."""
+        call_hook(self.pm, name, self.logger, **kwargs)
+
+    async def hook_async(self, name: str, **kwargs: Any) -> None:
+        """Call event hook ``name`` in a thread, off the event loop, and wait for it."""
+        if not self.implemented(name):
+            return  # nothing to call: spare a thread hand-off
+        await asyncio.to_thread(self.hook, name, **kwargs)
+
+    def hook_soon(self, name: str, **kwargs: Any) -> None:
+        """Call event hook ``name`` in the background (a thread); :meth:`drain` waits for
+        it. Without a running event loop the call is made here."""
+        if not self.implemented(name):
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.hook(name, **kwargs)
+            return
+        self._track(asyncio.ensure_future(self.hook_async(name, **kwargs)))
+
+    async def notify(self, spec: NotifySpec, event: str, run: Run) -> bool:
+        """Deliver one notification in a thread (contained: see :func:`notify`)."""
+        return await asyncio.to_thread(notify, self.registry, spec, event, run, self.logger,
+                                       timeout=self.notify_timeout)
+
+    async def notify_event(self, definition: Any, event: str, run: Run) -> None:
+        """Deliver ``event`` about ``run`` through each notifier of ``definition`` (a job
+        or flow) that wants it, in parallel."""
+        specs = [spec for spec in getattr(definition, "notify", ()) if event in spec.on]
+        if specs:
+            await asyncio.gather(*(self.notify(spec, event, run) for spec in specs))
+
+    def retry_delay(self, retry: RetrySpec, attempt: int, *, run_id: str | None = None) -> float | None:
+        """Seconds before the next attempt, or None (contained: see :func:`retry_delay`)."""
+        return retry_delay(self.registry, retry, attempt, self.logger, run_id=run_id)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for the calls started in the background (shutdown), at most ``timeout``
+        seconds: a call stuck in plugin code is abandoned, not waited for forever."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._background:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                self.logger.warning("%d plugin calls still running at shutdown; abandoned", len(self._background))
+                return
+            await asyncio.wait(list(self._background), timeout=left)
+
+    def _track(self, future: asyncio.Future[Any]) -> None:
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
 
 
 # --- introspection (cronflow plugins) ---------------------------------------------------

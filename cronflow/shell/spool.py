@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,8 +44,9 @@ class Request:
     path: Path | None = None
 
 
-def submit(state_dir: Path, request: Request) -> Path:
-    """Write ``request`` atomically into the spool; return its path."""
+def submit(state_dir: Path, request: Request, *, now_ns: int) -> Path:
+    """Write ``request`` atomically into the spool; return its path. ``now_ns`` (POSIX
+    nanoseconds) starts the file's name, so that requests are taken in order."""
     if request.kind not in KINDS:
         raise ValueError(f"unknown request kind {request.kind!r}")
     directory = spool_dir(state_dir)
@@ -55,7 +55,7 @@ def submit(state_dir: Path, request: Request) -> Path:
     except OSError as exc:
         raise CronflowError(f"{directory}: cannot create the spool directory: {exc.strerror}") from None
     # the name orders arrivals (the daemon reads oldest first), finer than ``requested``
-    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}-{request.kind}.json"
+    name = f"{now_ns:020d}-{uuid.uuid4().hex[:8]}-{request.kind}.json"
     body = json.dumps({
         "kind": request.kind, "target": request.target, "by_tag": request.by_tag,
         "params": dict(request.params), "until": request.until,

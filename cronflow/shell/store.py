@@ -21,13 +21,14 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cronflow.errors import CronflowError, NotFoundError
 from cronflow.model import JobState, Run, RunState
-from cronflow.core.records import COLUMNS, RUN_FIELDS, EncodedRun, decode_run, decode_state, encode_run, to_iso
+from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
+                                   decode_state, encode_rows, encode_run, sql_states, to_iso)
 
 DB_NAME = "cronflow.db"
 
@@ -69,6 +70,10 @@ CREATE TABLE IF NOT EXISTS daemon_status (
     value TEXT NOT NULL
 );
 """
+
+_UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
+_OUTCOME_SQL = sql_states(lambda state: state.outcome)
+
 
 class Store:
     """A connection to the state database; safe to share between threads (one lock).
@@ -153,29 +158,35 @@ class Store:
 
     # --- runs ---------------------------------------------------------------------------
 
-    def insert_run(self, run: Run, *, lock_path: str | None = None, created: datetime | None = None) -> None:
-        """Insert a new run row."""
+    def insert_run(self, run: Run, *, created: datetime, lock_path: str | None = None) -> None:
+        """Insert a new run row; ``created`` orders the history."""
         self.insert_runs([run], lock_paths=[lock_path], created=created)
 
-    def insert_runs(self, runs: Sequence[Run], *, lock_paths: Sequence[str | None] | None = None,
-                    created: datetime | None = None, encoded: Sequence[EncodedRun | None] | None = None) -> None:
-        """Insert several run rows in one transaction. ``encoded`` may hold a run's
+    def insert_runs(self, runs: Sequence[Run], *, created: datetime, lock_paths: Sequence[str | None] | None = None,
+                    encoded: Sequence[EncodedRun | None] | None = None) -> None:
+        """Insert several new run rows in one transaction. ``encoded`` may hold a run's
         :func:`encode_run` worked out earlier (the daemon prepares its fires ahead)."""
-        stamp = to_iso(created or datetime.now(timezone.utc))
-        locks = list(lock_paths) if lock_paths is not None else [None] * len(runs)
-        values = list(encoded) if encoded is not None else [None] * len(runs)
-        rows = [(*(value or encode_run(run)), lock, stamp) for run, lock, value in zip(runs, locks, values)]
-        marks = ", ".join("?" for _ in COLUMNS)
-        self._write(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", rows, many=True)
+        self._write(f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})",
+                    encode_rows(runs, created, lock_paths, encoded), many=True)
+
+    def upsert_run(self, run: Run, *, now: datetime, lock_path: str | None = None) -> None:
+        """Write ``run``: a new row (``created`` = ``now``) or every field of its row."""
+        self.upsert_runs([run], now=now, lock_paths=[lock_path])
+
+    def upsert_runs(self, runs: Sequence[Run], *, now: datetime,
+                    lock_paths: Sequence[str | None] | None = None) -> None:
+        """:meth:`upsert_run` for several runs in one transaction. An existing row keeps
+        its ``created`` and, unless a new one is given, its ``lock_path``."""
+        self._write(f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS}) ON CONFLICT(id) DO UPDATE SET "
+                    f"{UPSERT_SETS}", encode_rows(runs, now, lock_paths, None), many=True)
 
     def update_run(self, run: Run) -> None:
-        """Write every field of ``run`` to its row."""
+        """Write every field of ``run`` to its existing row."""
         self.update_runs([run])
 
     def update_runs(self, runs: Sequence[Run]) -> None:
-        """Write every field of each of ``runs`` to its row, in one transaction."""
-        sets = ", ".join(f"{name} = ?" for name in RUN_FIELDS[1:])
-        self._write(f"UPDATE runs SET {sets} WHERE id = ?",
+        """Write every field of each of ``runs`` to its existing row, in one transaction."""
+        self._write(f"UPDATE runs SET {UPDATE_SETS} WHERE id = ?",
                     [(*encode_run(run)[1:], run.id) for run in runs], many=True)
 
     def delete_runs(self, run_ids: Sequence[str]) -> None:
@@ -229,26 +240,25 @@ class Store:
 
     def unfinished_runs(self) -> list[Run]:
         """Rows still ``queued`` or ``running`` (what a starting daemon reconciles)."""
-        return self.list_runs(states=[RunState.QUEUED.value, RunState.RUNNING.value])
+        return self.list_runs(states=[state.value for state in RunState.matching(lambda s: not s.terminal)])
 
     def last_runs(self) -> dict[str, Run]:
         """The newest run that is not a skip, per job or flow (steps excluded)."""
         rows = self._query(
             "SELECT * FROM runs WHERE rowid IN (SELECT max(rowid) FROM runs "
-            "WHERE state != 'skipped' AND kind != 'step' GROUP BY job)")
+            f"WHERE state != '{RunState.SKIPPED.value}' AND kind != 'step' GROUP BY job)")
         return {row["job"]: decode_run(row) for row in rows}
 
     def running_jobs(self) -> dict[str, int]:
         """Job name -> number of runs queued or running (steps excluded)."""
-        rows = self._query("SELECT job, count(*) AS n FROM runs WHERE state IN ('queued', 'running') "
-                           "AND kind != 'step' GROUP BY job")
+        rows = self._query("SELECT job, count(*) AS n FROM runs WHERE state IN "
+                           f"{_UNFINISHED_SQL} AND kind != 'step' GROUP BY job")
         return {row["job"]: row["n"] for row in rows}
 
     def previous_outcome(self, job: str, before_id: str) -> RunState | None:
         """The terminal state of the job's last finished run other than ``before_id``."""
         rows = self._query(
-            "SELECT state FROM runs WHERE job = ? AND id != ? AND state IN "
-            "('succeeded', 'failed', 'timed_out', 'cancelled', 'lost', 'warning') "
+            f"SELECT state FROM runs WHERE job = ? AND id != ? AND state IN {_OUTCOME_SQL} "
             "ORDER BY created DESC, rowid DESC LIMIT 1", (job, before_id))
         return RunState(rows[0]["state"]) if rows else None
 
@@ -277,7 +287,7 @@ class Store:
         ``max_per_job`` of their job, and their log files; return how many rows went."""
         cutoff = to_iso(now - timedelta(seconds=max_age))
         doomed = self._query(
-            "SELECT id, log_path FROM runs WHERE state NOT IN ('queued', 'running') AND ("
+            f"SELECT id, log_path FROM runs WHERE state NOT IN {_UNFINISHED_SQL} AND ("
             "created < ? OR rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
             "(PARTITION BY job ORDER BY created DESC, rowid DESC) AS n FROM runs "
             "WHERE kind != 'step') WHERE n > ?))", (cutoff, max_per_job))

@@ -18,7 +18,7 @@ from cronflow.shell.process.killer import live_group_members
 from cronflow.shell.process.spawn import SpawnError, SpawnSpec, spawn, truncation_marker
 from cronflow.model import Job, Overlap, RetrySpec, RunState
 from cronflow.plugins import Registered, Registry
-from cronflow.shell.run.context import RunContext
+from cronflow.shell.run.context import RunContext, build_context
 from cronflow.shell.run.job import run_job
 from cronflow.shell.store import Store
 
@@ -92,8 +92,9 @@ def make_ctx(tmp_path: Path, registry: Registry | None = None, pm=None) -> RunCo
     if pm is None:
         pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         pm.add_hookspecs(hookspecs)
-    return RunContext(state_dir=tmp_path / "state", store=Store.open(tmp_path / "state"), pm=pm,
-                      registry=registry or Registry(), logger=logging.getLogger("test"), base_env=ENV)
+    return build_context(tmp_path / "state", store=Store.open(tmp_path / "state"), pm=pm,
+                         registry=registry or Registry(), logger=logging.getLogger("test"), base_env=ENV,
+                         default_timezone="UTC")
 
 
 def job(**kw) -> Job:

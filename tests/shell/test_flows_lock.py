@@ -47,6 +47,9 @@ def test_flow_step_waits_for_the_jobs_own_run_to_finish(env: Env) -> None:
 
 
 def test_flow_step_lock_wait_is_bounded_by_the_step_timeout(env: Env) -> None:
+    # held well past the start of `cronflow run f` on a loaded machine, so that the
+    # step really waits (a free lock would let it run and time out running instead)
+    env.write("slow", 'command = "sleep 4"\n')
     flow = run_flow_while_slow_runs(env, '[[steps]]\nname = "s"\njob = "slow"\ntimeout = "300ms"\n')
     assert flow.returncode == 1
     step = env.runs("f")[0]["steps"][0]
@@ -54,6 +57,8 @@ def test_flow_step_lock_wait_is_bounded_by_the_step_timeout(env: Env) -> None:
 
 
 def test_jobs_own_run_is_skipped_while_a_flow_step_holds_its_lock(env: Env) -> None:
+    # the step holds the lock long enough for a second CLI to start on a loaded machine
+    env.write("slow", 'command = "sleep 3"\n')
     env.write("f", '[[steps]]\nname = "s"\njob = "slow"\n')
     flow = subprocess.Popen(env.argv("run", "f"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=env.root)

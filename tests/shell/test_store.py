@@ -23,7 +23,7 @@ def store(tmp_path: Path) -> Store:
 
 def test_a_run_round_trips_and_is_found_by_prefix(store: Store) -> None:
     run = Run(id="abc123def", job="backup", nominal=T0, params={"target": "/home"}, trigger="force")
-    store.insert_run(run, lock_path="/x.lock")
+    store.insert_run(run, lock_path="/x.lock", created=T0)
     assert store.get_run("abc123def") == run
     assert store.get_run("abc1") == run
     assert store.lock_path_of(run.id) == "/x.lock"
@@ -34,7 +34,7 @@ def test_a_run_round_trips_and_is_found_by_prefix(store: Store) -> None:
 
 
 def test_unknown_and_ambiguous_ids_are_clear_errors(store: Store) -> None:
-    store.insert_runs([Run(id="aa1", job="j"), Run(id="aa2", job="j")])
+    store.insert_runs([Run(id="aa1", job="j"), Run(id="aa2", job="j")], created=T0)
     with pytest.raises(NotFoundError, match="ambiguous"):
         store.get_run("aa")
     with pytest.raises(NotFoundError, match="no run"):
@@ -57,7 +57,7 @@ def test_listing_filters_and_orders_newest_first(store: Store) -> None:
 def test_batch_is_one_transaction(store: Store) -> None:
     with pytest.raises(RuntimeError):
         with store.batch():
-            store.insert_run(Run(id="x1", job="j"))
+            store.insert_run(Run(id="x1", job="j"), created=T0)
             raise RuntimeError
     assert store.list_runs() == []
 
@@ -104,7 +104,7 @@ def test_status_values(store: Store) -> None:
 
 
 def test_a_second_connection_sees_committed_rows(store: Store) -> None:
-    store.insert_run(Run(id="r", job="j"))
+    store.insert_run(Run(id="r", job="j"), created=T0)
     other = Store(store.path)
     try:
         assert other.get_run("r").job == "j"
@@ -119,12 +119,34 @@ def test_deferred_checkpoints_leave_the_wal_to_the_caller(store: Store) -> None:
     # well past SQLite's automatic mark of 1,000 pages
     for batch in range(40):
         store.insert_runs([Run(id=f"{batch:04d}{i:04d}", job="j", kind="job", state=RunState.QUEUED, nominal=at,
-                               params={"pad": "x" * 3000}, trigger="schedule") for i in range(100)])
+                               params={"pad": "x" * 3000}, trigger="schedule") for i in range(100)],
+                          created=at)
     wal = store.path.with_name(store.path.name + "-wal")
     assert wal.stat().st_size > 2000 * 4096, "no checkpoint happened at a commit (it stays near 1,000 pages)"
     assert store.checkpoint() == 0, "every frame copied into the database"
     size = wal.stat().st_size
     store.insert_runs([Run(id="after", job="j", kind="job", state=RunState.QUEUED, nominal=at, params={},
-                           trigger="schedule")])
+                           trigger="schedule")], created=at)
     assert wal.stat().st_size == size, "the WAL is reused from its start after a checkpoint"
     assert len(store.list_runs(job="j", limit=10_000)) == 4001
+
+
+def test_upsert_inserts_then_updates_keeping_created_and_lock_path(store: Store) -> None:
+    run = Run(id="u1", job="j", nominal=T0)
+    store.upsert_run(run, now=T0, lock_path="/j.lock")
+    done = replace(run, state=RunState.SUCCEEDED, started=T0, ended=T0 + timedelta(seconds=1), exit_code=0)
+    store.upsert_run(done, now=T0 + timedelta(days=3))
+    assert store.get_run("u1") == done
+    assert store.lock_path_of("u1") == "/j.lock"
+    # created stays the insert's: the history keeps its order
+    assert store.list_runs(since=T0 + timedelta(days=1)) == []
+    store.upsert_runs([replace(done, reason="x"), Run(id="u2", job="j")], now=T0)
+    assert [r.id for r in store.list_runs()] == ["u2", "u1"] and store.get_run("u1").reason == "x"
+
+
+def test_previous_outcome_and_unfinished_follow_the_state_rules(store: Store) -> None:
+    for i, state in enumerate([RunState.FAILED, RunState.SKIPPED, RunState.RUNNING]):
+        store.insert_run(Run(id=f"p{i}", job="j", state=state), created=T0 + timedelta(minutes=i))
+    assert store.previous_outcome("j", "zz") is RunState.FAILED
+    assert [r.id for r in store.unfinished_runs()] == ["p2"]
+    assert store.running_jobs() == {"j": 1}

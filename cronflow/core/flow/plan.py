@@ -30,8 +30,6 @@ Unit = tuple[str, str | None]  # (step name, item or None)
 
 # terminal states that count as a step having happened successfully
 _OK = (RunState.SUCCEEDED, RunState.SKIPPED)
-# terminal states that continue_on_failure turns into "satisfied, flow ends in warning"
-_FAILURES = (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,7 +95,9 @@ def satisfies(step: Step, state: RunState | None) -> bool:
     """Whether a step in ``state`` lets the steps that need it start."""
     if state in _OK:
         return True
-    return step.continue_on_failure and state in _FAILURES
+    # a failure (RunState.failure) that continue_on_failure turns into "satisfied, the
+    # flow ends in warning"
+    return step.continue_on_failure and state is not None and state.failure
 
 
 def blocks(step: Step, state: RunState | None) -> bool:

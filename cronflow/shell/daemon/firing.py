@@ -30,7 +30,7 @@ from cronflow.shell.daemon.preparing import Preparing
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import Prestart, lock_slots, notify_event, prestart, run_job
+from cronflow.shell.run.job import Claim, Prestart, execute, job_row, lock_slots, notify_event, prestart
 
 Now = Callable[[], datetime]
 Start = tuple[Definition, Run, locks.JobLock]
@@ -215,9 +215,10 @@ class Firing:
             if isinstance(definition, Flow):
                 await self._run_flow(definition, row)
             else:
-                await run_job(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
-                              params=row.params, run_id=row.id, held_lock=lock, recorded=True,
-                              prestarted=prestarted)
+                queued = job_row(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(),
+                                 trigger=row.trigger, params=row.params, run_id=row.id)
+                await execute(definition, queued, ctx=self.ctx,
+                              claim=Claim(lock=lock, recorded=True, prestarted=prestarted))
         except asyncio.CancelledError:
             raise
         except Exception:

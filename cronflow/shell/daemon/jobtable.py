@@ -202,11 +202,10 @@ class JobTable:
         self.logger.info("job %s: removed (%s is gone)", name, key)
 
     def _config_error(self, key: str, error: ConfigError, *, kept: bool) -> None:
-        from cronflow.plugins import call_hook
-
         self.errors[key] = [error]
         self.logger.error("%s%s", error, "; keeping its last good definition" if kept else "")
-        call_hook(self.ctx.pm, "on_config_error", self.logger, path=key, error=error)
+        # off the event loop: a slow plugin must not delay the fires
+        self.ctx.dispatch.hook_soon("on_config_error", path=key, error=error)
 
     def _publish_errors(self) -> None:
         rows = [{"path": e.path, "line": e.line, "message": e.message, "error": str(e)}

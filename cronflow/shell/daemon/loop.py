@@ -38,7 +38,7 @@ from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
 from cronflow.shell.daemon.jobtable import JobTable
 from cronflow.shell.daemon.reconcile import reconcile, watch_adopted
-from cronflow.shell.run.context import RunContext, utc_now
+from cronflow.shell.run.context import build_context, utc_now
 from cronflow.core.fire.heap import FireHeap
 from cronflow.shell.daemon.sdnotify import Notifier
 from cronflow.shell.store import Store
@@ -95,9 +95,6 @@ class Daemon:
 
     async def main(self) -> int:
         """Start, run until asked to stop, shut down; the exit status."""
-        from cronflow.shell.paths import default_timezone
-        from cronflow.plugins import build_registry, get_plugin_manager
-
         if not self.jobs_dir.is_dir():
             raise CronflowError(f"{self.jobs_dir}: no such jobs directory")
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -106,10 +103,7 @@ class Daemon:
             raise CronflowError(f"another cronflow daemon is using {self.state_dir}")
         store = Store.open(self.state_dir)
         store.defer_checkpoints()
-        pm = get_plugin_manager(logger=self.logger)
-        ctx = RunContext(state_dir=self.state_dir, store=store, pm=pm,
-                         registry=build_registry(pm, logger=self.logger), logger=self.logger,
-                         default_timezone=default_timezone())
+        ctx = build_context(self.state_dir, logger=self.logger, store=store)
         self.ctx = ctx
         self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
         self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
@@ -298,6 +292,8 @@ class Daemon:
             self.table.stop_triggers()
         if hasattr(self, "firing"):
             await self.firing.shutdown(grace=self.grace, now=utc_now)
+            # background hook calls (e.g. on_config_error) end before the store goes
+            await self.ctx.dispatch.drain(timeout=self.grace)
             self.ctx.store.close()
         self.logger.info("stopped")
         self.notifier.close()

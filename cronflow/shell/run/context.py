@@ -1,6 +1,8 @@
 """What every run needs from its host (the daemon, ``cronflow run``, the flow runner):
-the store, plugins, logger, log paths, the environment jobs start from, cancellation by
-run id, and the batched recording of a burst of simultaneous starts.
+the store, the plugin dispatcher, logger, log paths, the environment jobs start from,
+cancellation by run id, and the batched recording of a burst of simultaneous starts.
+
+:func:`build_context` is the one place a context is put together.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+
+import pluggy
 
 from cronflow.shell import paths
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import DEFAULT_LOG_CAP
 from cronflow.shell.process.env import base_env, env_file_values
 from cronflow.model import Job, Run
+from cronflow.plugins.dispatch import Dispatcher
+from cronflow.plugins.manager import Registry
 from cronflow.shell.daemon.sdnotify import job_environ
 from cronflow.shell.store import Store
 
@@ -38,12 +43,12 @@ class Cancels:
         self._kill: set[str] = set()
 
     def register(self, run_id: str) -> asyncio.Event:
-        """Called by ``run_job``: the event that is set when the run is to stop."""
+        """Called by ``execute``: the event that is set when the run is to stop."""
         event = self._events[run_id] = asyncio.Event()
         return event
 
     def unregister(self, run_id: str) -> None:
-        """Called by ``run_job`` when the run has ended."""
+        """Called by ``execute`` when the run has ended."""
         self._events.pop(run_id, None)
         self._kill.discard(run_id)
 
@@ -71,28 +76,36 @@ class Cancels:
 class RunContext:
     """What every run needs from its host (daemon, ``cronflow run``, flow runner).
 
-    ``pm`` and ``registry`` come from ``cronflow.plugins`` (``get_plugin_manager()``,
-    ``build_registry(pm)``); ``cancels`` stops runs by id; ``tee_fd`` also copies the
-    output there (``cronflow run`` streams to the terminal); ``base_env`` is the
-    environment every job starts from (the daemon's, without systemd's variables).
+    Built by :func:`build_context`. ``dispatch`` is every call into plugin code;
+    ``cancels`` stops runs by id; ``tee_fd`` also copies the output there (``cronflow
+    run`` streams to the terminal); ``base_env`` is the environment every job starts
+    from (the daemon's, without systemd's variables); ``now`` is the clock.
     """
 
     state_dir: Path
     store: Store
-    pm: Any
-    registry: Any
+    dispatch: Dispatcher
     logger: Logger
     default_timezone: str = field(default_factory=paths.default_timezone)
     log_cap: int = DEFAULT_LOG_CAP
     cancels: Cancels = field(default_factory=Cancels)
     base_env: Mapping[str, str] = field(default_factory=lambda: job_environ(os.environ))
     tee_fd: int | None = None
-    notify_timeout: float = 10.0
     now: Callable[[], datetime] = utc_now
 
     _pending: dict[str, Run] = field(default_factory=dict, repr=False)
     _log_dirs: dict[str, str] = field(default_factory=dict, repr=False)
     _envs: dict[str, tuple[Job, dict[str, str]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        """The plugin manager behind :attr:`dispatch`."""
+        return self.dispatch.pm
+
+    @property
+    def registry(self) -> Registry:
+        """The notifiers, retry policies and triggers behind :attr:`dispatch`."""
+        return self.dispatch.registry
 
     def log_path(self, job: str, run_id: str) -> Path:
         """Where the output of a run goes."""
@@ -128,10 +141,31 @@ class RunContext:
         if not self._pending:
             return
         runs, self._pending = list(self._pending.values()), {}
-        self.store.update_runs(runs)
+        self.store.upsert_runs(runs, now=self.now())
 
     def record(self, run: Run) -> None:
         """Write ``run`` now (after any pending writes, which it supersedes)."""
         self._pending.pop(run.id, None)
         self.flush()
-        self.store.update_run(run)
+        self.store.upsert_run(run, now=self.now())
+
+
+def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None, tee_fd: int | None = None,
+                  now: Callable[[], datetime] = utc_now, pm: pluggy.PluginManager | None = None,
+                  registry: Registry | None = None, default_timezone: str | None = None,
+                  base_env: Mapping[str, str] | None = None, notify_timeout: float = 10.0) -> RunContext:
+    """The run context of a host: the store of ``state_dir`` (unless given), the
+    installed plugins (unless ``pm``/``registry`` are given) behind one dispatcher, and
+    the default timezone of the environment (unless given)."""
+    from cronflow.plugins.manager import build_registry, get_plugin_manager
+    from cronflow.shell.paths import default_timezone as environment_timezone
+
+    if pm is None:
+        pm = get_plugin_manager(logger=logger)
+    if registry is None:
+        registry = build_registry(pm, logger=logger)
+    extra = {} if base_env is None else {"base_env": base_env}
+    return RunContext(state_dir=Path(state_dir), store=store if store is not None else Store.open(state_dir),
+                      dispatch=Dispatcher(pm, registry, logger, notify_timeout=notify_timeout), logger=logger,
+                      default_timezone=default_timezone or environment_timezone(), tee_fd=tee_fd, now=now,
+                      **extra)

@@ -2,7 +2,7 @@
 
 A flow run is a row of ``runs`` with ``kind = "flow"``; each step (each item of a fan-out)
 is a child row with ``kind = "step"``, ``parent_id``, ``step`` and ``item``. Every step
-run goes through :func:`cronflow.shell.run.job.run_job`, so it is recorded, logged, retried,
+run goes through :func:`cronflow.shell.run.job.execute`, so it is recorded, logged, retried,
 timed out and reported to hooks like any run:
 
 * ``job = "x"`` runs job ``x`` under *its* lock. When the job is already running (its own
@@ -29,6 +29,7 @@ from dataclasses import replace as dc_replace
 from datetime import datetime
 from pathlib import Path
 
+from cronflow.core import lifecycle
 from cronflow.core.flow import plan as flowplan
 
 from cronflow.shell.process import locks
@@ -37,7 +38,7 @@ from cronflow.model import Definition, Flow, Job, RetrySpec, Run, RunState, Step
 from cronflow.core.flow.outputs import OUTPUT_CAP, merge_outputs, output_env, parse_outputs
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import lock_slots, notify_event, run_job
+from cronflow.shell.run.job import Claim, execute, finish_notices, job_row, lock_slots
 
 StepCallback = Callable[[Run], None]
 LOCK_POLL = 0.05  # seconds between attempts at a busy job lock
@@ -81,7 +82,7 @@ class _FlowRun:
         self.on_step_change = on_step_change
         self.by_name = {step.name: step for step in flow.steps}
         self.outputs: dict[Unit, dict[str, str]] = {}
-        self.active: dict[Unit, str] = {}  # unit -> step run id, once run_job has it
+        self.active: dict[Unit, str] = {}  # unit -> step run id, once execute has it
         self.halt = asyncio.Event()
 
     # --- outputs --------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class _FlowRun:
 
     def settle(self, unit: Unit, state: RunState, reason: str) -> None:
         run = self._step_row(unit, state=state, reason=reason, ended=self.ctx.now())
-        self.ctx.store.insert_run(run)
+        self.ctx.store.upsert_run(run, now=self.ctx.now())
         self._changed(run)
 
     # --- one unit -------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class _FlowRun:
                                       flowplan.unit_label(unit))
             run = self._step_row(unit, state=RunState.FAILED, reason=f"internal error: {exc}",
                                  ended=self.ctx.now())
-            self.ctx.store.insert_run(run)
+            self.ctx.store.upsert_run(run, now=self.ctx.now())
             return run
 
     async def _run_unit(self, unit: Unit) -> Run:
@@ -152,7 +153,7 @@ class _FlowRun:
             job, take_lock = step_job(self.flow, step, self.definitions)
         except LookupError as exc:
             run = self._step_row(unit, state=RunState.FAILED, reason=str(exc), ended=self.ctx.now())
-            self.ctx.store.insert_run(run)
+            self.ctx.store.upsert_run(run, now=self.ctx.now())
             return run
         out = output_path(self.ctx.state_dir, self.row.id, unit)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ class _FlowRun:
             held = locks.try_acquire_slot(self.ctx.state_dir, job.name, lock_slots(job))
             if held is None:
                 row = replace(row, reason="waiting for the job's lock")
-                self.ctx.store.insert_run(row)
+                self.ctx.store.upsert_run(row, now=self.ctx.now())
                 self._changed(row)
                 held, row = await self._wait_lock(job, row, step.timeout)
                 if held is None:
@@ -177,14 +178,15 @@ class _FlowRun:
                 held.release()
             return self._end_unstarted(row, RunState.CANCELLED, "cancelled")
         self._changed(replace(row, state=RunState.RUNNING, started=self.ctx.now(), reason=None))
-        # run_job registers the step's id in ctx.cancels before its first await: from here
+        # execute registers the step's id in ctx.cancels before its first await: from here
         # on, stopping the flow reaches the step through that id
         self.active[unit] = row.id
+        queued = job_row(job, ctx=self.ctx, nominal=self.row.nominal or self.ctx.now(), trigger="flow",
+                         params=self._params(step, unit[1]), run_id=row.id, parent_id=self.row.id,
+                         step=step.name, item=unit[1])
         try:
-            run = await run_job(job, ctx=self.ctx, nominal=self.row.nominal or self.ctx.now(),
-                                trigger="flow", params=self._params(step, unit[1]),
-                                parent_id=self.row.id, step=step.name, item=unit[1], extra_env=env,
-                                run_id=row.id, lock=take_lock, held_lock=held)
+            run = await execute(job, queued, ctx=self.ctx, claim=Claim(lock=held, locking=take_lock),
+                                extra_env=env)
         finally:
             self.active.pop(unit, None)
         if run.state is RunState.SUCCEEDED:
@@ -209,11 +211,7 @@ class _FlowRun:
 
     def _end_unstarted(self, row: Run, state: RunState, reason: str) -> Run:
         run = replace(row, state=state, reason=reason, ended=self.ctx.now())
-        try:
-            self.ctx.store.get_run(run.id)
-            self.ctx.store.update_run(run)
-        except Exception:
-            self.ctx.store.insert_run(run)
+        self.ctx.store.upsert_run(run, now=self.ctx.now())
         return run
 
     def stop_running(self) -> None:
@@ -244,10 +242,7 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
     row = Run(id=run_id or new_run_id(), job=flow.name, kind="flow", state=RunState.RUNNING,
               attempt=attempt, nominal=nominal, params=run_params, trigger=trigger,
               started=(existing.started if existing and existing.started else ctx.now()))
-    if existing:
-        ctx.store.update_run(row)
-    else:
-        ctx.store.insert_run(row)
+    ctx.store.upsert_run(row, now=ctx.now())
     runner = _FlowRun(flow, row, ctx=ctx, definitions=definitions, on_step_change=on_step_change)
     fs = initial or FlowState()
     for unit, state in fs.units.items():
@@ -255,20 +250,20 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
             runner.read_outputs(unit)
     stop_event = ctx.cancels.register(row.id)
     if attempt == 1:
-        await notify_event(ctx, flow, "start", row)
+        await ctx.dispatch.notify_event(flow, "start", row)
     try:
         fs, stopped = await _drive(runner, fs, stop_event)
     except asyncio.CancelledError:
         runner.stop_running()
-        row = replace(row, state=RunState.CANCELLED, reason="interrupted", ended=ctx.now())
-        ctx.store.update_run(row)
+        row = lifecycle.interrupt(row, ctx.now())
+        ctx.store.upsert_run(row, now=ctx.now())
         raise
     finally:
         ctx.cancels.unregister(row.id)
     state = flowplan.final_state(flow, fs, cancelled=stopped == "cancelled", timed_out=stopped == "timeout")
     assert state is not None
     row = replace(row, state=state, reason=_reason(flow, fs, stopped), ended=ctx.now())
-    ctx.store.update_run(row)
+    ctx.store.upsert_run(row, now=ctx.now())
     ctx.logger.info("flow %s: run %s %s", flow.name, row.id, state.value)
     await _finish(flow, row, ctx)
     return row
@@ -329,16 +324,8 @@ def _reason(flow: Flow, fs: FlowState, stopped: str | None) -> str | None:
 
 
 async def _finish(flow: Flow, row: Run, ctx: RunContext) -> None:
-    from cronflow import plugins
-
-    await asyncio.to_thread(plugins.call_hook, ctx.pm, "on_flow_finish", ctx.logger, flow_run=row)
-    if row.state.ok:
-        await notify_event(ctx, flow, "success", row)
-        previous = ctx.store.previous_outcome(flow.name, row.id)
-        if previous is not None and not previous.ok and previous is not RunState.CANCELLED:
-            await notify_event(ctx, flow, "recovered", row)
-    elif row.state in (RunState.FAILED, RunState.TIMED_OUT):
-        await notify_event(ctx, flow, "failure", row)
+    await ctx.dispatch.hook_async("on_flow_finish", flow_run=row)
+    await finish_notices(flow, row, ctx)
 
 
 def _get(ctx: RunContext, run_id: str) -> Run | None:

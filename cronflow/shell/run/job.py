@@ -9,18 +9,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started, spawn, start, watch
+from cronflow.core import lifecycle
 from cronflow.core.command import command_argv
+from cronflow.model import Definition, Job, Overlap, Run, replace
 from cronflow.shell.process.env import job_env
-from cronflow.model import Job, Overlap, Run, RunState, SkipReason, replace
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.store import Store
 
 
 def lock_slots(job: Job) -> int | None:
@@ -28,55 +28,83 @@ def lock_slots(job: Job) -> int | None:
     return max(1, job.max_concurrent) if job.overlap is Overlap.ALLOW_ALL else None
 
 
+# what the burst loop got for a run: its spec, the started process or the error (raised
+# when the run's task takes over, as if it had spawned it itself), when it started
+Prestart = tuple[SpawnSpec | None, Started | Exception, datetime]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """What the caller of :func:`execute` already holds for the run.
+
+    ``lock``: the job's lock, taken by the caller (released when the run ends). Without
+    it the run takes the job's lock itself, unless ``locking`` is False (a flow's command
+    step has no lock). ``recorded``: the queued row is already in the store (the daemon's
+    batched claims), so it is not written again before the start. ``prestarted``: the
+    first attempt, already started by the daemon's burst loop (:func:`prestart`).
+    """
+
+    lock: locks.JobLock | None = None
+    locking: bool = True
+    recorded: bool = False
+    prestarted: Prestart | None = None
+
+
+def job_row(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
+            params: Mapping[str, str] | None = None, run_id: str | None = None,
+            parent_id: str | None = None, step: str | None = None, item: str | None = None) -> Run:
+    """The queued Run of one run of ``job``: the job's params under ``params``, its log
+    path; a flow step with ``parent_id``/``step``/``item``."""
+    run_id = run_id or new_run_id()
+    return lifecycle.queued(run_id=run_id, job=job.name, nominal=nominal, trigger=trigger,
+                            params={**job.params, **(params or {})},
+                            log_path=str(ctx.log_path(job.name, run_id)),
+                            parent_id=parent_id, step=step, item=item)
+
+
 async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
-                  params: Mapping[str, str] | None = None, parent_id: str | None = None,
-                  step: str | None = None, item: str | None = None,
-                  extra_env: Mapping[str, str] | None = None, run_id: str | None = None,
-                  lock: bool = True, held_lock: locks.JobLock | None = None, recorded: bool = False,
-                  prestarted: Prestart | None = None) -> Run:
-    """Run ``job`` once (with its retries) and return the final Run.
+                  params: Mapping[str, str] | None = None, run_id: str | None = None) -> Run:
+    """Run ``job`` once (with its retries) under its lock and return the final Run: the
+    entry of ``cronflow run`` (see :func:`execute`). ``run_id`` names the new run."""
+    row = job_row(job, ctx=ctx, nominal=nominal, trigger=trigger, params=params, run_id=run_id)
+    return await execute(job, row, ctx=ctx, claim=Claim())
+
+
+async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim(),
+                  extra_env: Mapping[str, str] | None = None) -> Run:
+    """Run ``row`` (queued, see :func:`job_row`) of ``job`` with its retries; the final Run.
 
     The row is recorded before the process starts (``queued``, then ``running`` with the
-    pid). Unless ``lock=False``, the job's flock is taken first and inherited by the
-    child; when it is held elsewhere nothing starts and the run is recorded ``skipped``
-    with reason ``overlap`` (that is the returned Run). ``held_lock`` hands over a lock
-    the caller already took. With ``run_id`` of a row the caller already inserted
-    (queued), that row is used; ``recorded=True`` says so without a lookup (the
-    daemon's batched claims). ``parent_id``/``step``/``item`` mark a flow step
-    (``kind = "step"``). Attempts follow the job's retry policy, holding the lock; a
-    ``timeout`` sends SIGTERM to the process group and SIGKILL after ``kill_timeout``
-    (state ``timed_out``); ``ctx.cancels.cancel(id)`` stops it (state ``cancelled``).
-    ``on_run_start``/``on_run_finish`` and the job's notifiers are called; plugin errors
-    are logged, never raised. ``prestarted`` is the first attempt, already started by
-    the daemon's burst loop (:func:`prestart`).
+    pid). Unless ``claim`` holds it or says not to, the job's flock is taken first and
+    inherited by the child; when it is held elsewhere nothing starts and the run is
+    recorded ``skipped`` with reason ``overlap`` (that is the returned Run). Attempts
+    follow the job's retry policy, holding the lock; a ``timeout`` sends SIGTERM to the
+    process group and SIGKILL after ``kill_timeout`` (state ``timed_out``);
+    ``ctx.cancels.cancel(id)`` stops it (state ``cancelled``). ``on_run_start``/
+    ``on_run_finish`` and the job's notifiers are called through ``ctx.dispatch``;
+    plugin errors are logged, never raised. ``extra_env`` is added to the job's
+    environment (a flow step's outputs).
     """
-    run_id = run_id or new_run_id()
-    merged = {**job.params, **(params or {})}
-    run = Run(id=run_id, job=job.name, kind="step" if parent_id else "job", state=RunState.QUEUED,
-              nominal=nominal, params=merged, log_path=str(ctx.log_path(job.name, run_id)),
-              trigger=trigger, parent_id=parent_id, step=step, item=item)
-    existing = recorded or _existing(ctx.store, run_id)
-    job_lock = held_lock
-    if lock and job_lock is None:
+    run = row
+    job_lock = claim.lock
+    if claim.locking and job_lock is None:
         job_lock = locks.try_acquire_slot(ctx.state_dir, job.name, lock_slots(job))
         if job_lock is None:
-            run = replace(run, state=RunState.SKIPPED, reason=SkipReason.OVERLAP.value, log_path=None,
-                          ended=ctx.now())
-            _save(ctx.store, run, existing, None)
+            run = lifecycle.skip(run, ctx.now())
+            ctx.store.upsert_run(run, now=ctx.now())
             ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
             return run
-    if not recorded:
-        _save(ctx.store, run, existing, str(job_lock.path) if job_lock else None)
+    if not claim.recorded:
+        ctx.store.upsert_run(run, now=ctx.now(), lock_path=str(job_lock.path) if job_lock else None)
     stop = ctx.cancels.register(run.id)
     try:
         try:
             run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env,
-                                  prestarted=prestarted)
+                                  prestarted=claim.prestarted)
         except asyncio.CancelledError:
             # the host is going away and has stopped the process: say so in the history
             ctx.flush()
-            run = replace(ctx.store.get_run(run.id), state=RunState.CANCELLED, reason="interrupted",
-                          ended=ctx.now())
+            run = lifecycle.interrupt(ctx.store.get_run(run.id), ctx.now())
             ctx.record(run)
             raise
         # recorded before the lock goes: a daemon restarting in between must not see a
@@ -92,25 +120,6 @@ async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     return run
 
 
-def _existing(store: Store, run_id: str) -> bool:
-    try:
-        return store.get_run(run_id).id == run_id
-    except Exception:
-        return False
-
-
-def _save(store: Store, run: Run, existing: bool, lock_path: str | None) -> None:
-    if existing:
-        store.update_run(run)
-    else:
-        store.insert_run(run, lock_path=lock_path)
-
-
-# what the burst loop got for a run: its spec, the started process or the error (raised
-# when the run's task takes over, as if it had spawned it itself), when it started
-Prestart = tuple[SpawnSpec | None, Started | Exception, datetime]
-
-
 def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock | None,
                extra_env: Mapping[str, str] | None = None, header: bytes = b"") -> SpawnSpec:
     """What to start for one attempt of ``run``."""
@@ -124,7 +133,7 @@ def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock |
 def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
              spec: SpawnSpec | None = None) -> Prestart:
     """Start the first attempt of a recorded run now, without watching it yet (the
-    daemon's burst loop); hand the result to :func:`run_job` as ``prestarted``.
+    daemon's burst loop); hand the result to :func:`execute` in its ``Claim``.
     ``spec`` is the attempt's spec built ahead, without the lock descriptor."""
     started = ctx.now()
     try:
@@ -140,11 +149,9 @@ def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
 async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
                     job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None,
                     prestarted: Prestart | None = None) -> Run:
-    from cronflow import plugins
-
     attempt = 1
     while True:
-        run = replace(run, attempt=attempt)
+        run = lifecycle.attempt(run, attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > 1 else b""
         log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
         started = ctx.now()
@@ -165,33 +172,31 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         except SpawnError as exc:
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
             _append_log(log_path, f"cronflow: {exc}\n")
-            run = replace(run, state=RunState.FAILED, reason="spawn", exit_code=127,
-                          started=run.started or started, ended=ctx.now(), pid=None)
+            run = lifecycle.spawn_failed(run, started, ctx.now())
         else:
-            run = replace(run, state=RunState.RUNNING, pid=process.pid, started=run.started or started,
-                          reason=None)
+            run = lifecycle.start(run, started, process.pid)
             # the queued row is already durable; the pid joins the other starts of this turn
             ctx.record_soon(run)
             if attempt == 1:
                 ctx.logger.info("job %s: run %s started (pid %d, %s)", job.name, run.id, process.pid, run.trigger)
-                await _hook(ctx, "on_run_start", run)
-                await notify_event(ctx, job, "start", run)
+                await ctx.dispatch.hook_async("on_run_start", run=run)
+                await ctx.dispatch.notify_event(job, "start", run)
             run = await _supervise(job, run, process, ctx=ctx, stop=stop)
-        if run.state in (RunState.SUCCEEDED, RunState.CANCELLED) or stop.is_set():
+        if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
-        delay = plugins.retry_delay(ctx.registry, job.retry, attempt, ctx.logger, run_id=run.id)
+        delay = ctx.dispatch.retry_delay(job.retry, attempt, run_id=run.id)
         if delay is None:
             return run
         ctx.record(run)
         ctx.logger.warning("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
                         run.state.value, delay)
-        await notify_event(ctx, job, "retry", run)
+        await ctx.dispatch.notify_event(job, "retry", run)
         try:
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except asyncio.TimeoutError:
             pass
         if stop.is_set():
-            return replace(run, state=RunState.CANCELLED, reason="cancelled", ended=ctx.now())
+            return lifecycle.cancel(run, ctx.now())
         attempt += 1
 
 
@@ -207,20 +212,18 @@ async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, s
         raise
     finally:
         stopper.cancel()
-    state, reason = None, None
+    cancelled = timed_out = False
     if waiter not in done:
         if stop.is_set():
-            state, reason = RunState.CANCELLED, "cancelled"
+            cancelled = True
             await process.terminate(0.0 if ctx.cancels.killing(run.id) else job.kill_timeout)
         else:
-            state, reason = RunState.TIMED_OUT, "timeout"
+            timed_out = True
             ctx.logger.warning("job %s: run %s timed out after %gs; terminating its process group",
                                job.name, run.id, job.timeout)
             await process.terminate(job.kill_timeout)
     code = await waiter
-    if state is None:
-        state = RunState.SUCCEEDED if code == 0 else RunState.FAILED
-    return replace(run, state=state, reason=reason, exit_code=code, ended=ctx.now())
+    return lifecycle.finish(run, ctx.now(), exit_code=code, timed_out=timed_out, cancelled=cancelled)
 
 
 def _workdir(job: Job) -> str | None:
@@ -251,32 +254,21 @@ def _append_log(path: Path, text: str) -> None:
         pass
 
 
-async def _hook(ctx: RunContext, name: str, run: Run) -> None:
-    from cronflow import plugins
-
-    if not getattr(ctx.pm.hook, name).get_hookimpls():
-        return  # nothing to call: spare a thread hand-off per run
-    await asyncio.to_thread(plugins.call_hook, ctx.pm, name, ctx.logger, run=run)
+async def notify_event(ctx: RunContext, definition: Definition, event: str, run: Run) -> None:
+    """Deliver ``event`` about ``run`` through each notifier of ``definition`` that wants it."""
+    await ctx.dispatch.notify_event(definition, event, run)
 
 
-async def notify_event(ctx: RunContext, job: Any, event: str, run: Run) -> None:
-    """Deliver ``event`` about ``run`` through each of the job's notifiers that wants it."""
-    from cronflow import plugins
-
-    specs = [spec for spec in getattr(job, "notify", ()) if event in spec.on]
-    if not specs:
-        return
-    await asyncio.gather(*(asyncio.to_thread(plugins.notify, ctx.registry, spec, event, run, ctx.logger,
-                                             timeout=ctx.notify_timeout) for spec in specs))
+async def finish_notices(definition: Definition, run: Run, ctx: RunContext) -> None:
+    """The notifications of a final run of a job or flow: ``success`` (and ``recovered``
+    when the run before it failed) or ``failure``."""
+    wants_recovered = run.state.ok and any("recovered" in spec.on for spec in definition.notify)
+    # the lookup is spared when nobody wants to hear of a recovery
+    previous = ctx.store.previous_outcome(definition.name, run.id) if wants_recovered else None
+    for event in lifecycle.outcome_events(run, previous):
+        await ctx.dispatch.notify_event(definition, event, run)
 
 
 async def _finish_hooks(job: Job, run: Run, ctx: RunContext) -> None:
-    await _hook(ctx, "on_run_finish", run)
-    if run.state is RunState.SUCCEEDED:
-        await notify_event(ctx, job, "success", run)
-        wants_recovered = any("recovered" in spec.on for spec in job.notify)
-        previous = ctx.store.previous_outcome(job.name, run.id) if wants_recovered else None
-        if previous in (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST):
-            await notify_event(ctx, job, "recovered", run)
-    elif run.state in (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST):
-        await notify_event(ctx, job, "failure", run)
+    await ctx.dispatch.hook_async("on_run_finish", run=run)
+    await finish_notices(job, run, ctx)

@@ -1,0 +1,129 @@
+"""The pure run lifecycle (core/lifecycle.py) and the state rules on RunState."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cronflow.core import lifecycle
+from cronflow.model import Run, RunState, SkipReason
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+LATER = NOW + timedelta(seconds=5)
+
+FAILURES = {RunState.FAILED, RunState.TIMED_OUT, RunState.LOST}
+OKS = {RunState.SUCCEEDED, RunState.WARNING}
+
+
+def queued(**kw: object) -> Run:
+    fields = dict(run_id="r1", job="j", nominal=NOW, trigger="manual", params={"a": "1"}, log_path="/l/r1.log")
+    fields.update(kw)
+    return lifecycle.queued(**fields)  # type: ignore[arg-type]
+
+
+# --- the rules on RunState -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", list(RunState))
+def test_each_state_formats_as_its_value(state: RunState) -> None:
+    assert f"{state}" == state.value and str(state) == state.value
+
+
+@pytest.mark.parametrize("state", list(RunState))
+def test_the_rules_of_each_state(state: RunState) -> None:
+    assert state.terminal is (state not in (RunState.QUEUED, RunState.RUNNING))
+    assert state.ok is (state in OKS)
+    assert state.failure is (state in FAILURES)
+    assert not (state.ok and state.failure)
+    assert state.outcome is (state.terminal and state not in (RunState.SKIPPED, RunState.NOT_RUN))
+
+
+@pytest.mark.parametrize("previous", [*RunState, None])
+@pytest.mark.parametrize("state", list(RunState))
+def test_a_recovery_is_a_success_right_after_a_failure(state: RunState, previous: RunState | None) -> None:
+    assert state.recovers(previous) is (state in OKS and previous in FAILURES)
+
+
+def test_lost_counts_as_a_failure_and_a_success_after_it_recovers() -> None:
+    assert RunState.LOST.failure
+    assert RunState.SUCCEEDED.recovers(RunState.LOST)
+    assert not RunState.SUCCEEDED.recovers(RunState.CANCELLED)
+
+
+def test_matching_keeps_declaration_order() -> None:
+    assert RunState.matching(lambda s: s.failure) == (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST)
+    assert RunState.matching(lambda s: not s.terminal) == (RunState.QUEUED, RunState.RUNNING)
+
+
+# --- queued -> running -> final --------------------------------------------------------------
+
+
+def test_queued_is_a_job_run_or_a_step() -> None:
+    run = queued()
+    assert (run.state, run.kind, run.attempt, run.params, run.started) == (RunState.QUEUED, "job", 1, {"a": "1"}, None)
+    step = queued(parent_id="f1", step="s", item="x")
+    assert (step.kind, step.parent_id, step.step, step.item) == ("step", "f1", "s", "x")
+
+
+def test_skip_drops_the_log_and_ends_now() -> None:
+    run = lifecycle.skip(queued(), NOW)
+    assert (run.state, run.reason, run.log_path, run.ended) == (RunState.SKIPPED, "overlap", None, NOW)
+    assert lifecycle.skip(queued(), NOW, SkipReason.PAUSED).reason == "paused"
+
+
+def test_start_keeps_the_first_attempts_start() -> None:
+    run = lifecycle.start(queued(), NOW, 42)
+    assert (run.state, run.pid, run.started, run.reason) == (RunState.RUNNING, 42, NOW, None)
+    again = lifecycle.start(lifecycle.attempt(run, 2), LATER, 43)
+    assert (again.attempt, again.pid, again.started) == (2, 43, NOW)
+
+
+def test_spawn_failure_is_a_failed_run_with_exit_127() -> None:
+    run = lifecycle.spawn_failed(queued(), NOW, LATER)
+    assert (run.state, run.reason, run.exit_code, run.started, run.ended, run.pid) == (
+        RunState.FAILED, "spawn", 127, NOW, LATER, None)
+
+
+@pytest.mark.parametrize(("code", "timed_out", "cancelled", "state", "reason"), [
+    (0, False, False, RunState.SUCCEEDED, None),
+    (3, False, False, RunState.FAILED, None),
+    (-15, False, False, RunState.FAILED, None),
+    (-15, True, False, RunState.TIMED_OUT, "timeout"),
+    (0, True, False, RunState.TIMED_OUT, "timeout"),
+    (-15, False, True, RunState.CANCELLED, "cancelled"),
+    (-15, True, True, RunState.CANCELLED, "cancelled"),
+])
+def test_finish(code: int, timed_out: bool, cancelled: bool, state: RunState, reason: str | None) -> None:
+    run = lifecycle.finish(lifecycle.start(queued(), NOW, 7), LATER, exit_code=code, timed_out=timed_out,
+                           cancelled=cancelled)
+    assert (run.state, run.reason, run.exit_code, run.ended, run.started) == (state, reason, code, LATER, NOW)
+
+
+@pytest.mark.parametrize("state", list(RunState))
+@pytest.mark.parametrize("stopping", [False, True])
+def test_only_a_failure_is_retried_and_never_while_stopping(state: RunState, stopping: bool) -> None:
+    run = Run(id="r", job="j", state=state)
+    assert lifecycle.retryable(run, stopping=stopping) is (state in FAILURES and not stopping)
+
+
+def test_cancel_and_interrupt() -> None:
+    run = lifecycle.start(queued(), NOW, 1)
+    assert (lifecycle.cancel(run, LATER).state, lifecycle.cancel(run, LATER).reason) == (RunState.CANCELLED, "cancelled")
+    gone = lifecycle.interrupt(run, LATER)
+    assert (gone.state, gone.reason, gone.ended) == (RunState.CANCELLED, "interrupted", LATER)
+
+
+# --- what a final run notifies ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("previous", [*RunState, None])
+@pytest.mark.parametrize("state", [s for s in RunState if s.terminal])
+def test_outcome_events(state: RunState, previous: RunState | None) -> None:
+    events = lifecycle.outcome_events(Run(id="r", job="j", state=state), previous)
+    if state in OKS:
+        assert events == (("success", "recovered") if previous in FAILURES else ("success",))
+    elif state in FAILURES:
+        assert events == ("failure",)
+    else:
+        assert events == ()
