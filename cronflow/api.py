@@ -59,11 +59,14 @@ def _dirs(jobs_dir: str | os.PathLike[str] | None, state_dir: str | os.PathLike[
     return jobs.absolute(), paths.state_dir(state_dir, jobs=jobs).absolute()
 
 
-def find_definition(name: str, jobs: Path, *, now: datetime) -> Definition:
-    """The job or flow ``name`` in ``jobs`` (its file's first error if it is invalid)."""
+def find_definition(name: str, jobs: Path, *, now: datetime, default_timezone: str | None = None) -> Definition:
+    """The job or flow ``name`` in ``jobs`` (its file's first error if it is invalid);
+    jobs without a zone get ``default_timezone``, else the one of ``cronflow.toml``."""
     from cronflow.shell import loader
+    from cronflow.shell.settings import load_settings
 
-    definition = loader.find_definition(name, jobs, now=now)
+    zone = default_timezone or load_settings(jobs).timezone
+    definition = loader.find_definition(name, jobs, now=now, default_timezone=zone)
     if definition is None:
         raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
     return definition
@@ -140,10 +143,10 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
 
     from cronflow.shell.process import locks
     from cronflow.model import Flow, replace
-    from cronflow.shell.paths import default_timezone
     from cronflow.plugins import build_registry, get_plugin_manager
     from cronflow.shell.run.context import RunContext
     from cronflow.shell.run.job import run_job
+    from cronflow.shell.settings import load_settings, run_context_fields
     from cronflow.shell.store import Store
 
     logging.basicConfig(format="cronflow api worker: %(message)s", level=logging.WARNING)
@@ -151,10 +154,11 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     store = Store.open(state)
     row = store.get_run(run_id)
     try:
-        definition = find_definition(row.job, jobs, now=datetime.now(timezone.utc))
+        settings = load_settings(jobs)
+        definition = find_definition(row.job, jobs, now=datetime.now(timezone.utc), default_timezone=settings.timezone)
         pm = get_plugin_manager(logger=logger)
         ctx = RunContext(state_dir=state, store=store, pm=pm, registry=build_registry(pm, logger=logger),
-                         logger=logger, default_timezone=default_timezone())
+                         logger=logger, **run_context_fields(settings))
         if isinstance(definition, Flow):
             from cronflow.shell.run.flow import run_flow
 

@@ -31,9 +31,10 @@ def foreground_context(state: Path) -> Any:
     """The run context of a run in this terminal: output teed to stdout, warnings to stderr."""
     import logging
 
-    from cronflow.shell.paths import default_timezone
+    from cronflow.cli.config import verb_settings
     from cronflow.plugins import build_registry, get_plugin_manager
     from cronflow.shell.run.context import RunContext
+    from cronflow.shell.settings import run_context_fields
     from cronflow.shell.store import Store
 
     logger = logging.getLogger("cronflow.run")
@@ -46,7 +47,7 @@ def foreground_context(state: Path) -> Any:
     pm = get_plugin_manager(logger=logger)
     sys.stdout.flush()
     return RunContext(state_dir=state, store=Store.open(state), pm=pm, registry=build_registry(pm, logger=logger),
-                      logger=logger, default_timezone=default_timezone(), tee_fd=sys.stdout.fileno())
+                      logger=logger, tee_fd=sys.stdout.fileno(), **run_context_fields(verb_settings()))
 
 
 def job_exit_status(name: str, run: Any) -> int:
