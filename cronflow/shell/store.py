@@ -27,6 +27,7 @@ from typing import Any
 
 from cronflow.errors import CronflowError, NotFoundError
 from cronflow.model import JobState, Run, RunState
+from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.core.records import COLUMNS, RUN_FIELDS, EncodedRun, decode_run, decode_state, encode_run, to_iso
 
 DB_NAME = "cronflow.db"
@@ -272,7 +273,7 @@ class Store:
                 entry(state.job)["paused"] = True
         return overview
 
-    def retain(self, *, now: datetime, max_age: float = 30 * 86400, max_per_job: int = 1000) -> int:
+    def retain(self, *, now: datetime, max_age: float = DEFAULT_KEEP_RUNS, max_per_job: int = 1000) -> int:
         """Delete finished rows older than ``max_age`` seconds or beyond the newest
         ``max_per_job`` of their job, and their log files; return how many rows went."""
         cutoff = to_iso(now - timedelta(seconds=max_age))
