@@ -12,9 +12,7 @@ as in Jenkins, so that the job fires in every month.
 from __future__ import annotations
 
 import re
-
-from croniter import CroniterBadCronError, croniter
-from croniter.croniter import HashExpander
+from typing import Any
 
 from cronflow.errors import ScheduleError
 
@@ -42,6 +40,10 @@ def resolve_hashed(expr: str, key: str) -> str:
     expression unchanged. ScheduleError for a malformed ``H`` field."""
     if not has_hash(expr):
         return expr
+    # croniter costs ~40 ms to import: only expressions with an H pay for it
+    from croniter import croniter
+    from croniter.croniter import HashExpander
+
     fields = expr.split()
     positions = _FIVE if len(fields) == 5 else _SIX
     expander = HashExpander(croniter)
@@ -54,13 +56,15 @@ def resolve_hashed(expr: str, key: str) -> str:
     return " ".join(resolved)
 
 
-def _resolve_field(expander: HashExpander, field: str, index: int, hash_id: bytes, expr: str) -> str:
+def _resolve_field(expander: Any, field: str, index: int, hash_id: bytes, expr: str) -> str:
     match = _HASH_FIELD.fullmatch(field)
     assert match is not None
     begin, end, step = match.groups()
     if index == _DOM and begin is None:
         # Jenkins' rule: a drawn day exists in every month
         field = f"H(1-{_DOM_HASH_END})" + (f"/{step}" if step else "")
+    from croniter import CroniterBadCronError
+
     try:
         return str(expander.expand(expr, index, field.lower(), hash_id=hash_id))
     except CroniterBadCronError as exc:
