@@ -59,11 +59,14 @@ def _dirs(jobs_dir: str | os.PathLike[str] | None, state_dir: str | os.PathLike[
     return jobs.absolute(), paths.state_dir(state_dir, jobs=jobs).absolute()
 
 
-def find_definition(name: str, jobs: Path, *, now: datetime) -> Definition:
-    """The job or flow ``name`` in ``jobs`` (its file's first error if it is invalid)."""
+def find_definition(name: str, jobs: Path, *, now: datetime, default_timezone: str | None = None) -> Definition:
+    """The job or flow ``name`` in ``jobs`` (its file's first error if it is invalid);
+    jobs without a zone get ``default_timezone``, else the one of ``cronflow.toml``."""
     from cronflow.shell import loader
+    from cronflow.shell.settings import load_settings
 
-    definition = loader.find_definition(name, jobs, now=now)
+    zone = default_timezone or load_settings(jobs).timezone
+    definition = loader.find_definition(name, jobs, now=now, default_timezone=zone)
     if definition is None:
         raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
     return definition
@@ -143,6 +146,7 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     from cronflow.model import Flow, replace
     from cronflow.shell.run.context import build_context, utc_now
     from cronflow.shell.run.job import execute, job_row
+    from cronflow.shell.settings import load_settings
     from cronflow.shell.store import Store
 
     logging.basicConfig(format="cronflow api worker: %(message)s", level=logging.WARNING)
@@ -150,8 +154,9 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
     store = Store.open(state)
     row = store.get_run(run_id)
     try:
-        definition = find_definition(row.job, jobs, now=utc_now())
-        ctx = build_context(state, logger=logger, store=store)
+        settings = load_settings(jobs)
+        definition = find_definition(row.job, jobs, now=utc_now(), default_timezone=settings.timezone)
+        ctx = build_context(state, logger=logger, store=store, settings=settings)
         if isinstance(definition, Flow):
             from cronflow.shell.run.flow import run_flow
 

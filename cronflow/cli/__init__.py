@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from cronflow import __version__
+from cronflow.cli.config import config_option
 
 # verb -> (module under cronflow.cli, attribute, one-line help shown by `cronflow --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -46,7 +47,10 @@ class _CronflowGroup(click.Group):
         if entry is None:
             return None
         module_name, attr, _ = entry
-        return getattr(importlib.import_module(f"cronflow.cli.{module_name}"), attr)
+        from cronflow.cli.config import add_config_option
+
+        # every verb takes --config (SPEC section 11) without each module declaring it
+        return add_config_option(getattr(importlib.import_module(f"cronflow.cli.{module_name}"), attr))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from COMMANDS so that `cronflow --help` imports no verb module.
@@ -67,6 +71,7 @@ class _CronflowGroup(click.Group):
 
 @click.group(cls=_CronflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cronflow")
+@config_option
 def cli() -> None:
     """cronflow: a file-based job scheduler.
 

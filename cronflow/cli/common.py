@@ -89,7 +89,9 @@ def load_definition(name: str, jobs: Path) -> Any:
     """The job or flow called ``name`` in ``jobs`` (a CronflowError names what is wrong)."""
     from cronflow.api import find_definition
 
-    return find_definition(name, jobs, now=now())
+    from cronflow.cli.config import load_cli_settings
+
+    return find_definition(name, jobs, now=now(), default_timezone=load_cli_settings(jobs).timezone)
 
 
 def open_history(state: Path) -> Any:

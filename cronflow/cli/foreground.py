@@ -33,6 +33,7 @@ def foreground_context(state: Path) -> RunContext:
     """The run context of a run in this terminal: output teed to stdout, warnings to stderr."""
     import logging
 
+    from cronflow.cli.config import verb_settings
     from cronflow.shell.run.context import build_context
 
     logger = logging.getLogger("cronflow.run")
@@ -42,7 +43,7 @@ def foreground_context(state: Path) -> RunContext:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
-    ctx = build_context(state, logger=logger, tee_fd=sys.stdout.fileno())
+    ctx = build_context(state, logger=logger, tee_fd=sys.stdout.fileno(), settings=verb_settings())
     # what Python buffered so far must come out before the job's own output
     sys.stdout.flush()
     return ctx

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -52,11 +51,11 @@ def _has_user_field(file: str) -> bool:
 def _checker(out: Path):
     """Validate a rendered file exactly as ``cronflow check`` would."""
     from cronflow.core.definition.job import check_definition
-    from cronflow.shell.paths import default_timezone
+    from cronflow.cli.config import verb_settings
     from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
 
     now = common.now()
-    zone = default_timezone()
+    zone = verb_settings().timezone
     registry = build_registry(get_plugin_manager())
 
     def check(file_name: str, text: str) -> str | None:
@@ -114,23 +113,10 @@ def import_crontab(file: str, out: Path | None, user_field: bool | None, write: 
 
 
 def _write(jobs: list, target: Path, force: bool) -> None:
-    paths = [target / f"{job.name}.toml" for job in jobs]
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise CronflowError(f"would overwrite {', '.join(existing)}; pass --force to replace, "
-                            "or --out another directory")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        for job, path in zip(jobs, paths):
-            # a half-written file would be picked up by a running daemon: write, then rename
-            fd, tmp = tempfile.mkstemp(dir=target, prefix=".import-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(job.text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-            click.echo(f"wrote {path}")
-    except OSError as exc:
-        raise CronflowError(f"cannot write to {target}: {exc.strerror}") from None
+    from cronflow.shell.jobwriter import write_job_files
+
+    for path in write_job_files([(f"{job.name}.toml", job.text) for job in jobs], target, force=force):
+        click.echo(f"wrote {path}")
 
 
 # -- systemd-unit ----------------------------------------------------------------------------

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
 def _default_zone() -> str:
     """The default zone, checked once here so a bad ``$CRONFLOW_TIMEZONE`` is one error."""
-    from cronflow.shell.paths import default_timezone
+    from cronflow.cli.config import verb_settings
     from cronflow.core.schedule import resolve_zone
 
-    name = default_timezone()
+    name = verb_settings().timezone
     try:
         resolve_zone(name)
     except CronflowError as exc:
@@ -52,8 +52,11 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
     """
     from cronflow.shell.loader import load_dir, load_paths
 
-    now, zone = common.now(), _default_zone()
-    targets = list(paths) or [common.resolve_jobs_dir(jobs_dir)]
+    from cronflow.cli.config import check_settings
+
+    rest, settings = check_settings(paths, common.resolve_jobs_dir(jobs_dir))
+    now, zone = common.now(), settings.zone
+    targets = rest if paths else [common.resolve_jobs_dir(jobs_dir)]
     # a file checked on its own may name jobs that live beside it
     known: dict[str, Definition] = {}
     for parent in sorted({p.parent for p in targets if not p.is_dir()}):
@@ -62,10 +65,10 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
         except ConfigError:
             pass
     result = load_paths(targets, now=now, default_timezone=zone, references=known)
-    errors = result.errors + _plugin_errors(result.definitions)
+    errors = settings.errors + result.errors + _plugin_errors(result.definitions)
     for error in errors:
         click.echo(str(error), err=True)
-    files = len(result.files)
+    files = len(result.files) + settings.files
     counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}" if errors else "no errors"
     click.echo(f"{files} file{'s' if files != 1 else ''}, {counted}")
     sys.exit(1 if errors else 0)

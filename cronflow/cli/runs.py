@@ -51,11 +51,12 @@ def _parse_when(text: str, *, future: bool) -> datetime:
               help="On SIGTERM, how long running jobs may finish before they are terminated.")
 def daemon(jobs_dir: Path | None, state_dir: Path | None, grace: str) -> None:
     """Run the scheduler in the foreground (systemd Type=notify)."""
+    from cronflow.cli.config import load_cli_settings
     from cronflow.shell.daemon.loop import run_daemon
     from cronflow.durations import parse_duration
 
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    sys.exit(run_daemon(jobs, state, grace=parse_duration(grace)))
+    sys.exit(run_daemon(jobs, state, grace=parse_duration(grace), settings=load_cli_settings(jobs)))
 
 
 # --- run -------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from cronflow.errors import CronflowError, NotFoundError
 from cronflow.model import JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
+from cronflow.core.settings import DEFAULT_KEEP_RUNS
 
 DB_NAME = "cronflow.db"
 
@@ -282,7 +283,7 @@ class Store:
                 entry(state.job)["paused"] = True
         return overview
 
-    def retain(self, *, now: datetime, max_age: float = 30 * 86400, max_per_job: int = 1000) -> int:
+    def retain(self, *, now: datetime, max_age: float = DEFAULT_KEEP_RUNS, max_per_job: int = 1000) -> int:
         """Delete finished rows older than ``max_age`` seconds or beyond the newest
         ``max_per_job`` of their job, and their log files; return how many rows went."""
         cutoff = to_iso(now - timedelta(seconds=max_age))

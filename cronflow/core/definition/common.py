@@ -43,14 +43,15 @@ def key_lines(checker: Checker, data: Mapping[str, Any]) -> TopLines:
 
 
 def common_fields(checker: Checker, data: Mapping[str, Any], *, now: datetime,
-                  default_timezone: str) -> dict[str, Any]:
-    """The keys jobs and flows share, as keyword arguments of Job/Flow."""
+                  default_timezone: str, name: str | None = None) -> dict[str, Any]:
+    """The keys jobs and flows share, as keyword arguments of Job/Flow; ``name`` keys
+    the ``H`` fields of the schedule."""
     where = ()
     timezone, zone_ok = checker.timezone(data, where)
     zone = (timezone or default_timezone) if zone_ok else None
     fields: dict[str, Any] = {
         "description": checker.string(data, "description", where, "") or "",
-        "schedule": checker.schedules(data, where, zone=zone, now=now),
+        "schedule": checker.schedules(data, where, zone=zone, now=now, hash_key=name),
         "timezone": timezone,
         "enabled": checker.boolean(data, "enabled", where, True),
         "tags": checker.string_list(data, "tags", where),

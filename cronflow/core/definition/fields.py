@@ -321,17 +321,27 @@ class Checker:
         return name, True
 
     def schedules(self, table: Mapping[str, Any], where: KeyPath, *, zone: str | None,
-                  now: datetime) -> tuple[str, ...]:
+                  now: datetime, hash_key: str | None = None) -> tuple[str, ...]:
         """``schedule``: one expression or an array; each is compiled to catch mistakes.
 
         ``zone`` None means the time zone is itself wrong: expressions are then only
-        type-checked, so one mistake is not reported twice.
+        type-checked, so one mistake is not reported twice. With ``hash_key`` (the
+        job's name) ``H`` fields are resolved, and the plain expressions returned.
         """
         before = len(self.errors)
         exprs = self.string_list(table, "schedule", where, allow_single=True)
         if not exprs or zone is None or len(self.errors) > before:
             return exprs
         from cronflow.core.schedule import parse_schedule, resolve_zone
+
+        if hash_key is not None:
+            from cronflow.core.schedule.hashed import resolve_hashed
+
+            try:
+                exprs = tuple(resolve_hashed(expr, hash_key) for expr in exprs)
+            except CronflowError as exc:
+                self.error(where + ("schedule",), f"schedule: {exc}")
+                return exprs
 
         try:
             compiled_schedule(exprs, zone, now)

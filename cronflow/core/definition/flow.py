@@ -55,7 +55,7 @@ def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     """Check a decoded flow file; None when ``checker`` recorded an error."""
     checker.unknown_keys(data, FLOW_KEYS, (), hints=_FLOW_HINTS)
     name = definition_name(checker, data, path)
-    fields = common_fields(checker, data, now=now, default_timezone=default_timezone)
+    fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
     max_parallel = checker.integer(data, "max_parallel", (), None, minimum=1)
     if "steps" in data and "phases" in data:
         checker.error(("phases",), "a flow has either [[steps]] or [[phases]], not both")

@@ -74,7 +74,7 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
                default_timezone: str) -> Job | None:
     checker.unknown_keys(data, JOB_KEYS, ())
     name = definition_name(checker, data, path)
-    fields = common_fields(checker, data, now=now, default_timezone=default_timezone)
+    fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
     command = checker.command(data, "command", ())
     # a misspelt `comand` already has its error, with the suggestion
     if "command" not in data and not any(closest(key, ("command",)) for key in data):

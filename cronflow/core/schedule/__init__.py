@@ -28,6 +28,7 @@ from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
 from cronflow.core.schedule.cron import CronPattern, parse_cron
 from cronflow.core.schedule.dst import next_elapsed, next_fixed
+from cronflow.core.schedule.hashed import has_hash
 from cronflow.core.schedule.interval import IntervalSchedule, interval_schedule, parse_interval
 from cronflow.core.schedule.natural import PHRASE_WORDS, compile_natural
 from cronflow.core.schedule.once import OnceSchedule, once_at, parse_iso
@@ -132,6 +133,9 @@ def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
     lowered = text.lower()
     if lowered == "@reboot":
         return RebootSchedule()
+    if has_hash(text):
+        raise ScheduleError(f"{text!r}: H draws its values from a job's name; use it in a job "
+                            "file, and `cronflow next JOB` shows the expression it resolves to")
     if lowered.startswith("@") or _looks_like_cron(text):
         pattern = parse_cron(text)
         return CronSchedule(canonical=pattern.expr, pattern=pattern, zone=zone)

@@ -28,7 +28,9 @@ from cronflow.shell.daemon import requests as control
 
 from cronflow.shell.daemon import log as daemonlog
 
-from cronflow.shell.process import locks
+from cronflow.shell.daemon import instance
+from cronflow.core.settings import DEFAULTS, Settings
+from cronflow.shell.settings import load_settings
 
 from cronflow.core.fire import lookahead
 
@@ -65,11 +67,15 @@ def checkpoint_due(since: float, left: float | None) -> bool:
     return left is None or left >= room
 
 
-def run_daemon(jobs_dir: Path, state_dir: Path, *, grace: float = 30.0) -> int:
-    """Run the daemon until SIGTERM/SIGINT; the process exit status."""
+def run_daemon(jobs_dir: Path, state_dir: Path, *, grace: float = 30.0, settings: Settings | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; the process exit status. ``settings``: the
+    effective ``cronflow.toml`` (None: read it from beside ``jobs_dir``)."""
     logger = daemonlog.setup()
     try:
-        return asyncio.run(Daemon(Path(jobs_dir), Path(state_dir), grace=grace, logger=logger).main())
+        if settings is None:
+            settings = load_settings(Path(jobs_dir))
+        return asyncio.run(Daemon(Path(jobs_dir), Path(state_dir), grace=grace, logger=logger,
+                                  settings=settings).main())
     except CronflowError as exc:
         logger.error("%s", exc)
         return 1
@@ -78,12 +84,14 @@ def run_daemon(jobs_dir: Path, state_dir: Path, *, grace: float = 30.0) -> int:
 class Daemon:
     """The daemon's state and its tasks."""
 
-    def __init__(self, jobs_dir: Path, state_dir: Path, *, grace: float, logger: logging.Logger) -> None:
+    def __init__(self, jobs_dir: Path, state_dir: Path, *, grace: float, logger: logging.Logger,
+                 settings: Settings = DEFAULTS) -> None:
         # resolved: the watcher reports resolved paths, and the job table is keyed by path
         self.jobs_dir = jobs_dir.resolve()
         self.state_dir = state_dir.resolve()
         self.grace = grace
         self.logger = logger
+        self.settings = settings
         self.heap = FireHeap()
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
@@ -98,12 +106,10 @@ class Daemon:
         if not self.jobs_dir.is_dir():
             raise CronflowError(f"{self.jobs_dir}: no such jobs directory")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        own = locks.try_acquire(self.state_dir / "daemon.lock")
-        if own is None:
-            raise CronflowError(f"another cronflow daemon is using {self.state_dir}")
+        own = instance.acquire(self.state_dir)
         store = Store.open(self.state_dir)
         store.defer_checkpoints()
-        ctx = build_context(self.state_dir, logger=self.logger, store=store)
+        ctx = build_context(self.state_dir, logger=self.logger, store=store, settings=self.settings)
         self.ctx = ctx
         self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
         self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
@@ -270,7 +276,7 @@ class Daemon:
 
     def _retention(self) -> None:
         try:
-            removed = self.ctx.store.retain(now=utc_now())
+            removed = self.ctx.store.retain(now=utc_now(), max_age=self.settings.keep_runs)
         except Exception:
             self.logger.exception("retention failed")
         else:

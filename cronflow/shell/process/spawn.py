@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cronflow.core.settings import DEFAULT_LOG_CAP
 from cronflow.shell.process import killer
 
-DEFAULT_LOG_CAP = 10 * 1024 * 1024
 _READ_SIZE = 65536
 # after the job's main process exited, how long to keep reading output that processes it
 # left behind still write, before the log is closed

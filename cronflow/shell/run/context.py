@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pluggy
 
+from cronflow.core.settings import Settings
 from cronflow.shell import paths
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import DEFAULT_LOG_CAP
@@ -153,12 +154,15 @@ class RunContext:
 def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None, tee_fd: int | None = None,
                   now: Callable[[], datetime] = utc_now, pm: pluggy.PluginManager | None = None,
                   registry: Registry | None = None, default_timezone: str | None = None,
-                  base_env: Mapping[str, str] | None = None, notify_timeout: float = 10.0) -> RunContext:
+                  base_env: Mapping[str, str] | None = None, settings: Settings | None = None) -> RunContext:
     """The run context of a host: the store of ``state_dir`` (unless given), the
     installed plugins (unless ``pm``/``registry`` are given) behind one dispatcher, and
-    the default timezone of the environment (unless given)."""
+    the default timezone, log cap and plugin deadline of ``settings`` (cronflow.toml,
+    then the environment; the built-in defaults without it) unless given."""
     from cronflow.plugins.manager import build_registry, get_plugin_manager
     from cronflow.shell.paths import default_timezone as environment_timezone
+
+    settings = settings if settings is not None else Settings()
 
     if pm is None:
         pm = get_plugin_manager(logger=logger)
@@ -166,6 +170,7 @@ def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None
         registry = build_registry(pm, logger=logger)
     extra = {} if base_env is None else {"base_env": base_env}
     return RunContext(state_dir=Path(state_dir), store=store if store is not None else Store.open(state_dir),
-                      dispatch=Dispatcher(pm, registry, logger, notify_timeout=notify_timeout), logger=logger,
-                      default_timezone=default_timezone or environment_timezone(), tee_fd=tee_fd, now=now,
+                      dispatch=Dispatcher(pm, registry, logger, notify_timeout=settings.plugin_timeout),
+                      logger=logger, tee_fd=tee_fd, now=now, log_cap=settings.log_cap,
+                      default_timezone=default_timezone or settings.timezone or environment_timezone(),
                       **extra)
