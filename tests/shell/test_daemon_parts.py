@@ -27,7 +27,7 @@ def store(tmp_path: Path) -> Store:
 
 def queued(store: Store, run_id: str, job: str = "backup") -> Run:
     run = Run(id=run_id, job=job, nominal=T0, trigger="schedule")
-    store.insert_run(run)
+    store.insert_run(run, created=T0)
     return run
 
 
@@ -61,7 +61,7 @@ def test_adopted_runs_are_found_counted_and_end_through_their_watch(store: Store
     async def scenario() -> None:
         adopted = AdoptedRuns(store=store, logger=logging.getLogger("test"), on_end=ended.append)
         run = Run(id="r1", job="backup", nominal=T0, state=RunState.RUNNING, pid=None)
-        store.insert_run(run)
+        store.insert_run(run, created=T0)
         released: asyncio.Future[Run] = asyncio.get_running_loop().create_future()
         adopted.adopt(run, released)
         assert adopted.find("r1") == "backup" and adopted.find("r2") is None
