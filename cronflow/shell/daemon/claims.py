@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
+from cronflow.core import lifecycle
 from cronflow.core.records import EncodedRun, new_run_id
 from cronflow.model import Definition, JobState, Run, RunState, SkipReason, replace
 from cronflow.shell.run.context import RunContext
@@ -22,9 +23,9 @@ def queued_row(ctx: RunContext, definition: Definition, *, nominal: datetime, tr
                params: Mapping[str, str] | None) -> Run:
     """The ``queued`` row of a new fire of ``definition`` (a fresh run id and log path)."""
     run_id = new_run_id()
-    return Run(id=run_id, job=definition.name, kind=definition.kind, state=RunState.QUEUED,
-               nominal=nominal, params={**definition.params, **(params or {})}, trigger=trigger,
-               log_path=str(ctx.log_path(definition.name, run_id)) if definition.kind == "job" else None)
+    return lifecycle.queued(run_id=run_id, job=definition.name, kind=definition.kind, nominal=nominal,
+                            params={**definition.params, **(params or {})}, trigger=trigger,
+                            log_path=str(ctx.log_path(definition.name, run_id)) if definition.kind == "job" else None)
 
 
 class Claims:

@@ -30,7 +30,7 @@ from cronflow.shell.daemon.preparing import Preparing
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import Claim, Prestart, execute, job_row, lock_slots, notify_event, prestart
+from cronflow.shell.run.job import Claim, Prestart, execute, lock_slots, notify_event, prestart
 
 Now = Callable[[], datetime]
 Start = tuple[Definition, Run, locks.JobLock]
@@ -215,9 +215,8 @@ class Firing:
             if isinstance(definition, Flow):
                 await self._run_flow(definition, row)
             else:
-                queued = job_row(definition, ctx=self.ctx, nominal=row.nominal or self.ctx.now(),
-                                 trigger=row.trigger, params=row.params, run_id=row.id)
-                await execute(definition, queued, ctx=self.ctx,
+                # the row is the claim's queued row (params merged, log path set)
+                await execute(definition, row, ctx=self.ctx,
                               claim=Claim(lock=lock, recorded=True, prestarted=prestarted))
         except asyncio.CancelledError:
             raise
