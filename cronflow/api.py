@@ -76,6 +76,7 @@ def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | 
           state_dir: str | os.PathLike[str] | None = None) -> Handle:
     """Start a run of job (or flow) ``job`` with ``params`` over its defaults; return at once."""
     from cronflow.core.records import new_run_id
+    from cronflow.shell.files import open_private
     from cronflow.shell.store import Store
 
     jobs, state = _dirs(jobs_dir, state_dir)
@@ -90,7 +91,7 @@ def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | 
     finally:
         store.close()
     argv = [sys.executable, "-m", "cronflow.api", str(jobs), str(state), run.id]
-    log = open(state / "api-worker.log", "ab")
+    log = os.fdopen(open_private(state / "api-worker.log", os.O_WRONLY | os.O_APPEND), "ab")
     try:
         subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                          close_fds=True)

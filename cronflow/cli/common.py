@@ -61,11 +61,18 @@ def resolve_jobs_dir(jobs_dir: Path | None) -> Path:
 
 
 def resolve_dirs(jobs_dir: Path | None, state_dir: Path | None) -> tuple[Path, Path]:
-    """The (jobs dir, state dir) pair after flags, environment and defaults."""
+    """The (jobs dir, state dir) pair after flags, environment and defaults, absolute.
+
+    Made absolute here, once, at the boundary: what a run records (its log path) and
+    what a verb hands to another process must mean the same from any working directory.
+    """
+    import os
+
     from cronflow.shell import paths
 
     jobs = resolve_jobs_dir(jobs_dir)
-    return jobs, paths.state_dir(state_dir, jobs=jobs)
+    state = paths.state_dir(state_dir, jobs=jobs)
+    return Path(os.path.abspath(jobs)), Path(os.path.abspath(state))
 
 
 def parse_params(values: tuple[str, ...]) -> dict[str, str]:

@@ -251,15 +251,11 @@ def _history_text(rows: list[dict[str, Any]]) -> str:
 @state_dir_option
 def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Show (or follow) the log of a run (a unique id prefix is enough)."""
-    from cronflow.errors import CronflowError
-
     _, state = resolve_dirs(jobs_dir, state_dir)
     store = open_history(state)
     try:
         found = store.get_run(run_id)
-        if found.log_path is None:
-            raise CronflowError(f"run {found.id} has no log ({found.state.value})")
-        path = Path(found.log_path)
+        path = _log_of(found, state)
         out = sys.stdout.buffer
         offset = 0
         while True:
@@ -272,6 +268,21 @@ def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | Non
             _copy_from(path, offset, out)
     finally:
         store.close()
+
+
+def _log_of(run: Any, state: Path) -> Path:
+    """The log file of ``run``; a CronflowError when it has none or the file is missing
+    (a run still going may not have printed yet: its file comes with its first output)."""
+    from cronflow.errors import CronflowError
+    from cronflow.shell.files import log_file
+
+    if run.log_path is None:
+        raise CronflowError(f"run {run.id} has no log ({run.state.value})")
+    path = log_file(run.log_path, state)
+    if run.state.terminal and not path.is_file():
+        raise CronflowError(f"run {run.id} ({run.state.value}) has no log file at {path}: "
+                            "it printed nothing, or the file was removed")
+    return path
 
 
 def _copy_from(path: Path, offset: int, out: Any) -> int:

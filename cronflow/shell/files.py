@@ -15,8 +15,10 @@ job file that someone else can write is a way to become root. Like cron with
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+import sys
 from pathlib import Path
 
 from cronflow.core.secrets import file_problem, parse_env_file
@@ -72,33 +74,157 @@ def _named(problem: str, info: os.stat_result) -> str:
     return problem
 
 
-# -- state directory -------------------------------------------------------------------------
+# -- private state ---------------------------------------------------------------------------
+#
+# Run records, logs and job environments may hold secrets in clear, so everything in the
+# state directory is its user's alone: directories 0700, files 0600. The modes are given
+# explicitly (``os.open``/``mkdir`` modes, then a chmod where the umask took bits away)
+# and never through the umask: the daemon's umask is also the one its jobs start with,
+# and the files a job writes itself must keep the permissions its owner expects.
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+_OPEN_TO_OTHERS = 0o077
+# what a state dir of an older cronflow may hold with looser modes, fixed with the dir
+_KNOWN_DIRS = ("logs", "locks", "spool", "outputs")
+_KNOWN_FILES = ("cronflow.db", "cronflow.db-wal", "cronflow.db-shm", "daemon.lock", "api-worker.log")
+
+Logger = logging.Logger | logging.LoggerAdapter
 
 
-def ensure_state_dir(path: str | os.PathLike[str]) -> Path:
-    """Create the state directory with mode 0700 (tightening an existing one we own).
+def ensure_state_dir(path: str | os.PathLike[str], *, logger: Logger | None = None) -> Path:
+    """Create the state directory with mode 0700, or tighten an existing looser one.
 
-    Run records, logs and job environments may hold secrets, so nobody else may list
-    or read them. Raises :class:`CronflowError` when the directory belongs to someone
-    else or cannot be created.
+    The one entry of every user of the state dir (the daemon, ``run``, ``force``,
+    ``pause``, the api: through :meth:`Store.open` and :func:`spool.submit`). Tightening a
+    looser directory (and what an older cronflow left in it) is said in one line: a
+    warning on ``logger`` (the daemon's log), else on stderr. Raises
+    :class:`CronflowError` when the directory belongs to someone else or cannot be made.
     """
     directory = Path(path)
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        created = _make_dir(directory)
         info = directory.stat()
         if not stat.S_ISDIR(info.st_mode):
             raise CronflowError(f"state directory {directory} is not a directory")
         if info.st_uid != os.geteuid():
             raise CronflowError(f"state directory {directory} belongs to uid {info.st_uid}, "
-                                f"not to the daemon's user (uid {os.geteuid()})")
-        if stat.S_IMODE(info.st_mode) != 0o700:
+                                f"not to this user (uid {os.geteuid()})")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode != PRIVATE_DIR:
             # mkdir's mode is filtered by the umask, and an old directory may be looser
-            directory.chmod(0o700)
-    except FileExistsError:
-        raise CronflowError(f"state directory {directory} is not a directory") from None
+            directory.chmod(PRIVATE_DIR)
+            if not created and mode & _OPEN_TO_OTHERS:
+                _tighten_contents(directory)
+                _warn(logger, f"state directory {directory} was open to others (mode {mode:04o}); "
+                              "tightened to 0700")
     except OSError as exc:
         raise CronflowError(f"cannot create state directory {directory}: {exc.strerror}") from None
     return directory
+
+
+def _make_dir(directory: Path) -> bool:
+    """Create ``directory`` (0700; missing parents with the default mode); whether it was
+    created here (False when something of that name exists)."""
+    try:
+        os.mkdir(directory, PRIVATE_DIR)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        return _make_dir(directory)
+    return True
+
+
+def _tighten_contents(directory: Path) -> None:
+    for name in _KNOWN_DIRS:
+        tighten(directory / name, PRIVATE_DIR)
+    for name in _KNOWN_FILES:
+        tighten(directory / name, PRIVATE_FILE)
+
+
+def _warn(logger: Logger | None, message: str) -> None:
+    if logger is not None:
+        logger.warning("%s", message)
+    else:
+        sys.stderr.write(f"cronflow: warning: {message}\n")
+        sys.stderr.flush()
+
+
+def tighten(path: str | os.PathLike[str], mode: int) -> None:
+    """Set ``path``'s mode to ``mode`` if it is another and the file is ours (nothing when
+    it is missing: the check is for what exists)."""
+    try:
+        info = os.stat(path)
+        if stat.S_IMODE(info.st_mode) != mode and info.st_uid == os.geteuid():
+            os.chmod(path, mode)
+    except FileNotFoundError:
+        pass
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Make ``path`` a directory of mode 0700, its missing parents too (a log dir, the
+    lock dir, the spool); an existing one of ours with another mode is set to 0700.
+    OSError when it cannot be made."""
+    directory = Path(path)
+    try:
+        os.mkdir(directory, PRIVATE_DIR)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        private_dir(directory.parent)
+        try:
+            os.mkdir(directory, PRIVATE_DIR)
+        except FileExistsError:
+            pass
+    tighten(directory, PRIVATE_DIR)
+    return directory
+
+
+def open_private(path: str | os.PathLike[str], flags: int) -> int:
+    """``os.open(path, flags | O_CREAT | O_CLOEXEC)`` of a file that is 0600 whatever the
+    umask (a lock file, a spool request, a log); the directory must exist."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != PRIVATE_FILE:
+            os.fchmod(fd, PRIVATE_FILE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def private_file(path: str | os.PathLike[str]) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (the state database, before
+    SQLite opens it: SQLite gives its -wal and -shm files the database's mode); an
+    existing one of ours with another mode is set to 0600."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    except FileExistsError:
+        tighten(path, PRIVATE_FILE)
+        return
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+
+
+def private_database(path: str | os.PathLike[str]) -> None:
+    """An SQLite database file exists with mode 0600 before SQLite opens it (SQLite would
+    create it 0644 less the umask, and gives its -wal and -shm files the database's mode);
+    those of an older cronflow are tightened."""
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        tighten(f"{os.fspath(path)}{suffix}", PRIVATE_FILE)
+
+
+def log_file(log_path: str, state_dir: Path) -> Path:
+    """Where to read a run's log: its recorded path, or for a relative one (recorded by an
+    older cronflow from a relative ``--state-dir``) the same file under ``state_dir``."""
+    path = Path(log_path)
+    if path.is_absolute():
+        return path
+    return Path(state_dir) / "logs" / path.parent.name / path.name
 
 
 # -- env files -------------------------------------------------------------------------------

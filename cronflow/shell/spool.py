@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cronflow.errors import CronflowError
+from cronflow.shell.files import ensure_state_dir, open_private, private_dir
 
 KINDS = ("force", "cancel", "pause", "resume")
 
@@ -45,13 +46,15 @@ class Request:
 
 
 def submit(state_dir: Path, request: Request, *, now_ns: int) -> Path:
-    """Write ``request`` atomically into the spool; return its path. ``now_ns`` (POSIX
-    nanoseconds) starts the file's name, so that requests are taken in order."""
+    """Write ``request`` atomically into the spool (the state dir 0700, the spool 0700,
+    the file 0600); return its path. ``now_ns`` (POSIX nanoseconds) starts the file's
+    name, so that requests are taken in order."""
     if request.kind not in KINDS:
         raise ValueError(f"unknown request kind {request.kind!r}")
+    ensure_state_dir(state_dir)
     directory = spool_dir(state_dir)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
     except OSError as exc:
         raise CronflowError(f"{directory}: cannot create the spool directory: {exc.strerror}") from None
     # the name orders arrivals (the daemon reads oldest first), finer than ``requested``
@@ -62,7 +65,8 @@ def submit(state_dir: Path, request: Request, *, now_ns: int) -> Path:
         "requested": request.requested,
     })
     tmp = directory / f".{name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    # a request may carry parameters (secrets among them): 0600, as the rest of the state
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as handle:
         handle.write(body)
         handle.flush()
         os.fsync(handle.fileno())

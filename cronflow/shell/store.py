@@ -30,6 +30,7 @@ from cronflow.model import JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
+from cronflow.shell.files import Logger, ensure_state_dir, private_database
 
 DB_NAME = "cronflow.db"
 
@@ -87,6 +88,10 @@ class Store:
         self._lock = threading.RLock()
         self._batch_depth = 0
         try:
+            private_database(self.path)
+        except OSError as exc:
+            raise CronflowError(f"{self.path}: cannot open the state database: {exc.strerror}") from None
+        try:
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,13 +101,11 @@ class Store:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
     @classmethod
-    def open(cls, state_dir: Path) -> Store:
-        """Open (creating the directory and schema) ``<state_dir>/cronflow.db``."""
-        state_dir = Path(state_dir)
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CronflowError(f"{state_dir}: cannot create the state directory: {exc.strerror}") from None
+    def open(cls, state_dir: Path, *, logger: Logger | None = None) -> Store:
+        """Open (creating the directory and schema) ``<state_dir>/cronflow.db``; the
+        directory is made private first (:func:`ensure_state_dir`, which says on
+        ``logger``, else stderr, when it tightened a looser one)."""
+        state_dir = ensure_state_dir(state_dir, logger=logger)
         return cls(state_dir / DB_NAME)
 
     def defer_checkpoints(self) -> None:

@@ -35,7 +35,7 @@ class InstanceLock:
 def acquire(state_dir: Path) -> InstanceLock:
     """Take ``state_dir``'s instance lock without waiting; CronflowError when another
     daemon holds it."""
-    lock = filelock.FileLock(str(Path(state_dir) / LOCK_NAME), timeout=0)
+    lock = filelock.FileLock(str(Path(state_dir) / LOCK_NAME), timeout=0, mode=0o600)
     try:
         lock.acquire()
     except filelock.Timeout:

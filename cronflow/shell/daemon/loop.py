@@ -35,6 +35,7 @@ from cronflow.shell.settings import load_settings
 from cronflow.core.fire import lookahead
 
 from cronflow.shell import spool
+from cronflow.shell.files import ensure_state_dir, private_dir
 from cronflow.shell.daemon.watcher import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
@@ -105,7 +106,7 @@ class Daemon:
         """Start, run until asked to stop, shut down; the exit status."""
         if not self.jobs_dir.is_dir():
             raise CronflowError(f"{self.jobs_dir}: no such jobs directory")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_state_dir(self.state_dir, logger=self.logger)
         own = instance.acquire(self.state_dir)
         store = Store.open(self.state_dir)
         store.defer_checkpoints()
@@ -119,7 +120,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
         spool_dir = spool.spool_dir(self.state_dir)
-        spool_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(spool_dir)
         # armed before the first load: a file written while loading is seen afterwards
         self.watcher = DirWatcher([self.jobs_dir, spool_dir], debounce=0.02)
         try:

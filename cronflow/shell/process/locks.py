@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cronflow.shell.files import open_private, private_dir
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -59,10 +61,10 @@ class JobLock:
 def try_acquire(path: Path) -> JobLock | None:
     """Take the lock at ``path`` without waiting; None when someone holds it."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # the common case (the file exists) costs the one open it always did
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _create(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -72,6 +74,15 @@ def try_acquire(path: Path) -> JobLock | None:
         os.close(fd)
         raise
     return JobLock(path=path, fd=fd)
+
+
+def _create(path: Path) -> int:
+    """Open a new lock file: 0600 in a 0700 directory, whatever the umask."""
+    try:
+        return open_private(path, os.O_RDWR)
+    except FileNotFoundError:
+        private_dir(path.parent)
+        return open_private(path, os.O_RDWR)
 
 
 def try_acquire_slot(state_dir: Path, job: str, slots: int | None) -> JobLock | None:

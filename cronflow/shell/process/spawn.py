@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cronflow.core.settings import DEFAULT_LOG_CAP
+from cronflow.shell.files import PRIVATE_FILE, private_dir
 from cronflow.shell.process import killer
 
 _READ_SIZE = 65536
@@ -114,13 +116,19 @@ class _LogSink:
         self.truncated = False
 
     def _open(self) -> None:
+        # 0600 in 0700 directories: a log may show secrets. The mode is the open's (and a
+        # chmod when the umask took bits away), never the umask, which is the job's own.
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         try:
-            self.log_fd = os.open(self.path, flags, 0o640)
+            self.log_fd = os.open(self.path, flags, PRIVATE_FILE)
         except FileNotFoundError:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.log_fd = os.open(self.path, flags, 0o640)
-        self.size = os.fstat(self.log_fd).st_size
+            private_dir(self.path.parent)
+            self.log_fd = os.open(self.path, flags, PRIVATE_FILE)
+        info = os.fstat(self.log_fd)
+        if stat.S_IMODE(info.st_mode) != PRIVATE_FILE:
+            with contextlib.suppress(OSError):
+                os.fchmod(self.log_fd, PRIVATE_FILE)
+        self.size = info.st_size
         self.truncated = self.size >= self.cap
         if self.header:
             self._write(self.header)

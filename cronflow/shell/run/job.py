@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cronflow.shell.files import open_private, private_dir
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started, spawn, start, watch
 from cronflow.core import lifecycle
@@ -247,8 +248,8 @@ def _user(job: Job, ctx: RunContext) -> str | None:
 
 def _append_log(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
+        private_dir(path.parent)
+        with os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8") as handle:
             handle.write(text)
     except OSError:
         pass
