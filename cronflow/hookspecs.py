@@ -92,11 +92,14 @@ def on_run_start(run: Run) -> None:
 
 @hookspec
 def on_run_finish(run: Run) -> None:
-    """Called when a run of a job (or a flow step) ends, after its last attempt.
+    """Called when a run of a job (or a flow step) ends, after its last attempt; also for
+    a fire that never started (recorded ``skipped``, or ``cancelled`` while it waited) and
+    for a run found ``lost`` after a daemon restart.
 
     ``run`` is the final ``cronflow.model.Run``: ``state`` is terminal (``succeeded``,
-    ``failed``, ``timed_out``, ``cancelled``, ``lost`` or ``skipped``) and ``ended``,
-    ``exit_code`` and ``attempt`` are set. An exception is logged with the plugin's name
+    ``failed``, ``timed_out``, ``cancelled``, ``lost`` or ``skipped``, with ``reason``)
+    and ``ended`` is set; ``exit_code`` is None when no process of it ended under
+    cronflow's watch (skipped, lost). An exception is logged with the plugin's name
     and ignored; the run's outcome is already recorded.
     """
 
@@ -107,8 +110,9 @@ def on_flow_finish(flow_run: Run) -> None:
 
     ``flow_run`` is a ``cronflow.model.Run`` with ``kind = "flow"``; its ``state`` is
     ``succeeded``, ``warning`` (a step allowed to fail failed), ``failed``,
-    ``timed_out`` or ``cancelled``. Its steps' runs were each reported through
-    ``on_run_finish`` before. An exception is logged with the plugin's name and ignored.
+    ``timed_out``, ``cancelled``, ``skipped`` (a fire of it that did not start) or
+    ``lost`` (the daemon died during it). Its steps' runs are each reported through
+    ``on_run_finish``. An exception is logged with the plugin's name and ignored.
     """
 
 

@@ -28,9 +28,10 @@ def queued(*, run_id: str, job: str, nominal: datetime, trigger: str, params: Ma
                parent_id=parent_id, step=step, item=item)
 
 
-def skip(run: Run, now: datetime, reason: SkipReason = SkipReason.OVERLAP) -> Run:
-    """Nothing started (the job's lock is held elsewhere): skipped, without a log."""
-    return replace(run, state=RunState.SKIPPED, reason=reason.value, log_path=None, ended=now)
+def skip(run: Run, now: datetime, reason: SkipReason | str = SkipReason.OVERLAP) -> Run:
+    """Nothing started (the job's lock is held elsewhere, or the decision said so):
+    skipped with ``reason``, without a log."""
+    return replace(run, state=RunState.SKIPPED, reason=getattr(reason, "value", reason), log_path=None, ended=now)
 
 
 def attempt(run: Run, number: int) -> Run:
@@ -78,10 +79,26 @@ def interrupt(run: Run, now: datetime) -> Run:
     return cancel(run, now, "interrupted")
 
 
+def lose(run: Run, now: datetime, reason: str) -> Run:
+    """The run's process is gone and its exit status with it (the daemon that watched it
+    died), or it was queued and never started: ``lost``."""
+    return replace(run, state=RunState.LOST, reason=reason, ended=now)
+
+
+def finish_hook(run: Run) -> tuple[str, str]:
+    """The event hook that reports a final ``run`` and the keyword it takes the run by:
+    ``on_flow_finish(flow_run)`` for a flow run, ``on_run_finish(run)`` for any other (a
+    job's run, a flow step), whatever its final state, ``skipped``, ``lost`` and
+    ``cancelled`` included (SPEC section 12)."""
+    return ("on_flow_finish", "flow_run") if run.kind == "flow" else ("on_run_finish", "run")
+
+
 def outcome_events(run: Run, previous: RunState | None) -> tuple[str, ...]:
     """The notification events of a final run, given the outcome of the run before it
     (``None`` when there was none or nobody asked): ``success`` (and ``recovered`` after
-    a failure) or ``failure``; none for a cancelled or skipped run."""
+    a failure) or ``failure`` (failed, timed out, lost: ``RunState.failure``); none for a
+    cancelled or skipped run (its hook, :func:`finish_hook`, is still called). Every
+    place that finishes a run notifies through this."""
     if run.state.ok:
         return ("success", "recovered") if run.state.recovers(previous) else ("success",)
     if run.state.failure:

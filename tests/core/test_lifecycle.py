@@ -127,3 +127,25 @@ def test_outcome_events(state: RunState, previous: RunState | None) -> None:
         assert events == ("failure",)
     else:
         assert events == ()
+
+
+def test_a_lost_run_is_a_failure_that_notifies_failure() -> None:
+    run = lifecycle.lose(lifecycle.start(queued(), NOW, 7), LATER, "process gone while the daemon was down")
+    assert (run.state, run.reason, run.ended, run.started) == (RunState.LOST, "process gone while the daemon was down",
+                                                               LATER, NOW)
+    assert lifecycle.outcome_events(run, None) == ("failure",)
+
+
+@pytest.mark.parametrize("reason", [SkipReason.OVERLAP, SkipReason.PAUSED, "removed"])
+def test_skip_takes_a_reason_or_a_word(reason: SkipReason | str) -> None:
+    run = lifecycle.skip(queued(), NOW, reason)
+    assert (run.state, run.reason, run.log_path, run.ended) == (RunState.SKIPPED, getattr(reason, "value", reason),
+                                                                None, NOW)
+    assert lifecycle.outcome_events(run, RunState.FAILED) == ()
+
+
+@pytest.mark.parametrize(("kind", "hook"), [("job", ("on_run_finish", "run")), ("step", ("on_run_finish", "run")),
+                                            ("flow", ("on_flow_finish", "flow_run"))])
+@pytest.mark.parametrize("state", [s for s in RunState if s.terminal])
+def test_every_final_run_has_its_hook_whatever_its_state(kind: str, hook: tuple[str, str], state: RunState) -> None:
+    assert lifecycle.finish_hook(Run(id="r", job="j", kind=kind, state=state)) == hook

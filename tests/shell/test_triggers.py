@@ -242,6 +242,17 @@ def test_after_default_outcome_is_succeeded_and_failure_group() -> None:
         True, True, False]
 
 
+def test_after_any_is_every_outcome_but_a_skipped_fire_which_is_named() -> None:
+    factory = build_registry(get_plugin_manager(entry_points=False)).triggers["after"].obj
+    anything = factory({"job": "a", "on": ["any"]}, lambda params=None: None)
+    ran = [s for s in RunState if s.terminal and s not in (RunState.SKIPPED, RunState.NOT_RUN)]
+    assert all(anything.wants(_finished("a", s)) for s in ran)
+    assert not anything.wants(_finished("a", RunState.SKIPPED))
+    skipped = factory({"job": "a", "on": ["skipped", "lost"]}, lambda params=None: None)
+    assert [skipped.wants(_finished("a", s)) for s in (RunState.SKIPPED, RunState.LOST, RunState.FAILED)] == [
+        True, True, False]
+
+
 def test_after_triggers_of_two_managers_never_see_each_other() -> None:
     pm_one, pm_two = get_plugin_manager(entry_points=False), get_plugin_manager(entry_points=False)
     fired: list = []

@@ -2,7 +2,9 @@
 their job locks (:mod:`cronflow.shell.daemon.reconcile`).
 
 An adopted run is not our child: it is watched through its lock, not reaped, and it is
-stopped by signalling its process group (:mod:`cronflow.shell.process.killer`).
+stopped by signalling its process group (:mod:`cronflow.shell.process.killer`). When it
+ends ``lost`` (or ``cancelled``, when we stopped it) it is reported like every finished
+run (:mod:`cronflow.shell.daemon.outcomes`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from cronflow.shell.store import Store
 class AdoptedRuns:
     """Adopted runs per job (run id -> process group), each with the task watching it."""
 
-    def __init__(self, *, store: Store, logger: logging.Logger, on_end: Callable[[str], None]) -> None:
+    def __init__(self, *, store: Store, logger: logging.Logger, on_end: Callable[[str], None],
+                 report: Callable[[Run], None] | None = None) -> None:
         self.store = store
         self.logger = logger
         # called with the job's name once one of its adopted runs has ended
         self.on_end = on_end
+        # told of the final row of each adopted run this daemon recorded
+        self.report = report
         self._pids: dict[str, dict[str, int | None]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # the adopted runs we signalled -> the reason recorded when they end
@@ -57,12 +62,17 @@ class AdoptedRuns:
     async def _watch(self, run: Run, watcher: Awaitable[Run]) -> None:
         try:
             final = await watcher
+            # `lost` is written by the watch alone: any other final state was recorded,
+            # and reported, by whoever ran the job (``cronflow run`` in the foreground)
+            ours = final.state is RunState.LOST
             reason = self._stopped.get(run.id)
-            if reason is not None and final.state is RunState.LOST:
+            if reason is not None and ours:
                 # we stopped it (cancel, or shutdown after the grace period): say so
                 final = replace(final, state=RunState.CANCELLED, reason=reason)
                 self.store.update_run(final)
             self.logger.info("job %s: adopted run %s ended (%s)", run.job, run.id, final.state.value)
+            if ours and self.report is not None:
+                self.report(final)
         finally:
             entries = self._pids.get(run.job, {})
             entries.pop(run.id, None)

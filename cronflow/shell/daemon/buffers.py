@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
-from cronflow.model import Run, RunState, replace
+from cronflow.core import lifecycle
+from cronflow.model import Run
 from cronflow.shell.store import Store
 
 
 class Buffers:
-    """The waiting fires of each job, oldest first (a fire that stops others goes first)."""
+    """The waiting fires of each job, oldest first (a fire that stops others goes first).
 
-    def __init__(self, store: Store) -> None:
+    ``report`` is told of each fire recorded ``cancelled`` here, once it is written (the
+    daemon's :meth:`cronflow.shell.daemon.outcomes.Outcomes.report`).
+    """
+
+    def __init__(self, store: Store, report: Callable[[Run], None] | None = None) -> None:
         self.store = store
+        self.report = report
         self._queues: dict[str, deque[Run]] = {}
 
     def count(self, name: str) -> int:
@@ -52,14 +59,23 @@ class Buffers:
                     queue.remove(row)
                     if not queue:
                         del self._queues[name]
-                    self.store.update_run(replace(row, state=RunState.CANCELLED, reason=reason, ended=now))
+                    self._reported([self._cancel(row, reason, now)])
                     return row
         return None
 
     def cancel_all(self, *, reason: str, now: datetime) -> None:
         """Record every waiting fire ``cancelled`` (one transaction) and forget them."""
         with self.store.batch():
-            for queue in self._queues.values():
-                for row in queue:
-                    self.store.update_run(replace(row, state=RunState.CANCELLED, reason=reason, ended=now))
+            cancelled = [self._cancel(row, reason, now) for queue in self._queues.values() for row in queue]
         self._queues.clear()
+        self._reported(cancelled)
+
+    def _cancel(self, row: Run, reason: str, now: datetime) -> Run:
+        cancelled = lifecycle.cancel(row, now, reason)
+        self.store.update_run(cancelled)
+        return cancelled
+
+    def _reported(self, runs: list[Run]) -> None:
+        if self.report is not None:
+            for run in runs:
+                self.report(run)

@@ -3,7 +3,8 @@
 Fires due in the same instant are recorded in one transaction with one statement per
 kind of record (the queued and skipped rows, the jobs' last handled fire), so a burst of
 fires costs one commit (SPEC section 10, ``docs/performance.md``). Outside a claim a
-record is written at once.
+record is written at once. The skipped fires reach the hooks like every finished run
+(:mod:`cronflow.shell.daemon.outcomes`), once their transaction has committed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import datetime
 
 from cronflow.core import lifecycle
 from cronflow.core.records import EncodedRun, new_run_id
-from cronflow.model import Definition, JobState, Run, RunState, SkipReason, replace
+from cronflow.model import Definition, JobState, Run, SkipReason
+from cronflow.shell.daemon.outcomes import Outcomes
 from cronflow.shell.run.context import RunContext
 
 
@@ -29,19 +31,24 @@ def queued_row(ctx: RunContext, definition: Definition, *, nominal: datetime, tr
 
 
 class Claims:
-    """Collects rows and job states inside :meth:`batch`, then writes them together."""
+    """Collects rows and job states inside :meth:`batch`, then writes them together;
+    reports the fires it records skipped through ``outcomes``."""
 
-    def __init__(self, *, ctx: RunContext, logger: logging.Logger) -> None:
+    def __init__(self, *, ctx: RunContext, logger: logging.Logger, outcomes: Outcomes) -> None:
         self.ctx = ctx
         self.logger = logger
+        self.outcomes = outcomes
         # None outside of a batch: written at once
         self._rows: list[tuple[Run, str | None, EncodedRun | None]] | None = None
         self._states: dict[str, JobState] = {}
+        # the final runs of the batch, reported once it has committed
+        self._finished: list[Run] | None = None
 
     @contextlib.contextmanager
     def batch(self, now: datetime) -> Iterator[None]:
-        """One transaction for the records of fires handled together."""
-        self._rows, self._states = [], {}
+        """One transaction for the records of fires handled together; the runs it
+        finishes are reported after the commit (not at all when it rolls back)."""
+        self._rows, self._states, self._finished = [], {}, []
         try:
             with self.ctx.store.batch():
                 yield
@@ -50,8 +57,10 @@ class Claims:
                     self.ctx.store.insert_runs(rows, lock_paths=lock_paths, created=now, encoded=encoded)
                 if self._states:
                     self.ctx.store.set_job_states(list(self._states.values()))
+            finished = self._finished
         finally:
-            self._rows = None
+            self._rows = self._finished = None
+        self.outcomes.report_all(finished)
 
     def insert(self, row: Run, lock_path: str | None, now: datetime, encoded: EncodedRun | None = None) -> None:
         """Record a new row (``lock_path``: the job lock its process will hold)."""
@@ -66,9 +75,14 @@ class Claims:
 
     def skip(self, definition: Definition, nominal: datetime, reason: SkipReason, *, now: datetime,
              trigger: str = "schedule", params: Mapping[str, str] | None = None) -> Run:
-        """Record a fire that does not start as ``skipped`` with ``reason``."""
-        run = replace(queued_row(self.ctx, definition, nominal=nominal, trigger=trigger, params=params),
-                      state=RunState.SKIPPED, reason=reason.value, log_path=None, ended=now)
+        """Record a fire that does not start as ``skipped`` with ``reason``, and report
+        it (with the batch, once it has committed)."""
+        run = lifecycle.skip(queued_row(self.ctx, definition, nominal=nominal, trigger=trigger, params=params),
+                             now, reason)
         self.insert(run, None, now)
+        if self._finished is not None:
+            self._finished.append(run)
+        else:
+            self.outcomes.report(run)
         self.logger.info("job %s: fire at %s skipped (%s)", definition.name, nominal.isoformat(), reason.value)
         return run

@@ -5,7 +5,9 @@ carries it out. Fires due together are recorded in one transaction
 (:mod:`cronflow.shell.daemon.claims`); then each run starts as its own task with the lock
 taken here, so the overlap decision and the lock agree. Waiting fires are
 :mod:`cronflow.shell.daemon.buffers`, runs of a previous daemon
-:mod:`cronflow.shell.daemon.adopted`, preparations :mod:`cronflow.shell.daemon.preparing`.
+:mod:`cronflow.shell.daemon.adopted`, preparations :mod:`cronflow.shell.daemon.preparing`;
+the runs finished here rather than by ``execute`` (skipped, cancelled while waiting,
+lost) reach the hooks through :mod:`cronflow.shell.daemon.outcomes`.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from typing import Any
 
 from cronflow.core.fire.catchup import due_fires
 from cronflow.core.fire.decision import OVERLAP, FireDecision, decide_due, decide_fire
+from cronflow.core import lifecycle
 from cronflow.core.fire.lookahead import Prepared
 from cronflow.model import Definition, Flow, Job, Run, RunState, SkipReason, replace
 from cronflow.shell.daemon.adopted import AdoptedRuns
 from cronflow.shell.daemon.buffers import Buffers
 from cronflow.shell.daemon.claims import Claims, queued_row
 from cronflow.shell.daemon.jobtable import JobTable
+from cronflow.shell.daemon.outcomes import Outcomes
 from cronflow.shell.daemon.preparing import Preparing
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
@@ -48,9 +52,11 @@ class Firing:
         self.table = table
         self.logger = logger
         self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
-        self.claims = Claims(ctx=ctx, logger=logger)
-        self.buffers = Buffers(ctx.store)
-        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._start_buffered)
+        self.outcomes = Outcomes(ctx=ctx, definitions=lambda name: self.table.definitions.get(name), logger=logger)
+        self.claims = Claims(ctx=ctx, logger=logger, outcomes=self.outcomes)
+        self.buffers = Buffers(ctx.store, report=self.outcomes.report)
+        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._start_buffered,
+                                   report=self.outcomes.report)
         self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
@@ -225,8 +231,9 @@ class Firing:
             with contextlib.suppress(Exception):
                 current = self.ctx.store.get_run(row.id)
                 if not current.state.terminal:
-                    self.ctx.store.update_run(replace(current, state=RunState.FAILED, reason="internal error",
-                                                      ended=self.ctx.now()))
+                    failed = replace(current, state=RunState.FAILED, reason="internal error", ended=self.ctx.now())
+                    self.ctx.store.update_run(failed)
+                    self.outcomes.report(failed)
         finally:
             lock.release()
 
@@ -235,8 +242,9 @@ class Firing:
             from cronflow.shell.run.flow import run_flow
         except ImportError:
             self.logger.error("flow %s: flows are not supported by this build", flow.name)
-            self.ctx.store.update_run(replace(row, state=RunState.FAILED, reason="flows not supported",
-                                              ended=self.ctx.now()))
+            failed = replace(row, state=RunState.FAILED, reason="flows not supported", ended=self.ctx.now())
+            self.ctx.store.update_run(failed)
+            self.outcomes.report(failed)
             return
         await run_flow(flow, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
                        params=row.params, run_id=row.id, definitions=self.table.definitions)
@@ -259,9 +267,9 @@ class Firing:
             if definition is not None and lock is not None:
                 self._start(definition, row, lock)
                 return
-            reason = SkipReason.OVERLAP.value if definition is not None else "removed"
-            self.ctx.store.update_run(replace(row, state=RunState.SKIPPED, reason=reason, log_path=None,
-                                              ended=self.ctx.now()))
+            skipped = lifecycle.skip(row, self.ctx.now(), SkipReason.OVERLAP if definition is not None else "removed")
+            self.ctx.store.update_run(skipped)
+            self.outcomes.report(skipped)
 
     def adopt(self, run: Run, watcher: Awaitable[Run]) -> None:
         """Count an adopted run as running until ``watcher`` (its lock watch) ends."""
@@ -282,6 +290,7 @@ class Firing:
         """Start nothing more; let runs finish for ``grace`` seconds, then stop them
         (recorded ``cancelled``); buffered fires are recorded ``cancelled``."""
         self.stopping = True
+        deadline = asyncio.get_running_loop().time() + grace
         self.buffers.cancel_all(reason="daemon stopped", now=now())
         # adopted runs (started by a previous daemon) are waited for like our own, so that
         # no row is left `running` by a clean stop
@@ -300,6 +309,8 @@ class Firing:
                     _, pending = await asyncio.wait(pending, timeout=60.0 - ADOPTED_KILL_AFTER)
                 for task in pending:
                     task.cancel()
+        # the notifications of runs that ended while stopping (e.g. an adopted run lost)
+        await self.outcomes.drain(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
         for task in list(self._background):
             task.cancel()
         self.ctx.flush()

@@ -270,7 +270,10 @@ class Daemon:
     def _reconcile(self) -> None:
         lost, adopted = reconcile(self.ctx.store, now=utc_now())
         for run in lost:
-            self.logger.warning("job %s: run %s is lost (%s)", run.job, run.id, run.reason)
+            self.logger.warning("%s %s: run %s is lost (%s)", run.kind if run.kind == "flow" else "job", run.job,
+                                run.id, run.reason)
+        # reported on the loop's first turn, once the job files (notifiers, triggers) are loaded
+        self.firing.outcomes.report_all(lost)
         for item in adopted:
             self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
             self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))

@@ -4,7 +4,8 @@ A row whose lock is still held belongs to a process that outlived the daemon (th
 child inherited the lock): it is adopted, and the job counts as running until the lock
 is released; the run then ends ``lost`` (its exit status went with the old daemon)
 unless whoever held it recorded an outcome first (``cronflow run`` in the foreground
-does). A row whose lock is free, or that never got one, ends ``lost`` at once.
+does). A row whose lock is free, or that never got one, ends ``lost`` at once. The daemon
+reports the runs ended here to the hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cronflow.core import lifecycle
 from cronflow.shell.process import locks
-from cronflow.model import Run, RunState, replace
+from cronflow.model import Run, RunState
 from cronflow.shell.store import Store
 
 LOST_DOWN = "process gone while the daemon was down"
@@ -34,8 +36,8 @@ class Adopted:
 
 
 def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]:
-    """Mark the unfinished rows whose process is gone ``lost``; return those rows and the
-    runs to adopt."""
+    """Mark the unfinished rows whose process is gone ``lost``; return those rows (the
+    flow runs last, after their steps) and the runs to adopt."""
     lost: list[Run] = []
     adopted: list[Adopted] = []
     unfinished = store.unfinished_runs()
@@ -48,19 +50,19 @@ def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]
             adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
             continue
         reason = LOST_DOWN if run.state is RunState.RUNNING else LOST_QUEUED
-        lost.append(replace(run, state=RunState.LOST, reason=reason, ended=now))
+        lost.append(lifecycle.lose(run, now, reason))
+    lost += [lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
+             if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted)]
     with store.batch():
         for run in lost:
             store.update_run(run)
-        for flow in unfinished:
-            if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted):
-                store.update_run(replace(flow, state=RunState.LOST, reason=LOST_DOWN, ended=now))
     return lost, adopted
 
 
 async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime]) -> Run:
     """Wait (in a thread blocked on the lock, no polling) until the adopted run's process
-    is gone; record it ``lost`` unless its row was finished meanwhile; return the row."""
+    is gone; record it ``lost`` unless its row was finished meanwhile (by ``cronflow run``,
+    which reports its own runs); return the row."""
     loop = asyncio.get_running_loop()
     released: asyncio.Future[None] = loop.create_future()
 
@@ -74,6 +76,6 @@ async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], dat
     current = store.get_run(adopted.run.id)
     if current.state.terminal:
         return current
-    final = replace(current, state=RunState.LOST, reason=LOST_UNKNOWN, ended=now())
+    final = lifecycle.lose(current, now(), LOST_UNKNOWN)
     store.update_run(final)
     return final
