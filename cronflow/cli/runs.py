@@ -256,6 +256,8 @@ def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | Non
     try:
         found = store.get_run(run_id)
         path = _log_of(found, state)
+        if path is None:
+            return  # it ran and printed nothing
         out = sys.stdout.buffer
         offset = 0
         while True:
@@ -270,13 +272,16 @@ def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | Non
         store.close()
 
 
-def _log_of(run: Any, state: Path) -> Path:
-    """The log file of ``run``; a CronflowError when it has none or the file is missing
-    (a run still going may not have printed yet: its file comes with its first output)."""
+def _log_of(run: Any, state: Path) -> Path | None:
+    """The log file of ``run``; None when it ran and printed nothing (its row then has no
+    log path); a CronflowError when it never ran or its file is missing (a run still
+    going may not have printed yet: its file comes with its first output)."""
     from cronflow.errors import CronflowError
     from cronflow.shell.files import log_file
 
     if run.log_path is None:
+        if run.started is not None and run.kind != "flow":
+            return None
         raise CronflowError(f"run {run.id} has no log ({run.state.value})")
     path = log_file(run.log_path, state)
     if run.state.terminal and not path.is_file():

@@ -214,3 +214,13 @@ def test_the_api_makes_a_new_state_dir_private(tmp_path: Path) -> None:
     assert Path(run.log_path or "").read_text() == "via api\n"
     assert mode(state / "api-worker.log") == 0o600
     assert_private_tree(state)
+
+
+def test_logs_of_a_run_that_printed_nothing_is_empty_not_an_error(tmp_path: Path) -> None:
+    jobs = jobs_dir(tmp_path, hi="true")
+    state = tmp_path / "state"
+    assert cronflow("run", "hi", "--jobs-dir", str(jobs), "--state-dir", str(state), cwd=tmp_path).returncode == 0
+    run = only_run(state, cwd=tmp_path)
+    assert run["state"] == "succeeded" and run["log_path"] is None
+    logs = cronflow("logs", run["id"], "--state-dir", str(state), cwd=tmp_path)
+    assert (logs.returncode, logs.stdout, logs.stderr) == (0, "", "")

@@ -108,6 +108,10 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             run = lifecycle.interrupt(ctx.store.get_run(run.id), ctx.now())
             ctx.record(run)
             raise
+        if run.log_path is not None and not os.path.exists(run.log_path):
+            # a run that printed nothing has no log file (it is created at the first
+            # output): its row says so, so that `logs` tells it from a removed file
+            run = replace(run, log_path=None)
         # recorded before the lock goes: a daemon restarting in between must not see a
         # `running` row with a free lock and call it lost
         ctx.record(run)
