@@ -247,9 +247,12 @@ def _history_text(rows: list[dict[str, Any]]) -> str:
 @click.command()
 @click.argument("run_id", shell_complete=complete_run_ids)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing output until the run ends.")
+@click.option("--attempt", type=int, default=None, metavar="N",
+              help="Only attempt N (a flow run: its steps' attempt N; a step: that attempt of the step).")
 @jobs_dir_option
 @state_dir_option
-def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None) -> None:
+def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None,
+         attempt: int | None = None) -> None:
     """Show (or follow) the log of a run (a unique id prefix is enough)."""
     from cronflow.errors import CronflowError
 
@@ -257,6 +260,11 @@ def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | Non
     store = open_history(state)
     try:
         found = store.get_run(run_id)
+        if attempt is not None:
+            from cronflow.cli.flows import print_attempt
+
+            print_attempt(store, found, attempt, follow=follow)
+            return
         if found.log_path is None:
             raise CronflowError(f"run {found.id} has no log ({found.state.value})")
         path = Path(found.log_path)
