@@ -109,3 +109,21 @@ def open_history(state: Path) -> Any:
     if not (state / DB_NAME).exists():
         raise CronflowError(f"no history yet in {state}")
     return Store(state / DB_NAME)
+
+
+def log_of(run: Any, state: Path) -> Path | None:
+    """The log file of ``run``; None when it ran and printed nothing (its row then has no
+    log path); a CronflowError when it never ran or its file is missing (a run still
+    going may not have printed yet: its file comes with its first output)."""
+    from cronflow.errors import CronflowError
+    from cronflow.shell.files import log_file
+
+    if run.log_path is None:
+        if run.started is not None and run.kind != "flow":
+            return None
+        raise CronflowError(f"run {run.id} has no log ({run.state.value})")
+    path = log_file(run.log_path, state)
+    if run.state.terminal and not path.is_file():
+        raise CronflowError(f"run {run.id} ({run.state.value}) has no log file at {path}: "
+                            "it printed nothing, or the file was removed")
+    return path

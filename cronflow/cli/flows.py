@@ -1,5 +1,5 @@
-"""Flow verbs: ``retry`` and ``rerun`` (run in the foreground by :mod:`.foreground`), and
-the step tree or Gantt bars of ``history RUN_ID``.
+"""Flow verbs: ``retry`` and ``rerun`` (run in the foreground by :mod:`.foreground`), the
+step tree or Gantt bars of ``history RUN_ID``, and ``logs RUN_ID --attempt N``.
 
 ``--detach`` hands the retry to a background ``cronflow`` process of its own (a new
 session, so it outlives the terminal) and prints the flow run id; it works with or
@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import jobs_dir_option, load_definition, now, open_history, resolve_dirs, state_dir_option
+from cronflow.cli.common import (jobs_dir_option, load_definition, log_of, now, open_history, resolve_dirs,
+                                 state_dir_option)
 from cronflow.cli.foreground import foreground_context, foreground_flow
 from cronflow.cli.completion import complete_run_ids
 
@@ -129,3 +130,50 @@ def find_run(store: Any, name_or_id: str | None, *, gantt: bool) -> Any:
         if gantt:
             raise
         return None
+
+
+def print_attempt(store: Any, run: Any, number: int, *, state: Path, follow: bool) -> None:
+    """``cronflow logs RUN_ID --attempt N``: the log of attempt N of a step run (the row
+    of its unit that holds it), of each step of a flow run (a header line before each),
+    or of a job run (its part of the log, between the runner's attempt markers)."""
+    import time
+
+    from cronflow.core.flow import attempts
+    from cronflow.errors import CronflowError
+
+    parent = run.id if run.kind == "flow" else run.parent_id
+    steps = store.list_runs(parent_id=parent) if parent else []
+    try:
+        chosen = attempts.select(run, steps, number)
+    except ValueError as exc:
+        raise CronflowError(str(exc)) from None
+    out = sys.stdout.buffer
+    for index, row in enumerate(chosen):
+        if run.kind == "flow":
+            gap = "" if index == 0 else "\n"
+            out.write(f"{gap}==> {_step_name(row)} attempt {row.attempt} ({row.state.value})"
+                      f" run {row.id} <==\n".encode())
+        path = log_of(row, state)
+        if path is None:
+            continue  # it ran and printed nothing
+        first, written = attempts.first_attempt(row, steps), None
+        while True:
+            done = not follow or row.state.terminal  # seen before the read: the last read is whole
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise CronflowError(f"run {row.id}: its log {path} is missing") from None
+            start, end = attempts.attempt_span(data, number, first)
+            out.write(data[start if written is None else written:end])
+            out.flush()
+            written = end
+            if done or end < len(data):  # the run ended, or its next attempt began
+                break
+            time.sleep(0.2)
+            row = store.get_run(row.id)
+
+
+def _step_name(run: Any) -> str:
+    from cronflow.core.present.gantt import step_label
+
+    return step_label(run)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from cronflow.cli.common import (EXIT_CANCELLED, jobs_dir_option, load_definition, now, open_history, parse_params,
+from cronflow.cli.common import (EXIT_CANCELLED, jobs_dir_option, load_definition, log_of, now, open_history, parse_params,
                                  resolve_dirs, state_dir_option)
 from cronflow.cli.foreground import foreground_context, foreground_flow, job_exit_status
 from cronflow.cli.completion import complete_definition_names, complete_run_ids, complete_tags
@@ -247,15 +247,23 @@ def _history_text(rows: list[dict[str, Any]]) -> str:
 @click.command()
 @click.argument("run_id", shell_complete=complete_run_ids)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing output until the run ends.")
+@click.option("--attempt", type=int, default=None, metavar="N",
+              help="Only attempt N (a flow run: its steps' attempt N; a step: that attempt of the step).")
 @jobs_dir_option
 @state_dir_option
-def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None) -> None:
+def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None,
+         attempt: int | None = None) -> None:
     """Show (or follow) the log of a run (a unique id prefix is enough)."""
     _, state = resolve_dirs(jobs_dir, state_dir)
     store = open_history(state)
     try:
         found = store.get_run(run_id)
-        path = _log_of(found, state)
+        if attempt is not None:
+            from cronflow.cli.flows import print_attempt
+
+            print_attempt(store, found, attempt, state=state, follow=follow)
+            return
+        path = log_of(found, state)
         if path is None:
             return  # it ran and printed nothing
         out = sys.stdout.buffer
@@ -270,24 +278,6 @@ def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | Non
             _copy_from(path, offset, out)
     finally:
         store.close()
-
-
-def _log_of(run: Any, state: Path) -> Path | None:
-    """The log file of ``run``; None when it ran and printed nothing (its row then has no
-    log path); a CronflowError when it never ran or its file is missing (a run still
-    going may not have printed yet: its file comes with its first output)."""
-    from cronflow.errors import CronflowError
-    from cronflow.shell.files import log_file
-
-    if run.log_path is None:
-        if run.started is not None and run.kind != "flow":
-            return None
-        raise CronflowError(f"run {run.id} has no log ({run.state.value})")
-    path = log_file(run.log_path, state)
-    if run.state.terminal and not path.is_file():
-        raise CronflowError(f"run {run.id} ({run.state.value}) has no log file at {path}: "
-                            "it printed nothing, or the file was removed")
-    return path
 
 
 def _copy_from(path: Path, offset: int, out: Any) -> int:

@@ -115,7 +115,12 @@ def test_failure_stops_dependants_then_retry_runs_only_failed_and_not_run(env: E
     again = env.last("f")
     assert again["id"] == run["id"] and again["attempt"] == 2 and again["state"] == "succeeded"
     after = steps_by_label(again)
-    assert len(again["steps"]) == 4
+    # nothing deleted (SPEC 12): b and c ran again as new rows beside their first attempts
+    assert len(again["steps"]) == 6
+    assert sorted((s["step"], s["attempt"], s["state"]) for s in again["steps"]) == [
+        ("a", 1, "succeeded"), ("b", 1, "failed"), ("b", 2, "succeeded"),
+        ("c", 1, "not_run"), ("c", 2, "succeeded"), ("side", 1, "succeeded")]
+    assert {s["id"] for s in again["steps"]} >= {s["id"] for s in run["steps"]}
     for kept in ("a", "side"):  # the successful steps keep their results
         assert after[kept]["id"] == before[kept]["id"] and after[kept]["started"] == before[kept]["started"]
     assert after["b"]["state"] == after["c"]["state"] == "succeeded"

@@ -275,14 +275,16 @@ def stop(flow: Flow, fs: FlowState, *, reason: str) -> Advance:
 def from_units(flow: Flow, rows: Iterable[tuple[str, str | None, RunState]]) -> FlowState:
     """Rebuild a finished run's state from its step rows (step, item, state), e.g. from
     the history, for :func:`retry_state` and :func:`rerun_state`. Rows of steps the
-    flow no longer has are ignored."""
+    flow no longer has are ignored. Every attempt of a unit has a row: give them oldest
+    first (:func:`cronflow.core.flow.attempts.by_attempt`), the latest one counts."""
     names = {step.name for step in flow.steps}
     items: dict[str, tuple[str | None, ...]] = {}
     units: dict[Unit, RunState] = {}
     for step, item, state in rows:
         if step not in names:
             continue
-        items[step] = items.get(step, ()) + (item,)
+        if (step, item) not in units:
+            items[step] = items.get(step, ()) + (item,)
         units[(step, item)] = state
     return FlowState(items=items, units=units)
 
@@ -326,7 +328,7 @@ def rerun_state(flow: Flow, prior: FlowState, start: str) -> FlowState:
 
 
 def reset_units(prior: FlowState, fresh: FlowState) -> tuple[Unit, ...]:
-    """Units of ``prior`` that ``fresh`` forgets or queues again: their old records go."""
+    """Units of ``prior`` that ``fresh`` forgets or queues again (they get new rows)."""
     return tuple(unit for unit in prior.units
                  if unit not in fresh.units or fresh.units[unit] is RunState.QUEUED)
 

@@ -14,8 +14,11 @@ timed out and reported to hooks like any run:
   for a step run (the flow's notifies about the flow).
 * ``command = ...`` runs as a job named ``<flow>.<step>`` with no lock of its own.
 
-Each step run gets ``$CRONFLOW_OUTPUT``, a file of its own in the state dir; its
-``key=value`` lines (capped) reach the steps downstream as ``CRONFLOW_OUT_<STEP>_<KEY>``.
+Each step run gets ``$CRONFLOW_OUTPUT``, a file of its own in the state dir (one per
+attempt of its unit); its ``key=value`` lines (capped) reach the steps downstream as
+``CRONFLOW_OUT_<STEP>_<KEY>``. ``cronflow retry`` and ``rerun`` delete nothing: the units
+run again get new step rows, their ``attempt`` one more than their unit's latest
+(:mod:`cronflow.core.flow.attempts`), beside the earlier rows, logs and output files.
 The flow run registers in ``ctx.cancels`` under its own id, so ``cronflow cancel`` of a
 flow run (through the daemon) stops its running steps and records the rest ``not_run``.
 """
@@ -30,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cronflow.core import lifecycle
+from cronflow.core.flow import attempts as flowattempts
 from cronflow.core.flow import plan as flowplan
 
 from cronflow.shell.process import locks
@@ -44,13 +48,16 @@ StepCallback = Callable[[Run], None]
 LOCK_POLL = 0.05  # seconds between attempts at a busy job lock
 
 
-def output_path(state_dir: Path, flow_run_id: str, unit: Unit) -> Path:
-    """The ``$CRONFLOW_OUTPUT`` file of one unit of a flow run (stable across retries,
-    so that a kept step's outputs still reach the steps run again)."""
+def output_path(state_dir: Path, flow_run_id: str, unit: Unit, attempt: int = 1) -> Path:
+    """The ``$CRONFLOW_OUTPUT`` file of one attempt of one unit of a flow run: a unit run
+    again writes a new file (an earlier attempt's values cannot leak into it, and stay
+    for the record), while a kept step's file still reaches the steps run again."""
     step, item = unit
     digest = hashlib.sha1(f"{step}\0{item}".encode()).hexdigest()[:8]
     label = locks.safe_name(step if item is None else f"{step}@{item}")[:60]
-    return Path(state_dir) / "outputs" / flow_run_id / f"{label}-{digest}.out"
+    # attempt 1 keeps the name of the files written before attempts had their own
+    suffix = "" if attempt <= 1 else f"-a{attempt}"
+    return Path(state_dir) / "outputs" / flow_run_id / f"{label}-{digest}{suffix}.out"
 
 
 def step_job(flow: Flow, step: Step, definitions: Mapping[str, Definition]) -> tuple[Job, bool]:
@@ -74,7 +81,7 @@ class _FlowRun:
     """The state of one flow run in progress (one instance per run)."""
 
     def __init__(self, flow: Flow, row: Run, *, ctx: RunContext, definitions: Mapping[str, Definition],
-                 on_step_change: StepCallback | None) -> None:
+                 on_step_change: StepCallback | None, earlier: Mapping[Unit, int] | None = None) -> None:
         self.flow = flow
         self.row = row
         self.ctx = ctx
@@ -83,6 +90,8 @@ class _FlowRun:
         self.by_name = {step.name: step for step in flow.steps}
         self.outputs: dict[Unit, dict[str, str]] = {}
         self.active: dict[Unit, str] = {}  # unit -> step run id, once execute has it
+        # unit -> attempt number of its latest row before this flow attempt
+        self.earlier: dict[Unit, int] = dict(earlier or {})
         self.halt = asyncio.Event()
 
     # --- outputs --------------------------------------------------------------------------
@@ -93,8 +102,12 @@ class _FlowRun:
             by_step.setdefault(step, []).append(values)
         return {step: merge_outputs(parts) for step, parts in by_step.items()}
 
-    def read_outputs(self, unit: Unit) -> None:
-        path = output_path(self.ctx.state_dir, self.row.id, unit)
+    def attempt_of(self, unit: Unit) -> int:
+        """The attempt number of the unit's row in this flow attempt."""
+        return self.earlier.get(unit, 0) + 1
+
+    def read_outputs(self, unit: Unit, attempt: int) -> None:
+        path = output_path(self.ctx.state_dir, self.row.id, unit, attempt)
         try:
             with open(path, "rb") as handle:
                 data = handle.read(OUTPUT_CAP + 1)
@@ -118,6 +131,7 @@ class _FlowRun:
     def _step_row(self, unit: Unit, **fields: object) -> Run:
         step = self.by_name[unit[0]]
         return Run(id=new_run_id(), job=step.job or f"{self.flow.name}.{step.name}", kind="step",
+                   attempt=self.attempt_of(unit),
                    nominal=self.row.nominal, trigger="flow", parent_id=self.row.id, step=unit[0],
                    item=unit[1], params=self._params(step, unit[1]), **fields)  # type: ignore[arg-type]
 
@@ -155,9 +169,9 @@ class _FlowRun:
             run = self._step_row(unit, state=RunState.FAILED, reason=str(exc), ended=self.ctx.now())
             self.ctx.store.upsert_run(run, now=self.ctx.now())
             return run
-        out = output_path(self.ctx.state_dir, self.row.id, unit)
+        out = output_path(self.ctx.state_dir, self.row.id, unit, self.attempt_of(unit))
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(b"")  # a stale file from an earlier attempt must not leak through
+        out.write_bytes(b"")  # a stale file (a run interrupted before) must not leak through
         self.outputs.pop(unit, None)
         env = {"CRONFLOW_OUTPUT": str(out), "CRONFLOW_FLOW": self.flow.name,
                "CRONFLOW_FLOW_RUN_ID": self.row.id, "CRONFLOW_STEP": step.name,
@@ -184,13 +198,14 @@ class _FlowRun:
         queued = job_row(job, ctx=self.ctx, nominal=self.row.nominal or self.ctx.now(), trigger="flow",
                          params=self._params(step, unit[1]), run_id=row.id, parent_id=self.row.id,
                          step=step.name, item=unit[1])
+        queued = replace(queued, attempt=row.attempt)  # execute counts on from the unit's number
         try:
             run = await execute(job, queued, ctx=self.ctx, claim=Claim(lock=held, locking=take_lock),
                                 extra_env=env)
         finally:
             self.active.pop(unit, None)
         if run.state is RunState.SUCCEEDED:
-            self.read_outputs(unit)
+            self.read_outputs(unit, row.attempt)
         return run
 
     async def _wait_lock(self, job: Job, row: Run, timeout: float | None) -> tuple[locks.JobLock | None, Run]:
@@ -242,12 +257,15 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
     row = Run(id=run_id or new_run_id(), job=flow.name, kind="flow", state=RunState.RUNNING,
               attempt=attempt, nominal=nominal, params=run_params, trigger=trigger,
               started=(existing.started if existing and existing.started else ctx.now()))
+    # the rows of earlier attempts stay; the units run again count on from them
+    earlier = flowattempts.last_attempts(ctx.store.list_runs(parent_id=row.id)) if existing else {}
     ctx.store.upsert_run(row, now=ctx.now())
-    runner = _FlowRun(flow, row, ctx=ctx, definitions=definitions, on_step_change=on_step_change)
+    runner = _FlowRun(flow, row, ctx=ctx, definitions=definitions, on_step_change=on_step_change,
+                      earlier=earlier)
     fs = initial or FlowState()
     for unit, state in fs.units.items():
         if state is RunState.SUCCEEDED:
-            runner.read_outputs(unit)
+            runner.read_outputs(unit, earlier.get(unit, 1))
     stop_event = ctx.cancels.register(row.id)
     if attempt == 1:
         await ctx.dispatch.notify_event(flow, "start", row)
@@ -351,29 +369,22 @@ def _load_definitions(jobs_dir: Path | None, ctx: RunContext) -> Mapping[str, De
 
 def prepare_again(flow: Flow, flow_run: Run, steps: list[Run], *, ctx: RunContext,
                   from_step: str | None = None) -> FlowState:
-    """The state a ``retry`` (``from_step`` None) or ``rerun --from`` starts from; the
-    step rows and output files of the units that run again are removed, so that the flow
-    run shows one row per unit (the new one)."""
+    """The state a ``retry`` (``from_step`` None) or ``rerun --from`` starts from,
+    computed from the latest attempt of each unit among ``steps`` (every row of the flow
+    run). Nothing is removed: the units that run again get new rows (see
+    :func:`run_flow`), and the earlier rows, their logs and outputs stay."""
     from cronflow.errors import CronflowError
 
     if not flow_run.state.terminal:
         raise CronflowError(f"flow run {flow_run.id} is still {flow_run.state.value}")
-    prior = flowplan.from_units(flow, [(run.step or "", run.item, run.state) for run in steps])
+    rows = flowattempts.by_attempt(steps)
+    prior = flowplan.from_units(flow, [(run.step or "", run.item, run.state) for run in rows])
     if from_step is None:
         if flow_run.state is RunState.SUCCEEDED:
             raise CronflowError(f"flow run {flow_run.id} succeeded: nothing to retry "
                                 "(use `cronflow rerun RUN_ID --from STEP`)")
-        fresh = flowplan.retry_state(flow, prior)
-    else:
-        if from_step not in {step.name for step in flow.steps}:
-            names = ", ".join(step.name for step in flow.steps)
-            raise CronflowError(f"flow {flow.name} has no step {from_step!r} (steps: {names})")
-        fresh = flowplan.rerun_state(flow, prior, from_step)
-    reset = set(flowplan.reset_units(prior, fresh))
-    doomed = [run for run in steps if (run.step, run.item) in reset or run.step not in prior.items]
-    ctx.store.delete_runs([run.id for run in doomed])
-    for run in doomed:
-        for path in (run.log_path, output_path(ctx.state_dir, flow_run.id, (run.step or "", run.item))):
-            if path:
-                Path(path).unlink(missing_ok=True)
-    return fresh
+        return flowplan.retry_state(flow, prior)
+    if from_step not in {step.name for step in flow.steps}:
+        names = ", ".join(step.name for step in flow.steps)
+        raise CronflowError(f"flow {flow.name} has no step {from_step!r} (steps: {names})")
+    return flowplan.rerun_state(flow, prior, from_step)

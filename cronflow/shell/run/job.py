@@ -154,10 +154,12 @@ def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
 async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
                     job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None,
                     prestarted: Prestart | None = None) -> Run:
-    attempt = 1
+    # a flow step run again by `cronflow retry` starts its new row at its unit's next
+    # attempt number; its own [retry] counts (and the policy sees) from 1 within the row
+    first = attempt = run.attempt
     while True:
         run = lifecycle.attempt(run, attempt)
-        header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > 1 else b""
+        header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > first else b""
         log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
         started = ctx.now()
         try:
@@ -182,14 +184,14 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             run = lifecycle.start(run, started, process.pid)
             # the queued row is already durable; the pid joins the other starts of this turn
             ctx.record_soon(run)
-            if attempt == 1:
+            if attempt == first:
                 ctx.logger.info("job %s: run %s started (pid %d, %s)", job.name, run.id, process.pid, run.trigger)
                 await ctx.dispatch.hook_async("on_run_start", run=run)
                 await ctx.dispatch.notify_event(job, "start", run)
             run = await _supervise(job, run, process, ctx=ctx, stop=stop)
         if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
-        delay = ctx.dispatch.retry_delay(job.retry, attempt, run_id=run.id)
+        delay = ctx.dispatch.retry_delay(job.retry, attempt - first + 1, run_id=run.id)
         if delay is None:
             return run
         ctx.record(run)
