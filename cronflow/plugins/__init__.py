@@ -3,7 +3,8 @@ hooks, name checks, and the contained ways of calling plugin code.
 
 This package's names are what the CLI, the runs and third-party tests use
 (``from cronflow.plugins import build_registry, get_plugin_manager, notify``); each
-lives in a submodule: :mod:`.manager`, :mod:`.names`, :mod:`.dispatch`.
+lives in a submodule: :mod:`.manager`, :mod:`.names`, :mod:`.dispatch` (and
+:mod:`.threads`, the daemon threads the dispatcher runs plugin code on).
 """
 
 from cronflow.plugins.dispatch import Dispatcher, call_hook, notify, retry_delay

@@ -3,14 +3,19 @@
 Every call into plugin code made from here is contained: an exception is logged with the
 plugin's name and the hook, and never reaches the run or the daemon. The functions are
 synchronous and thread-safe; :class:`Dispatcher` is the one way the runs and the daemon
-call them (off the event loop, in a thread only when there is plugin code to run).
+call them: off the event loop, on its own pool of daemon threads
+(:mod:`cronflow.plugins.threads`), each call with a deadline (``plugin_timeout``) past
+which it is logged and abandoned, so that a plugin that hangs never holds up a run, the
+loop or the daemon's exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pluggy
@@ -18,10 +23,14 @@ import pluggy
 from cronflow.durations import duration_key
 from cronflow.model import NotifySpec, RetrySpec, Run
 from cronflow.plugins.manager import Logger, Registry, kwargs_for
+from cronflow.plugins.threads import PluginThreads
 
 # The notifier's own ``timeout`` key, when larger than notify()'s timeout, wins; this much
 # grace lets the notifier report its own timeout before it is abandoned.
 _NOTIFY_GRACE = 2.0
+# the deadline of one plugin call without a Settings (cronflow.toml's plugin_timeout,
+# core.settings.DEFAULT_PLUGIN_TIMEOUT: not imported, its parser is heavy to import)
+DEFAULT_TIMEOUT = 10.0
 
 # --- contained calls -------------------------------------------------------------------
 
@@ -33,15 +42,53 @@ def call_hook(pm: pluggy.PluginManager, name: str, logger: Logger, **kwargs: Any
     it does not stop the other implementations. Wrapper implementations are not
     supported for event hooks and are skipped with a warning.
     """
-    caller = getattr(pm.hook, name)
-    for impl in reversed(caller.get_hookimpls()):
+    for impl in _event_impls(pm, name, logger):
+        _call_impl(impl, name, kwargs, logger)
+
+
+def _event_impls(pm: pluggy.PluginManager, name: str, logger: Logger) -> list[Any]:
+    """The implementations of event hook ``name`` to call, in pluggy's order."""
+    impls = []
+    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):
         if impl.hookwrapper or impl.wrapper:
             logger.warning("plugin %s: hook %s as a wrapper is not supported; skipped", impl.plugin_name, name)
             continue
+        impls.append(impl)
+    return impls
+
+
+def _call_impl(impl: Any, name: str, kwargs: dict[str, Any], logger: Logger) -> None:
+    try:
+        impl.function(**kwargs_for(impl, kwargs))
+    except Exception:
+        logger.exception("plugin %s: hook %s raised", impl.plugin_name, name)
+
+
+def _delivery(registry: Registry, spec: NotifySpec, event: str, run: Run, logger: Logger,
+              timeout: float) -> tuple[Callable[[], bool], float, str] | None:
+    """What delivering one notification takes: the contained call (True when the notifier
+    returned normally), its deadline and the plugin's name; None (logged) when no plugin
+    provides ``spec.via``."""
+    registered = registry.notifiers.get(spec.via)
+    if registered is None:
+        logger.error("notify via %r: no installed plugin provides this notifier", spec.via)
+        return None
+    config = dict(spec.config)
+    own = duration_key(config, "timeout", 0.0, lenient=True)
+    limit = max(timeout, own + _NOTIFY_GRACE) if own else timeout
+
+    def deliver() -> bool:
         try:
-            impl.function(**kwargs_for(impl, kwargs))
+            registered.obj(event, run, config)
         except Exception:
-            logger.exception("plugin %s: hook %s raised", impl.plugin_name, name)
+            logger.exception(
+                "plugin %s: notifier %r raised (hook register_notifiers, event %s, run %s)",
+                registered.plugin, spec.via, event, run.id,
+            )
+            return False
+        return True
+
+    return deliver, limit, registered.plugin
 
 
 def notify(
@@ -51,7 +98,7 @@ def notify(
     run: Run,
     logger: Logger,
     *,
-    timeout: float = 10.0,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> bool:
     """Deliver one notification through ``spec.via``; True when it returned normally.
 
@@ -59,37 +106,20 @@ def notify(
     own ``timeout`` key plus a short grace, when that is longer) it is abandoned and the
     timeout reported. Exceptions and unknown notifiers are logged, never raised.
     """
-    registered = registry.notifiers.get(spec.via)
-    if registered is None:
-        logger.error("notify via %r: no installed plugin provides this notifier", spec.via)
+    prepared = _delivery(registry, spec, event, run, logger, timeout)
+    if prepared is None:
         return False
-    config = dict(spec.config)
-    own = duration_key(config, "timeout", 0.0, lenient=True)
-    limit = max(timeout, own + _NOTIFY_GRACE) if own else timeout
-    outcome: dict[str, bool] = {}
-
-    def deliver() -> None:
-        try:
-            registered.obj(event, run, config)
-        except Exception:
-            logger.exception(
-                "plugin %s: notifier %r raised (hook register_notifiers, event %s, run %s)",
-                registered.plugin, spec.via, event, run.id,
-            )
-            outcome["ok"] = False
-        else:
-            outcome["ok"] = True
-
-    thread = threading.Thread(target=deliver, name=f"cronflow-notify-{spec.via}", daemon=True)
+    deliver, limit, plugin = prepared
+    outcome: list[bool] = []
+    thread = threading.Thread(target=lambda: outcome.append(deliver()), name=f"cronflow-notify-{spec.via}",
+                              daemon=True)
     thread.start()
     thread.join(limit)
     if thread.is_alive():
-        logger.error(
-            "plugin %s: notifier %r timed out after %gs (event %s, run %s); abandoned",
-            registered.plugin, spec.via, limit, event, run.id,
-        )
+        logger.error("plugin %s: notifier %r timed out after %gs (event %s, run %s); abandoned",
+                     plugin, spec.via, limit, event, run.id)
         return False
-    return outcome.get("ok", False)
+    return bool(outcome and outcome[0])
 
 
 def retry_delay(
@@ -137,23 +167,32 @@ def retry_delay(
 
 # --- the dispatcher ---------------------------------------------------------------------
 
+# what Dispatcher._call returns for a call abandoned at its deadline
+_LATE: Any = object()
+
 
 class Dispatcher:
     """Every call from the runs and the daemon into plugin code: event hooks, notifiers,
     retry policies. One object per host (daemon, ``cronflow run``, api worker), so that
     limits on plugin calls have a single place to live.
 
-    ``hook`` calls in the caller's thread; ``hook_async`` awaits the call in a thread,
-    and ``hook_soon`` starts it in the background (awaited by :meth:`drain`). Both skip
-    the thread hand-off when no plugin implements the hook.
+    ``hook`` calls in the caller's thread; the other calls run on :attr:`threads`, daemon
+    threads of the dispatcher's own (never the event loop's default executor), each with
+    a deadline of ``timeout`` seconds (``plugin_timeout``): past it the call is logged with
+    the plugin's name and the hook, and abandoned, its thread left to finish on its own.
+    ``hook_async`` awaits a hook, ``hook_soon`` and :meth:`soon` start work in the
+    background (awaited by :meth:`drain`). The implementations of one hook are called
+    side by side, each with its own deadline, so that one plugin that hangs does not hold
+    up the others (the built-in ``after`` trigger among them).
     """
 
     def __init__(self, pm: pluggy.PluginManager, registry: Registry, logger: Logger, *,
-                 notify_timeout: float = 10.0) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, threads: PluginThreads | None = None) -> None:
         self.pm = pm
         self.registry = registry
         self.logger = logger
-        self.notify_timeout = notify_timeout
+        self.timeout = timeout
+        self.threads = threads if threads is not None else PluginThreads()
         self._background: set[asyncio.Future[Any]] = set()
 
     def implemented(self, name: str) -> bool:
@@ -165,14 +204,20 @@ class Dispatcher:
         call_hook(self.pm, name, self.logger, **kwargs)
 
     async def hook_async(self, name: str, **kwargs: Any) -> None:
-        """Call event hook ``name`` in a thread, off the event loop, and wait for it."""
-        if not self.implemented(name):
+        """Call event hook ``name`` on the plugin threads and wait for it, at most the
+        deadline (each implementation separately, side by side)."""
+        impls = _event_impls(self.pm, name, self.logger)
+        if not impls:
             return  # nothing to call: spare a thread hand-off
-        await asyncio.to_thread(self.hook, name, **kwargs)
+        detail = _about(kwargs)
+        await asyncio.gather(*(
+            self._call(functools.partial(_call_impl, impl, name, kwargs, self.logger), plugin=impl.plugin_name,
+                       what=f"hook {name}", detail=detail, timeout=self.timeout)
+            for impl in impls))
 
     def hook_soon(self, name: str, **kwargs: Any) -> None:
-        """Call event hook ``name`` in the background (a thread); :meth:`drain` waits for
-        it. Without a running event loop the call is made here."""
+        """Call event hook ``name`` in the background (plugin threads); :meth:`drain`
+        waits for it. Without a running event loop the call is made here."""
         if not self.implemented(name):
             return
         try:
@@ -180,12 +225,23 @@ class Dispatcher:
         except RuntimeError:
             self.hook(name, **kwargs)
             return
-        self._track(asyncio.ensure_future(self.hook_async(name, **kwargs)))
+        self.soon(self.hook_async(name, **kwargs))
+
+    def soon(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` (calls through this dispatcher, e.g. a run's finish events) in the
+        background of the running loop; :meth:`drain` waits for it."""
+        self._track(asyncio.ensure_future(work))
 
     async def notify(self, spec: NotifySpec, event: str, run: Run) -> bool:
-        """Deliver one notification in a thread (contained: see :func:`notify`)."""
-        return await asyncio.to_thread(notify, self.registry, spec, event, run, self.logger,
-                                       timeout=self.notify_timeout)
+        """Deliver one notification on the plugin threads (contained: see :func:`notify`);
+        True when the notifier returned normally within its deadline."""
+        prepared = _delivery(self.registry, spec, event, run, self.logger, self.timeout)
+        if prepared is None:
+            return False
+        deliver, limit, plugin = prepared
+        got = await self._call(deliver, plugin=plugin, what=f"notifier {spec.via!r}",
+                               detail=f" (event {event}, run {run.id})", timeout=limit)
+        return got is True
 
     async def notify_event(self, definition: Any, event: str, run: Run) -> None:
         """Deliver ``event`` about ``run`` through each notifier of ``definition`` (a job
@@ -194,12 +250,29 @@ class Dispatcher:
         if specs:
             await asyncio.gather(*(self.notify(spec, event, run) for spec in specs))
 
+    def wants(self, definition: Any, event: str) -> bool:
+        """Whether a notifier of ``definition`` wants ``event`` (spares a task when not)."""
+        return any(event in spec.on for spec in getattr(definition, "notify", ()))
+
     def retry_delay(self, retry: RetrySpec, attempt: int, *, run_id: str | None = None) -> float | None:
-        """Seconds before the next attempt, or None (contained: see :func:`retry_delay`)."""
+        """Seconds before the next attempt, or None, asked here and now (contained: see
+        :func:`retry_delay`)."""
         return retry_delay(self.registry, retry, attempt, self.logger, run_id=run_id)
 
+    async def retry_delay_async(self, retry: RetrySpec, attempt: int, *, run_id: str | None = None) -> float | None:
+        """:meth:`retry_delay` on the plugin threads, with the deadline: a policy that does
+        not answer in time means "stop retrying" (logged)."""
+        registered = self.registry.retry_policies.get(retry.policy)
+        if attempt >= retry.attempts or registered is None:
+            return self.retry_delay(retry, attempt, run_id=run_id)  # no plugin code to call
+        got = await self._call(functools.partial(self.retry_delay, retry, attempt, run_id=run_id),
+                               plugin=registered.plugin, what=f"retry policy {retry.policy!r}",
+                               detail=" (not retrying)" if run_id is None else f" (run {run_id}; not retrying)",
+                               timeout=self.timeout)
+        return None if got is _LATE else got
+
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait for the calls started in the background (shutdown), at most ``timeout``
+        """Wait for the work started in the background (shutdown), at most ``timeout``
         seconds: a call stuck in plugin code is abandoned, not waited for forever."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -210,9 +283,43 @@ class Dispatcher:
                 return
             await asyncio.wait(list(self._background), timeout=left)
 
+    async def _call(self, fn: Callable[[], Any], *, plugin: str, what: str, detail: str,
+                    timeout: float) -> Any:
+        """``fn()`` (contained: it logs its own exceptions) on the plugin threads, awaited
+        at most ``timeout`` seconds: its result, or ``_LATE`` when abandoned (logged)."""
+        call = self.threads.submit(fn)
+        waiter = asyncio.wrap_future(call.future)
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=timeout)
+        except asyncio.CancelledError:
+            # the host is going away: the call is left to its thread (or never started)
+            self.threads.abandon(call)
+            waiter.cancel()
+            raise
+        if done:
+            return waiter.result()
+        if self.threads.abandon(call):
+            self.logger.error("plugin %s: %s timed out after %gs%s; abandoned (left to finish in its thread)",
+                              plugin, what, timeout, detail)
+        else:
+            self.logger.error("plugin %s: %s not started within %gs%s: all plugin threads are busy (%d stuck "
+                              "in plugin code); dropped", plugin, what, timeout, detail, self.threads.stuck())
+        # a late result must not be delivered to the loop, which may be closed by then
+        waiter.cancel()
+        return _LATE
+
     def _track(self, future: asyncio.Future[Any]) -> None:
         self._background.add(future)
         future.add_done_callback(self._background.discard)
+
+
+def _about(kwargs: dict[str, Any]) -> str:
+    """What a hook call is about, for its log lines: the run, or the file."""
+    run = kwargs.get("run") or kwargs.get("flow_run")
+    if isinstance(run, Run):
+        return f" (run {run.id})"
+    path = kwargs.get("path")
+    return f" ({path})" if path is not None else ""
 
 
 # --- introspection (cronflow plugins) ---------------------------------------------------

@@ -56,6 +56,10 @@ RETENTION_EVERY = 86400.0
 CHECKPOINT_EVERY = 5.0
 CHECKPOINT_ROOM = 0.2
 CHECKPOINT_OVERDUE = 60.0
+# at shutdown, plugin calls still going when the grace period is over get this much more
+# (the finish events of the runs stopped at its end start then), and are then abandoned:
+# the daemon exits within the grace period plus a few seconds whatever a plugin does
+DRAIN_AFTER_GRACE = 2.0
 
 
 def checkpoint_due(since: float, left: float | None) -> bool:
@@ -110,7 +114,9 @@ class Daemon:
         own = instance.acquire(self.state_dir)
         store = Store.open(self.state_dir)
         store.defer_checkpoints()
-        ctx = build_context(self.state_dir, logger=self.logger, store=store, settings=self.settings)
+        # the daemon outlives its runs: their finish events go on in the background
+        ctx = build_context(self.state_dir, logger=self.logger, store=store, settings=self.settings,
+                            detach_events=True)
         self.ctx = ctx
         self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
         self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
@@ -289,6 +295,7 @@ class Daemon:
         asyncio.get_running_loop().call_later(RETENTION_EVERY, self._retention)
 
     async def _shutdown(self) -> None:
+        began = time.monotonic()
         self.notifier.stopping()
         self.logger.info("stopping: no new fires; waiting up to %gs for %d running runs",
                          self.grace, self.firing.running_count())
@@ -302,8 +309,10 @@ class Daemon:
             self.table.stop_triggers()
         if hasattr(self, "firing"):
             await self.firing.shutdown(grace=self.grace, now=utc_now)
-            # background hook calls (e.g. on_config_error) end before the store goes
-            await self.ctx.dispatch.drain(timeout=self.grace)
+            # background plugin calls (finish events, on_config_error) end before the store
+            # goes, within what is left of the grace period; each has its own deadline too
+            left = self.grace - (time.monotonic() - began)
+            await self.ctx.dispatch.drain(timeout=max(left, 0.0) + DRAIN_AFTER_GRACE)
             self.ctx.store.close()
         self.logger.info("stopped")
         self.notifier.close()

@@ -81,6 +81,9 @@ class RunContext:
     ``cancels`` stops runs by id; ``tee_fd`` also copies the output there (``cronflow
     run`` streams to the terminal); ``base_env`` is the environment every job starts
     from (the daemon's, without systemd's variables); ``now`` is the clock.
+    ``detach_events``: the host outlives its runs (the daemon), so a run's finish hooks
+    and notifications go on in the background (drained at shutdown) instead of keeping
+    the run open: its next fire must not find it still running because a plugin is slow.
     """
 
     state_dir: Path
@@ -93,6 +96,7 @@ class RunContext:
     base_env: Mapping[str, str] = field(default_factory=lambda: job_environ(os.environ))
     tee_fd: int | None = None
     now: Callable[[], datetime] = utc_now
+    detach_events: bool = False
 
     _pending: dict[str, Run] = field(default_factory=dict, repr=False)
     _log_dirs: dict[str, str] = field(default_factory=dict, repr=False)
@@ -154,11 +158,13 @@ class RunContext:
 def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None, tee_fd: int | None = None,
                   now: Callable[[], datetime] = utc_now, pm: pluggy.PluginManager | None = None,
                   registry: Registry | None = None, default_timezone: str | None = None,
-                  base_env: Mapping[str, str] | None = None, settings: Settings | None = None) -> RunContext:
+                  base_env: Mapping[str, str] | None = None, settings: Settings | None = None,
+                  detach_events: bool = False) -> RunContext:
     """The run context of a host: the store of ``state_dir`` (unless given), the
     installed plugins (unless ``pm``/``registry`` are given) behind one dispatcher, and
     the default timezone, log cap and plugin deadline of ``settings`` (cronflow.toml,
-    then the environment; the built-in defaults without it) unless given."""
+    then the environment; the built-in defaults without it) unless given.
+    ``detach_events``: see :class:`RunContext` (the daemon)."""
     from cronflow.plugins.manager import build_registry, get_plugin_manager
     from cronflow.shell.paths import default_timezone as environment_timezone
 
@@ -170,7 +176,8 @@ def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None
         registry = build_registry(pm, logger=logger)
     extra = {} if base_env is None else {"base_env": base_env}
     return RunContext(state_dir=Path(state_dir), store=store if store is not None else Store.open(state_dir),
-                      dispatch=Dispatcher(pm, registry, logger, notify_timeout=settings.plugin_timeout),
+                      dispatch=Dispatcher(pm, registry, logger, timeout=settings.plugin_timeout),
                       logger=logger, tee_fd=tee_fd, now=now, log_cap=settings.log_cap,
+                      detach_events=detach_events,
                       default_timezone=default_timezone or settings.timezone or environment_timezone(),
                       **extra)

@@ -267,11 +267,14 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
         if state is RunState.SUCCEEDED:
             runner.read_outputs(unit, earlier.get(unit, 1))
     stop_event = ctx.cancels.register(row.id)
-    if attempt == 1:
-        await ctx.dispatch.notify_event(flow, "start", row)
+    # beside the steps, not before them: a slow notifier must not delay the flow
+    starting = (asyncio.ensure_future(ctx.dispatch.notify_event(flow, "start", row))
+                if attempt == 1 and ctx.dispatch.wants(flow, "start") else None)
     try:
         fs, stopped = await _drive(runner, fs, stop_event)
     except asyncio.CancelledError:
+        if starting is not None:
+            starting.cancel()
         runner.stop_running()
         row = lifecycle.interrupt(row, ctx.now())
         ctx.store.upsert_run(row, now=ctx.now())
@@ -283,7 +286,11 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
     row = replace(row, state=state, reason=_reason(flow, fs, stopped), ended=ctx.now())
     ctx.store.upsert_run(row, now=ctx.now())
     ctx.logger.info("flow %s: run %s %s", flow.name, row.id, state.value)
-    await _finish(flow, row, ctx)
+    finishing = _finish(flow, row, ctx, starting)
+    if ctx.detach_events:
+        ctx.dispatch.soon(finishing)
+    else:
+        await finishing
     return row
 
 
@@ -341,7 +348,9 @@ def _reason(flow: Flow, fs: FlowState, stopped: str | None) -> str | None:
     return f"steps not succeeded: {', '.join(bad)}" if bad else None
 
 
-async def _finish(flow: Flow, row: Run, ctx: RunContext) -> None:
+async def _finish(flow: Flow, row: Run, ctx: RunContext, starting: asyncio.Future[None] | None) -> None:
+    if starting is not None:  # the start notice first (bounded by the plugin deadline)
+        await asyncio.gather(starting, return_exceptions=True)
     await ctx.dispatch.hook_async("on_flow_finish", flow_run=row)
     await finish_notices(flow, row, ctx)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +31,9 @@ def lock_slots(job: Job) -> int | None:
 
 
 # what the burst loop got for a run: its spec, the started process or the error (raised
-# when the run's task takes over, as if it had spawned it itself), when it started
-Prestart = tuple[SpawnSpec | None, Started | Exception, datetime]
+# when the run's task takes over, as if it had spawned it itself), when it started (the
+# clock's reading, and time.monotonic(): the run's timeout counts from its process start)
+Prestart = tuple[SpawnSpec | None, Started | Exception, datetime, float]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,8 +85,10 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
     process group and SIGKILL after ``kill_timeout`` (state ``timed_out``);
     ``ctx.cancels.cancel(id)`` stops it (state ``cancelled``). ``on_run_start``/
     ``on_run_finish`` and the job's notifiers are called through ``ctx.dispatch``;
-    plugin errors are logged, never raised. ``extra_env`` is added to the job's
-    environment (a flow step's outputs).
+    plugin errors are logged, never raised, and a plugin call never holds up the run:
+    the start events go on beside the process, the finish events after the row is
+    recorded and the lock released (in the background with ``ctx.detach_events``).
+    ``extra_env`` is added to the job's environment (a flow step's outputs).
     """
     run = row
     job_lock = claim.lock
@@ -98,12 +102,16 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
     if not claim.recorded:
         ctx.store.upsert_run(run, now=ctx.now(), lock_path=str(job_lock.path) if job_lock else None)
     stop = ctx.cancels.register(run.id)
+    # the start and retry events of this run, going on beside it (see _attempts)
+    events: list[asyncio.Future[None]] = []
     try:
         try:
             run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env,
-                                  prestarted=claim.prestarted)
+                                  prestarted=claim.prestarted, events=events)
         except asyncio.CancelledError:
             # the host is going away and has stopped the process: say so in the history
+            for pending in events:
+                pending.cancel()
             ctx.flush()
             run = lifecycle.interrupt(ctx.store.get_run(run.id), ctx.now())
             ctx.record(run)
@@ -121,7 +129,11 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             job_lock.release()
     ctx.logger.info("job %s: run %s %s%s", job.name, run.id, run.state.value,
                     "" if run.exit_code is None else f" (exit {run.exit_code})")
-    await _finish_hooks(job, run, ctx)
+    finishing = _finish_events(job, run, ctx, events)
+    if ctx.detach_events:
+        ctx.dispatch.soon(finishing)
+    else:
+        await finishing
     return run
 
 
@@ -140,20 +152,23 @@ def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
     """Start the first attempt of a recorded run now, without watching it yet (the
     daemon's burst loop); hand the result to :func:`execute` in its ``Claim``.
     ``spec`` is the attempt's spec built ahead, without the lock descriptor."""
-    started = ctx.now()
+    started, began = ctx.now(), time.monotonic()
     try:
         if spec is None:
             spec = spawn_spec(job, replace(run, attempt=1), ctx=ctx, job_lock=job_lock)
         else:
             spec.pass_fds = (job_lock.fd,)  # a prepared spec is used once
-        return spec, start(spec), started
+        return spec, start(spec), started, began
     except Exception as exc:
-        return spec, exc, started
+        return spec, exc, started, began
 
 
 async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
                     job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None,
-                    prestarted: Prestart | None = None) -> Run:
+                    prestarted: Prestart | None = None, events: list[asyncio.Future[None]]) -> Run:
+    """The attempts of ``run``; its final Run. The start and retry events are started as
+    tasks on ``events`` (the finish events wait for them), never awaited here: a plugin
+    call must not delay the process's supervision, its timeout or the next attempt."""
     # a flow step run again by `cronflow retry` starts its new row at its unit's next
     # attempt number; its own [retry] counts (and the policy sees) from 1 within the row
     first = attempt = run.attempt
@@ -161,10 +176,10 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         run = lifecycle.attempt(run, attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > first else b""
         log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
-        started = ctx.now()
+        started, began = ctx.now(), time.monotonic()
         try:
             if prestarted is not None:
-                spec, got, started = prestarted
+                spec, got, started, began = prestarted
                 prestarted = None
                 if isinstance(got, Exception):
                     raise got
@@ -186,18 +201,21 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             ctx.record_soon(run)
             if attempt == first:
                 ctx.logger.info("job %s: run %s started (pid %d, %s)", job.name, run.id, process.pid, run.trigger)
-                await ctx.dispatch.hook_async("on_run_start", run=run)
-                await ctx.dispatch.notify_event(job, "start", run)
-            run = await _supervise(job, run, process, ctx=ctx, stop=stop)
+                if ctx.dispatch.implemented("on_run_start") or ctx.dispatch.wants(job, "start"):
+                    events.append(asyncio.ensure_future(_start_events(job, run, ctx)))
+            run = await _supervise(job, run, process, ctx=ctx, stop=stop, began=began)
         if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
-        delay = ctx.dispatch.retry_delay(job.retry, attempt - first + 1, run_id=run.id)
+        delay = await _retry_delay(job, run, attempt - first + 1, ctx=ctx, stop=stop)
         if delay is None:
             return run
         ctx.record(run)
         ctx.logger.warning("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
                         run.state.value, delay)
-        await ctx.dispatch.notify_event(job, "retry", run)
+        if ctx.dispatch.wants(job, "retry"):
+            retried = run  # bound now: `run` moves on to the next attempt
+            events.append(asyncio.ensure_future(
+                _after(events[:], lambda: ctx.dispatch.notify_event(job, "retry", retried))))
         try:
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except asyncio.TimeoutError:
@@ -207,11 +225,29 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         attempt += 1
 
 
-async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, stop: asyncio.Event) -> Run:
-    waiter = asyncio.ensure_future(process.wait())
+async def _retry_delay(job: Job, run: Run, attempt: int, *, ctx: RunContext, stop: asyncio.Event) -> float | None:
+    """The policy's delay before the next attempt, or None; None too when the run is
+    stopped while the policy is being asked (a slow policy does not hold up a cancel)."""
+    asking = asyncio.ensure_future(ctx.dispatch.retry_delay_async(job.retry, attempt, run_id=run.id))
     stopper = asyncio.ensure_future(stop.wait())
     try:
-        done, _ = await asyncio.wait({waiter, stopper}, timeout=job.timeout,
+        await asyncio.wait({asking, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not asking.done():  # stopped, or the host is going away, while asking
+            asking.cancel()
+    return None if stop.is_set() else asking.result()
+
+
+async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, stop: asyncio.Event,
+                     began: float) -> Run:
+    """Wait for ``process``, stopping it on a cancel or at the job's ``timeout``, counted
+    from ``began`` (its start, ``time.monotonic()``); the attempt's final Run."""
+    waiter = asyncio.ensure_future(process.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    timeout = None if job.timeout is None else max(0.0, job.timeout - (time.monotonic() - began))
+    try:
+        done, _ = await asyncio.wait({waiter, stopper}, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         # the host is going away (e.g. ``cronflow run`` interrupted): do not orphan the job
@@ -276,6 +312,19 @@ async def finish_notices(definition: Definition, run: Run, ctx: RunContext) -> N
         await ctx.dispatch.notify_event(definition, event, run)
 
 
-async def _finish_hooks(job: Job, run: Run, ctx: RunContext) -> None:
-    await ctx.dispatch.hook_async("on_run_finish", run=run)
+async def _after(earlier: list[asyncio.Future[None]], work: Callable[[], Awaitable[None]]) -> None:
+    """``work()`` once the ``earlier`` events of the run have ended (each is bounded by the
+    plugin deadline), so that a plugin hears of a run's start, retries and end in order."""
+    if earlier:
+        await asyncio.gather(*earlier, return_exceptions=True)
+    await work()
+
+
+async def _start_events(job: Job, run: Run, ctx: RunContext) -> None:
+    await ctx.dispatch.hook_async("on_run_start", run=run)
+    await ctx.dispatch.notify_event(job, "start", run)
+
+
+async def _finish_events(job: Job, run: Run, ctx: RunContext, earlier: list[asyncio.Future[None]]) -> None:
+    await _after(earlier, lambda: ctx.dispatch.hook_async("on_run_finish", run=run))
     await finish_notices(job, run, ctx)
