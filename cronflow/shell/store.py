@@ -193,11 +193,6 @@ class Store:
         self._write(f"UPDATE runs SET {UPDATE_SETS} WHERE id = ?",
                     [(*encode_run(run)[1:], run.id) for run in runs], many=True)
 
-    def delete_runs(self, run_ids: Sequence[str]) -> None:
-        """Delete these rows (nothing in cronflow deletes history but retention: kept for
-        maintenance; a flow retry adds rows, see :mod:`cronflow.core.flow.attempts`)."""
-        self._write("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids], many=True)
-
     def get_run(self, run_id: str) -> Run:
         """The run with this id or unique id prefix; NotFoundError otherwise."""
         rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))

@@ -40,6 +40,20 @@ async def quiet_for(fired: list, count: int, seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def settled(fired: list, *, quiet: float = 0.3, timeout: float = 10.0) -> int:
+    """The number of fires once none has arrived for ``quiet`` seconds: the pokes that
+    ``until`` repeated on a slow machine may still be in the watcher's pipeline."""
+    deadline = time.monotonic() + timeout
+    count, since = len(fired), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            pytest.fail("fires did not settle in time")
+        await asyncio.sleep(0.05)
+        if len(fired) != count:
+            count, since = len(fired), time.monotonic()
+    return count
+
+
 def touch(path: Path) -> Callable[[], None]:
     counter = iter(range(10**9))
     return lambda: path.write_text(str(next(counter)))
@@ -70,7 +84,7 @@ def test_files_any_mode_fires_on_a_matching_change_with_params(tmp_path: Path) -
         trigger = files_trigger({"paths": [str(tmp_path / "*.csv")], "params": {"SOURCE": "inbox"}}, fired)
         task = await running(trigger)
         await until(lambda: len(fired) > 0, poke=touch(tmp_path / "orders.csv"))
-        count = len(fired)
+        count = await settled(fired)
         (tmp_path / "notes.txt").write_text("ignored")  # does not match the glob
         (tmp_path / "sub").mkdir()
         (tmp_path / "sub" / "deep.csv").write_text("x")  # * does not cross directories
