@@ -10,6 +10,8 @@ import importlib.metadata
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,22 @@ def test_an_adopted_run_that_ends_after_a_restart_reaches_on_run_finish_as_lost(
         assert daemon.stop() == 0
     assert notifications(notes) == [("failure", running["id"], "lost")]
     assert [r["state"] for r in daemon.runs("slow")] == ["lost"]
+
+
+def test_cronflow_run_skipped_by_a_held_lock_reaches_on_run_finish(tmp_path: Path) -> None:
+    """Not only the daemon's skips: a foreground run that finds the job running says so."""
+    jobs, state, seen = tmp_path / "jobs.d", tmp_path / "state", tmp_path / "finishes"
+    jobs.mkdir()
+    (jobs / "slow.toml").write_text('command = "sleep 5"\n')
+    env = {**os.environ, "CRONFLOW_EXAMPLE_LOG": str(seen)}
+    argv = [sys.executable, "-m", "cronflow", "run", "slow", "--jobs-dir", str(jobs), "--state-dir", str(state)]
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: locks.is_held(locks.lock_path(state, "slow")), timeout=20.0,
+                 message="the first run holding slow's lock")
+        second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 75, second.stderr
+        assert [state for job, _, state in finishes(seen)] == ["skipped"]
+    finally:
+        first.terminate()
+        first.wait(timeout=30)

@@ -98,6 +98,7 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             run = lifecycle.skip(run, ctx.now())
             ctx.store.upsert_run(run, now=ctx.now())
             ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
+            await _report(job, run, ctx, [])
             return run
     if not claim.recorded:
         ctx.store.upsert_run(run, now=ctx.now(), lock_path=str(job_lock.path) if job_lock else None)
@@ -129,12 +130,18 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             job_lock.release()
     ctx.logger.info("job %s: run %s %s%s", job.name, run.id, run.state.value,
                     "" if run.exit_code is None else f" (exit {run.exit_code})")
+    await _report(job, run, ctx, events)
+    return run
+
+
+async def _report(job: Job, run: Run, ctx: RunContext, events: list[asyncio.Future[None]]) -> None:
+    """Send the finish events of final ``run`` (every outcome, skipped included, SPEC 12):
+    in the background for the daemon, awaited (each call bounded) in the foreground."""
     finishing = _finish_events(job, run, ctx, events)
     if ctx.detach_events:
         ctx.dispatch.soon(finishing)
     else:
         await finishing
-    return run
 
 
 def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock | None,
