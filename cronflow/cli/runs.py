@@ -95,10 +95,13 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
 # --- control requests ------------------------------------------------------------------
 
 
-def _submit(state: Path, request: Any) -> None:
-    from cronflow.shell.spool import submit
+def _submit(state: Path, kind: str, **fields: Any) -> None:
+    """Spool a request for the daemon, stamped with one clock read (its time and its
+    place in the arrival order)."""
+    from cronflow.shell.spool import Request, submit
 
-    submit(state, request, now_ns=time.time_ns())
+    now_ns = time.time_ns()
+    submit(state, Request(kind=kind, requested=now_ns / 1e9, **fields), now_ns=now_ns)
 
 
 @click.command()
@@ -108,12 +111,10 @@ def _submit(state: Path, request: Any) -> None:
 @state_dir_option
 def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Ask the daemon to fire a job or flow now (kept until the daemon runs)."""
-    from cronflow.shell.spool import Request
-
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
     load_definition(name, jobs)
-    _submit(state, Request(kind="force", target=name, params=values, requested=time.time()))
+    _submit(state, "force", target=name, params=values)
     click.echo(f"requested a run of {name}")
 
 
@@ -132,13 +133,12 @@ def _target(name: str | None, tag: str | None) -> tuple[str, bool]:
 def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path | None,
           state_dir: Path | None) -> None:
     """Pause a job, or every job with a tag (fires are recorded skipped/paused)."""
-    from cronflow.shell.spool import Request
     from cronflow.core.records import to_iso
 
     target, by_tag = _target(name, tag)
     end = _parse_when(until, future=True) if until else None
     _, state = resolve_dirs(jobs_dir, state_dir)
-    _submit(state, Request(kind="pause", target=target, by_tag=by_tag, until=to_iso(end), requested=time.time()))
+    _submit(state, "pause", target=target, by_tag=by_tag, until=to_iso(end))
     what = f"jobs tagged {target}" if by_tag else target
     click.echo(f"pausing {what}" + (f" until {to_iso(end)}" if end else ""))
 
@@ -150,11 +150,9 @@ def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path |
 @state_dir_option
 def resume(name: str | None, tag: str | None, jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Resume a paused job, or every job with a tag."""
-    from cronflow.shell.spool import Request
-
     target, by_tag = _target(name, tag)
     _, state = resolve_dirs(jobs_dir, state_dir)
-    _submit(state, Request(kind="resume", target=target, by_tag=by_tag, requested=time.time()))
+    _submit(state, "resume", target=target, by_tag=by_tag)
     click.echo(f"resuming {f'jobs tagged {target}' if by_tag else target}")
 
 
@@ -165,8 +163,6 @@ def resume(name: str | None, tag: str | None, jobs_dir: Path | None, state_dir: 
 def cancel(run_id: str, jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Cancel a running (or queued) run."""
     from cronflow.errors import CronflowError
-    from cronflow.shell.spool import Request
-
     _, state = resolve_dirs(jobs_dir, state_dir)
     store = open_history(state)
     try:
@@ -175,7 +171,7 @@ def cancel(run_id: str, jobs_dir: Path | None, state_dir: Path | None) -> None:
         store.close()
     if found.state.terminal:
         raise CronflowError(f"run {found.id} has already ended ({found.state.value})")
-    _submit(state, Request(kind="cancel", target=found.id, requested=time.time()))
+    _submit(state, "cancel", target=found.id)
     click.echo(f"cancelling run {found.id} ({found.job})")
 
 
