@@ -163,7 +163,11 @@ def _worker(jobs: Path, state: Path, run_id: str) -> int:
 
             lock = locks.try_acquire(locks.lock_path(state, definition.name))
             if lock is None:
-                store.upsert_run(lifecycle.skip(row, ctx.now()), now=ctx.now())
+                skipped = lifecycle.skip(row, ctx.now())
+                store.upsert_run(skipped, now=ctx.now())
+                # every outcome reaches the hooks (SPEC 12), a skip too; bounded by the deadline
+                hook, key = lifecycle.finish_hook(skipped)
+                asyncio.run(ctx.dispatch.hook_async(hook, **{key: skipped}))
                 return 0
             try:
                 asyncio.run(run_flow(definition, ctx=ctx, nominal=row.nominal or ctx.now(), trigger="api",

@@ -77,3 +77,51 @@ def test_wait_times_out_with_a_bounded_wait(dirs: tuple[Path, Path]) -> None:
         api.wait(handle, timeout=0.3)
     run = api.wait(handle, timeout=10)
     assert run.state.value == "succeeded"
+
+
+FLOW_FINISH_PLUGIN = """
+import os
+from cronflow import hookimpl
+
+@hookimpl
+def on_flow_finish(flow_run):
+    with open(os.environ["FLOW_FINISHES"], "a", encoding="utf-8") as handle:
+        handle.write(f"{flow_run.job} {flow_run.id} {flow_run.state}\\n")
+"""
+
+START_FLOW = """
+import json
+from cronflow import api
+
+run = api.wait(api.start("pipe"), timeout=30)
+print(json.dumps({"id": run.id, "state": str(run.state), "reason": run.reason}))
+"""
+
+
+def test_a_flow_started_while_it_runs_is_skipped_and_reaches_on_flow_finish(tmp_path: Path) -> None:
+    """Every outcome reaches the hooks (SPEC 12): the api's skip of a busy flow too."""
+    import os
+
+    from cronflow.shell.process import locks
+    from test_plugins_entry_points import install_fake
+
+    jobs, state, site, seen = tmp_path / "jobs.d", tmp_path / "state", tmp_path / "site", tmp_path / "finishes"
+    jobs.mkdir()
+    (jobs / "pipe.toml").write_text('[[phases]]\nname = "p"\n[[phases.steps]]\nname = "one"\ncommand = "true"\n')
+    install_fake(site, "cronflow-flow-finishes", "1.0", {"flow-finishes": "flow_finishes"},
+                 {"flow_finishes": FLOW_FINISH_PLUGIN})
+    (tmp_path / "start_flow.py").write_text(START_FLOW)
+    env = {**os.environ, "PYTHONPATH": str(site), "FLOW_FINISHES": str(seen),
+           "CRONFLOW_JOBS_DIR": str(jobs), "CRONFLOW_STATE_DIR": str(state)}
+    state.mkdir(mode=0o700)
+    held = locks.try_acquire(locks.lock_path(state, "pipe"))
+    assert held is not None
+    try:
+        proc = subprocess.run([sys.executable, str(tmp_path / "start_flow.py")], env=env, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        held.release()
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)
+    assert run["state"] == "skipped"
+    assert seen.read_text().split() == ["pipe", run["id"], "skipped"]
