@@ -67,11 +67,13 @@ def register_triggers(register: Register) -> None:
 
     ``factory(config, fire) -> trigger`` builds one trigger for one ``[[trigger]]``
     table; ``config`` is the table without ``kind``. ``fire(params=None)`` requests a run
-    of the job (``params`` overrides its parameters); call it on the event loop that runs
-    the trigger (from another thread, through ``loop.call_soon_threadsafe``). A factory
-    raises ``ValueError`` for a config it cannot use. The trigger has ``async def run(self)``, which watches until it is cancelled; the
-    daemon starts it when the job is loaded and cancels it when the job changes or goes.
-    If ``run`` raises, the error is logged and the trigger stays stopped until reload.
+    of the job (``params`` overrides its parameters); it may be called from any thread. A
+    factory raises ``ValueError`` for a config it cannot use. The trigger has ``async def
+    run(self)``, which watches until it is cancelled; the daemon starts it when the job is
+    loaded and cancels it when the job changes or goes. Triggers run on an event loop of
+    their own, in a thread of the daemon, so a trigger that blocks (a ``time.sleep`` in its
+    coroutine) delays only the other triggers, never a fire. If ``run`` raises, the error is
+    logged and the trigger is started again after a growing delay (2 s, doubling up to 60 s).
     A factory may carry a ``validate(config)`` attribute, as notifiers may.
     """
 

@@ -199,3 +199,50 @@ def test_with_detached_events_a_run_ends_before_its_hung_finish_hook(tmp_path: P
         release.set()
     assert run.state is RunState.SUCCEEDED
     assert ran < 2.5 and 3.0 <= drained < 8.0
+
+
+BLOCKING_TRIGGER_PLUGIN = '''
+import time
+
+from cronflow import hookimpl
+
+
+class Blocking:
+    """A trigger written wrong: it blocks inside its coroutine."""
+
+    def __init__(self, config, fire):
+        self.fire = fire
+
+    async def run(self):
+        self.fire()
+        time.sleep(3600)
+
+
+@hookimpl
+def register_triggers(register):
+    register("blocking", Blocking)
+'''
+
+
+def test_a_trigger_that_blocks_its_coroutine_freezes_no_fire_and_no_shutdown(tmp_path: Path) -> None:
+    """Triggers run on a loop of their own (shell/daemon/triggerloop.py): a blocking one
+    still fires once, and the every-second job and the shutdown go on regardless."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "cronflow_blocking.py").write_text(BLOCKING_TRIGGER_PLUGIN)
+    info = site / "cronflow_blocking-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cronflow-blocking\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[cronflow]\nblocking = cronflow_blocking\n")
+    grace = 2.0
+    daemon = Daemon(tmp_path, grace=f"{grace:g}s", env={"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])})
+    with daemon:
+        daemon.write_job("stuck", 'command = "true"\n[[trigger]]\nkind = "blocking"\n')
+        wait_for(lambda: daemon.runs("stuck", state="succeeded"), timeout=20, message="the blocking trigger's fire",
+                 on_timeout=daemon.log)
+        daemon.write_job("tick", 'schedule = "* * * * * *"\ncommand = "true"\n')
+        wait_for(lambda: len(daemon.runs("tick", state="succeeded")) >= 3, timeout=20,
+                 message="tick to keep firing beside the blocked trigger", on_timeout=daemon.log)
+        began = time.monotonic()
+        assert daemon.stop(timeout=60) == 0
+        assert time.monotonic() - began < grace + 5.0, daemon.log()

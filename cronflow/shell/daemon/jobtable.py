@@ -9,6 +9,8 @@ the error is logged, passed to ``on_config_error`` and stored for the CLI
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -20,6 +22,7 @@ from cronflow.errors import ConfigError, CronflowError
 from cronflow.shell.loader import is_job_file, job_files, load_file
 from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
+from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # a failed trigger is started again after this long, doubling up to the maximum
@@ -52,7 +55,9 @@ class JobTable:
         # @reboot fires found at the initial load, for the firing side to start
         self.reboot_due: list[str] = []
         self.on_trigger: Callable[[str, Mapping[str, str] | None, str], None] | None = None
-        self._triggers: dict[str, list[asyncio.Task[None]]] = {}
+        # triggers run on a loop of their own: one that blocks cannot freeze the fires
+        self.trigger_loop = TriggerLoop()
+        self._triggers: dict[str, list[concurrent.futures.Future[None]]] = {}
 
     # --- state --------------------------------------------------------------------------
 
@@ -219,21 +224,23 @@ class JobTable:
         if not definition.triggers or not definition.enabled or self.on_trigger is None:
             return
         tasks = []
+        daemon_loop = asyncio.get_running_loop()
         for spec in definition.triggers:
             registered = self.ctx.registry.triggers.get(spec.kind)
             if registered is None:
                 self.logger.error("job %s: no installed plugin provides trigger kind %r", definition.name, spec.kind)
                 continue
-            tasks.append(asyncio.ensure_future(self._run_trigger(definition.name, spec, registered)))
+            tasks.append(self.trigger_loop.submit(self._run_trigger(definition.name, spec, registered, daemon_loop)))
         self._triggers[definition.name] = tasks
 
-    async def _run_trigger(self, name: str, spec: Any, registered: Any) -> None:
-        loop = asyncio.get_running_loop()
-
+    async def _run_trigger(self, name: str, spec: Any, registered: Any, daemon_loop: asyncio.AbstractEventLoop) -> None:
+        """One trigger, on the triggers' loop (:mod:`cronflow.shell.daemon.triggerloop`):
+        its fires cross to the daemon's loop."""
         def fire(params: Mapping[str, str] | None = None) -> None:
-            # a trigger may call this from a thread of its own
+            # from the triggers' loop, or from a thread of the trigger's own
             if self.on_trigger is not None:
-                loop.call_soon_threadsafe(self.on_trigger, name, params, spec.kind)
+                with contextlib.suppress(RuntimeError):  # the daemon's loop has closed
+                    daemon_loop.call_soon_threadsafe(self.on_trigger, name, params, spec.kind)
 
         # A trigger that fails (its watched directory does not exist yet, a server it
         # listens to is down) is started again with a growing delay, so it recovers by
@@ -261,6 +268,8 @@ class JobTable:
             task.cancel()
 
     def stop_triggers(self) -> None:
-        """Cancel every trigger (shutdown)."""
+        """Cancel every trigger and stop their loop, bounded (shutdown)."""
         for name in list(self._triggers):
             self._stop_triggers(name)
+        if not self.trigger_loop.close():
+            self.logger.warning("a trigger did not stop within %gs; left behind", STOP_WAIT)
