@@ -192,3 +192,24 @@ def test_a_job_printing_after_its_daemon_was_killed_runs_to_its_end(tmp_path: Pa
     daemon.kill()
     wait_for(lambda: done.exists(), timeout=10, message="the job to finish its loop after the daemon died")
     assert done.read_text().strip() == "finished"
+
+
+def test_an_adopted_run_still_times_out_counted_from_its_start(tmp_path: Path) -> None:
+    """A restart must not make a run immune to its timeout: the restarted daemon stops the
+    adopted run when its timeout, counted from the recorded start, is up."""
+    out = tmp_path / "out"
+    daemon = Daemon(tmp_path, grace="10s")
+    daemon.write_job("stuck", f'command = {json.dumps(WORK.format(out=out, secs=300))}\ntimeout = "5s"\n'
+                              'kill_timeout = "1s"\n')
+    daemon.start()
+    daemon.cli("force", "stuck")
+    wait_for(lambda: daemon.runs("stuck", "running"), timeout=10, on_timeout=daemon.log)
+    daemon.kill()
+    daemon.start()
+    assert "adopted as running" in daemon.log()
+    row = wait_for(lambda: [r for r in daemon.runs("stuck") if r["state"] == "timed_out"], timeout=30,
+                   message="the adopted run to time out", on_timeout=daemon.log)[0]
+    assert row["reason"] == "timeout"
+    assert not locks.is_held(locks.lock_path(daemon.state_dir, "stuck"))  # its process group is gone
+    assert "adopted run" in daemon.log() and "timed out after 5s" in daemon.log()
+    assert daemon.stop() == 0

@@ -56,7 +56,8 @@ class Firing:
         self.claims = Claims(ctx=ctx, logger=logger, outcomes=self.outcomes)
         self.buffers = Buffers(ctx.store, report=self.outcomes.report)
         self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._start_buffered,
-                                   report=self.outcomes.report)
+                                   report=self.outcomes.report, definitions=lambda name: self.table.definitions.get(name),
+                                   now=ctx.now)
         self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
