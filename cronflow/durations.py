@@ -1,4 +1,5 @@
-"""Durations as written in job files ("90s", "15m", "1h30m", "2d") <-> seconds."""
+"""Durations as written in job files ("90s", "15m", "1h30m", "2d") <-> seconds, and sizes
+("10MB", "2G") -> bytes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from cronflow.errors import DurationError
+from cronflow.errors import CronflowError, DurationError
 
 # float in, float out; None in (no default), float | None out
 D = TypeVar("D", bound="float | None")
@@ -101,3 +102,22 @@ def format_duration(seconds: float) -> str:
         secs = whole + frac
         parts.append(f"{secs:g}s" if frac else f"{whole}s")
     return "".join(parts)
+
+
+# systemd's sizes: powers of 1024, the unit's "B" and "i" optional
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+
+
+def parse_size(value: object) -> int:
+    """Bytes in ``value``: an integer, or ``"10MB"`` / ``"512K"`` / ``"1GiB"`` (powers of 1024)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise CronflowError(f"expected a size such as \"10MB\", got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise CronflowError(f"size must not be negative, got {value!r}")
+        return value
+    match = _SIZE.fullmatch(value.strip())
+    if match is None:
+        raise CronflowError(f"invalid size {value!r}; write e.g. \"10MB\", \"512K\" or \"1G\"")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])

@@ -163,6 +163,10 @@ class Job:
     jitter: float = 0.0
     env: Mapping[str, str] = field(default_factory=dict)
     env_file: str | None = None
+    # priority and resource limits set in the process before it runs the command
+    # (cronflow.core.limits): None / {} leave the daemon's own
+    nice: int | None = None
+    limits: Mapping[str, int] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
     retry: RetrySpec = field(default_factory=RetrySpec)
     notify: tuple[NotifySpec, ...] = ()

@@ -17,7 +17,7 @@ from typing import Any
 
 from cronflow.core.definition.tomllines import KeyLines, locate_keys
 from cronflow.core.schedule import resolve_zone
-from cronflow.durations import parse_duration
+from cronflow.durations import parse_duration, parse_size
 from cronflow.errors import ConfigError, CronflowError
 
 DEFAULT_LOG_CAP = 10 * 1024 * 1024
@@ -31,9 +31,6 @@ WEB_KEYS = ("listen",)
 POOL_KEYS = ("size", "rate")
 SECRET_KEYS = ("env", "file")
 
-# systemd's sizes: powers of 1024, the unit's "B" and "i" optional
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 _RATE = re.compile(r"(\d+)\s*/\s*(\S+)")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -75,20 +72,6 @@ class Settings:
 
 
 DEFAULTS = Settings()
-
-
-def parse_size(value: object) -> int:
-    """Bytes in ``value``: an integer, or ``"10MB"`` / ``"512K"`` / ``"1GiB"`` (powers of 1024)."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise CronflowError(f"expected a size such as \"10MB\", got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise CronflowError(f"size must not be negative, got {value!r}")
-        return value
-    match = _SIZE.fullmatch(value.strip())
-    if match is None:
-        raise CronflowError(f"invalid size {value!r}; write e.g. \"10MB\", \"512K\" or \"1G\"")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
 def parse_rate(value: object) -> tuple[int, float]:

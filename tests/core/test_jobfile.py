@@ -182,6 +182,20 @@ ERRORS = [
      "jobs.d/backup.toml:1: name 'has space' may only contain letters, digits and '_.@+-', "
      "and must not start with a punctuation mark"),
     ('command = "x"\nenv_file = 1\n', "jobs.d/backup.toml:2: env_file must be a string, not a number"),
+    # nice and limits
+    ('command = "x"\nnice = 20\n', "jobs.d/backup.toml:2: nice must be from -20 to 19, not 20"),
+    ('command = "x"\nnice = -21\n', "jobs.d/backup.toml:2: nice must be at least -20, not -21"),
+    ('command = "x"\nnice = "low"\n', "jobs.d/backup.toml:2: nice must be an integer, not a string"),
+    ('command = "x"\nlimits = 5\n',
+     'jobs.d/backup.toml:2: limits must be a table such as { memory = "2G", nofile = 4096 }, not a number'),
+    ('command = "x"\n[limits]\nmemory = "2G"\nnofiles = 10\n',
+     "jobs.d/backup.toml:4: unknown key 'nofiles' (did you mean 'nofile'?)"),
+    ('command = "x"\n[limits]\nnofile = 0\n',
+     "jobs.d/backup.toml:3: limits.nofile must be a whole number such as 4096, not 0"),
+    ('command = "x"\n[limits]\nmemory = "lots"\n',
+     'jobs.d/backup.toml:3: limits.memory: invalid size \'lots\'; write e.g. "10MB", "512K" or "1G"'),
+    ('command = "x"\nlimits = { cpu_time = "soon" }\n',
+     'jobs.d/backup.toml:2: limits.cpu_time: invalid duration \'soon\'; write e.g. "90s", "15m", "2h", "1d" or "1h30m"'),
     # TOML syntax keeps tomllib's line
     ('command = "x"\n\nschedule = "0 3 * * *\n',
      "jobs.d/backup.toml:3: invalid TOML: Illegal character '\\n' (column 22)"),
@@ -193,6 +207,15 @@ ERRORS = [
 @pytest.mark.parametrize(("text", "expected"), ERRORS, ids=[e[1].split(": ", 1)[1][:40] for e in ERRORS])
 def test_error_names_the_line_of_the_offending_key(text, expected):
     assert first_error(text) == expected
+
+
+def test_nice_and_limits_are_read_into_whole_numbers():
+    job = parse('command = "x"\nnice = 10\nlimits = { memory = "2G", nofile = 4096, cpu_time = "1h", nproc = 50 }\n')
+    assert job.nice == 10
+    assert job.limits == {"memory": 2 * 1024**3, "nofile": 4096, "cpu_time": 3600, "nproc": 50}
+    assert parse('command = "x"\nlimits = { cpu_time = "1.5s" }\n').limits == {"cpu_time": 2}  # rounded up
+    plain = parse('command = "x"\n')
+    assert plain.nice is None and plain.limits == {}
 
 
 def test_all_errors_of_a_file_are_collected_in_line_order():

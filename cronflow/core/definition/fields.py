@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cronflow.core.limits import LIMITS, NICE_RANGE, limit_value
 from cronflow.durations import parse_duration
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.model import NOTIFY_EVENTS, NotifySpec, RetrySpec, TriggerSpec
@@ -142,6 +143,32 @@ class Checker:
             self.error(where + (key,), f"{_label(where + (key,))} must be longer than zero")
             return default
         return seconds
+
+    def nice(self, table: Mapping[str, Any], key: str, where: KeyPath) -> int | None:
+        """A niceness (``nice = 10``), in the range ``nice(1)`` accepts."""
+        low, high = NICE_RANGE
+        value = self.integer(table, key, where, None, minimum=low)
+        if value is not None and value > high:
+            self.error(where + (key,), f"{_label(where + (key,))} must be from {low} to {high}, not {value}")
+            return None
+        return value
+
+    def limits(self, table: Mapping[str, Any], key: str, where: KeyPath) -> dict[str, int]:
+        """A table of resource limits (``limits = { memory = "2G", nofile = 4096 }``)."""
+        if key not in table:
+            return {}
+        value = table[key]
+        if not isinstance(value, Mapping):
+            self._type_error(where + (key,), 'a table such as { memory = "2G", nofile = 4096 }', value)
+            return {}
+        self.unknown_keys(value, LIMITS, where + (key,))
+        limits = {}
+        for name in LIMITS.keys() & value.keys():
+            try:
+                limits[name] = limit_value(name, value[name])
+            except CronflowError as exc:
+                self.error(where + (key, name), str(exc))
+        return limits
 
     def enum(self, table: Mapping[str, Any], key: str, where: KeyPath, enum_type: type[E],
              default: E) -> E:

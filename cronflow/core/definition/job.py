@@ -23,7 +23,7 @@ from cronflow.core.definition.flow import build_flow
 from cronflow.core.definition.tomllines import locate_keys
 
 JOB_KEYS = COMMON_KEYS + (
-    "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry",
+    "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry", "nice", "limits",
 )
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -89,13 +89,15 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     env_file = checker.string(data, "env_file", (), non_empty=True)
     user = checker.string(data, "user", (), non_empty=True)
     retry = checker.retry(data, ())
+    nice = checker.nice(data, "nice", ())
+    limits = checker.limits(data, "limits", ())
     if command is None or checker.errors:
         return None
     kwargs: dict[str, Any] = {}
     if retry is not None:
         kwargs["retry"] = retry
     return Job(name=name, path=path, command=command, kill_timeout=kill_timeout or 0.0,
-               env_file=env_file, user=user, max_concurrent=max_concurrent,
+               env_file=env_file, user=user, max_concurrent=max_concurrent, nice=nice, limits=limits,
                lines=key_lines(checker, data), **fields, **kwargs)
 
 

@@ -2,7 +2,7 @@
 their job locks (:mod:`cronflow.shell.daemon.reconcile`).
 
 An adopted run is not our child: it is watched through its lock, not reaped, and it is
-stopped by signalling its process group (:mod:`cronflow.shell.process.killer`). Its job's
+stopped by signalling its processes (:mod:`cronflow.shell.process.killer`). Its job's
 ``timeout`` still holds, counted from the run's recorded start: a restart must not make a
 run immune to it. When it ends ``lost`` (or ``cancelled`` / ``timed_out``, when we stopped
 it) it is reported like every finished run (:mod:`cronflow.shell.daemon.outcomes`).
@@ -118,7 +118,7 @@ class AdoptedRuns:
         if name is None:
             return False
         self._stopped.setdefault(run_id, (state, reason))
-        killer.signal_group(self._pids[name][run_id], sig)
+        killer.signal_run(self._pids[name][run_id], run_id, sig)
         return True
 
     def stop_all(self, reason: str, sig: int = signal.SIGTERM) -> None:
@@ -130,5 +130,5 @@ class AdoptedRuns:
     def signal_job(self, name: str, sig: int) -> None:
         """Signal the adopted runs of job ``name`` (a fire stopping the others); they
         end ``lost``, as their exit status is not ours to know."""
-        for pid in self._pids.get(name, {}).values():
-            killer.signal_group(pid, sig)
+        for run_id, pid in self._pids.get(name, {}).items():
+            killer.signal_run(pid, run_id, sig)

@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ _READ_SIZE = 65536
 _DRAIN_AFTER_EXIT = 1.0
 
 _devnull: int | None = None
+_PREXEC = str(Path(__file__).with_name("prexec.py"))
 
 
 def _dev_null() -> int:
@@ -62,6 +65,9 @@ class SpawnSpec:
     # also copy the output to this descriptor (``cronflow run`` streams to the terminal)
     tee_fd: int | None = None
     header: bytes = b""
+    # the job's ``nice`` and ``limits`` (resource name -> value, cronflow.core.limits)
+    nice: int | None = None
+    rlimits: Sequence[tuple[str, int]] = ()
 
 
 class SpawnError(Exception):
@@ -75,6 +81,9 @@ class Process:
     pid: int
     _done: asyncio.Future[int] = field(repr=False)
     _output_done: asyncio.Future[None] = field(repr=False)
+    # the run it belongs to (``CRONFLOW_RUN_ID`` in its environment): stopping it stops
+    # the run's processes that left the group too
+    run_id: str | None = None
 
     async def wait(self) -> int:
         """The exit code (negative signal number when killed by a signal), once the
@@ -85,17 +94,18 @@ class Process:
         return code
 
     def signal_group(self, sig: int) -> None:
-        """Send ``sig`` to the whole process group (grandchildren included)."""
-        killer.signal_group(self.pid, sig)
+        """Send ``sig`` to the whole process group (grandchildren included) and to the
+        run's processes that left it."""
+        killer.signal_run(self.pid, self.run_id, sig)
 
     def group_alive(self) -> bool:
-        """Whether any process of the group is still alive (zombies do not count)."""
-        return killer.group_alive(self.pid)
+        """Whether any process of the group or the run is still alive (zombies do not count)."""
+        return killer.group_alive(self.pid, self.run_id)
 
     async def terminate(self, kill_timeout: float) -> None:
-        """Stop the group (:func:`cronflow.shell.process.killer.stop_group`)."""
+        """Stop the group and the run (:func:`cronflow.shell.process.killer.stop_group`)."""
         await killer.stop_group(self.pid, kill_timeout, reaped=self._done.done,
-                                wait_reaped=lambda: asyncio.shield(self._done))
+                                wait_reaped=lambda: asyncio.shield(self._done), run_id=self.run_id)
 
 
 class _LogSink:
@@ -217,11 +227,28 @@ def watch(started: Started, spec: SpawnSpec) -> Process:
     done: asyncio.Future[int] = loop.create_future()
     _watch_exit(loop, started.pid, done)
     loop.add_reader(started.read_fd, sink.on_readable)
-    return Process(pid=started.pid, _done=done, _output_done=output_done)
+    return Process(pid=started.pid, _done=done, _output_done=output_done,
+                   run_id=spec.env.get("CRONFLOW_RUN_ID"))
+
+
+def _prexec_argv(spec: SpawnSpec) -> Sequence[str]:
+    """``spec.argv``, behind :mod:`cronflow.shell.process.prexec` when the job sets a
+    priority or limits (a missing program is still a SpawnError, as without them)."""
+    if spec.nice is None and not spec.rlimits:
+        return spec.argv
+    program = spec.argv[0]
+    # a path relative to the job's workdir is left to prexec (exit status 127)
+    if (os.sep not in program or os.path.isabs(program)) and \
+            shutil.which(program, path=spec.env.get("PATH", os.defpath)) is None:
+        raise SpawnError(f"cannot run {spec.argv[0]!r}: No such file or directory")
+    options = ["--nice", str(spec.nice)] if spec.nice is not None else []
+    for name, value in spec.rlimits:
+        options += ["--limit", f"{name}={value}"]
+    return [sys.executable, "-I", _PREXEC, *options, "--", *spec.argv]
 
 
 def _start(spec: SpawnSpec, out_fd: int) -> int:
-    argv = spec.argv
+    argv = _prexec_argv(spec)
     env = spec.env
     if spec.cwd is None and spec.user is None:
         actions = [

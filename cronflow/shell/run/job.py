@@ -19,6 +19,7 @@ from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started, spawn, start, watch
 from cronflow.core import lifecycle
 from cronflow.core.command import command_argv
+from cronflow.core.limits import rlimits
 from cronflow.model import Definition, Job, Overlap, Run, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
@@ -151,7 +152,7 @@ def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock |
                      env=job_env(run, static=ctx.static_env(job), extra=extra_env),
                      log_path=Path(run.log_path or ctx.log_path(job.name, run.id)), log_cap=ctx.log_cap,
                      cwd=_workdir(job), user=_user(job, ctx), pass_fds=(job_lock.fd,) if job_lock else (),
-                     tee_fd=ctx.tee_fd, header=header)
+                     tee_fd=ctx.tee_fd, header=header, nice=job.nice, rlimits=rlimits(job.limits))
 
 
 def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
