@@ -10,6 +10,9 @@ the kills and a clean stop, each run checks: every run is terminal (no ``queued`
 run, no process of any run survives (none carries this state dir in its environment), and
 the database passes ``PRAGMA integrity_check``. Short by default (8 kills); ``-m slow``
 runs 100; ``CRONFLOW_CHAOS_KILLS=N`` runs N; ``CRONFLOW_CHAOS_SEED`` replays a run.
+
+A second test fills the disk: the state dir is a 2 MiB tmpfs (root only) that a noisy
+job's logs fill within seconds; the daemon must carry on and lose no run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -170,3 +174,52 @@ def test_sigkill_with_faulty_plugins_retry_waits_and_escaping_jobs_loses_nothing
     assert "plugin faulty" in log, f"no plugin fault was seen {where}"
     with sqlite3.connect(env.state / "cronflow.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+@pytest.fixture
+def small_state_dir(tmp_path: Path):
+    """A state dir on a 2 MiB tmpfs, so that the disk fills within seconds."""
+    if os.geteuid() != 0:
+        pytest.skip("NEEDS ROOT: the full-disk fault mounts a small tmpfs as the state dir; "
+                    "run the suite as root (CI does) to cover it")
+    state = tmp_path / "state"
+    state.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"CANNOT MOUNT a tmpfs here ({mounted.stderr.strip()}): the full-disk fault is not covered")
+    yield state
+    subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def test_a_full_disk_loses_no_run_and_the_daemon_carries_on(tmp_path: Path, small_state_dir: Path) -> None:
+    """Logs and the database fill the state dir's disk: fires that cannot be recorded do
+    not start (said in the log), runs already going keep their latest state and record it
+    once space is back, output that does not fit is discarded (said once) without blocking
+    the job, and the daemon neither crashes nor leaves a run non-final."""
+    from daemon_helpers import Daemon as CliDaemon
+
+    daemon = CliDaemon(tmp_path, state_dir=small_state_dir)
+    noisy = daemon.write_job("noisy", 'schedule = "* * * * * *"\n'
+                                      'command = "head -c 400000 /dev/zero | tr \'\\\\0\' x"\n')
+    daemon.write_job("tick", 'schedule = "* * * * * *"\ncommand = "true"\n')
+    daemon.start()
+    try:
+        wait_for(lambda: "disk is full" in daemon.log() or "No space left" in daemon.log(), 30, 0.2)
+        assert daemon.proc.poll() is None, daemon.log()
+        # make room, as an operator would: the noisy job and its logs go
+        noisy.unlink()
+        subprocess.run(["rm", "-rf", str(small_state_dir / "logs" / "noisy")], check=True)
+        mark = len(daemon.log())
+        wait_for(lambda: "job tick: run" in daemon.log()[mark:] and "succeeded" in daemon.log()[mark:], 30, 0.2)
+        assert daemon.stop() == 0, daemon.log()
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.kill()
+    log = daemon.log()
+    assert "Traceback" not in log, log[-3000:]
+    with sqlite3.connect(small_state_dir / "cronflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        states = dict(db.execute("SELECT state, COUNT(*) FROM runs GROUP BY state").fetchall())
+    assert set(states) <= TERMINAL, states
+    assert states.get("succeeded", 0) > 0

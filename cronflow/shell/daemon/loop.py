@@ -218,6 +218,8 @@ class Daemon:
         if not checkpoint_due(now - self._checkpointed, left):
             return False
         self._checkpointed = now
+        # run states a full disk refused are retried here too, not only at the next write
+        self.ctx.flush()
         try:
             self.ctx.store.checkpoint()
         except sqlite3.Error as exc:
@@ -313,6 +315,10 @@ class Daemon:
             # goes, within what is left of the grace period; each has its own deadline too
             left = self.grace - (time.monotonic() - began)
             await self.ctx.dispatch.drain(timeout=max(left, 0.0) + DRAIN_AFTER_GRACE)
+            self.ctx.flush()
+            if self.ctx.unwritten:
+                self.logger.error("%d run state(s) could not be recorded before stopping; the next "
+                                  "start records those runs lost", self.ctx.unwritten)
             self.ctx.store.close()
         self.logger.info("stopped")
         self.notifier.close()

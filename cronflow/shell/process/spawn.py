@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import stat
@@ -35,6 +36,7 @@ _READ_SIZE = 65536
 _DRAIN_AFTER_EXIT = 1.0
 
 _devnull: int | None = None
+_log = logging.getLogger("cronflow")
 _PREXEC = str(Path(__file__).with_name("prexec.py"))
 
 
@@ -124,6 +126,7 @@ class _LogSink:
         self.log_fd = -1
         self.size = 0
         self.truncated = False
+        self.unwritable = False
 
     def _open(self) -> None:
         # 0600 in 0700 directories: a log may show secrets. The mode is the open's (and a
@@ -141,9 +144,21 @@ class _LogSink:
         self.size = info.st_size
         self.truncated = self.size >= self.cap
         if self.header:
-            self._write(self.header)
+            self._write_capped(self.header)
 
     def _write(self, data: bytes) -> None:
+        if self.unwritable:
+            return
+        try:
+            self._write_capped(data)
+        except OSError as exc:
+            # a full disk (or a gone directory) must not stop the drain: the job would
+            # block on a full pipe. The rest of its output is discarded, said once.
+            self.unwritable = True
+            _log.warning("cannot write the log %s (%s); the rest of this run's output is discarded",
+                         self.path, exc.strerror or exc)
+
+    def _write_capped(self, data: bytes) -> None:
         if self.log_fd < 0:
             self._open()
         if self.truncated:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -99,6 +100,8 @@ class RunContext:
     detach_events: bool = False
 
     _pending: dict[str, Run] = field(default_factory=dict, repr=False)
+    # runs whose latest state the database refused (see _write)
+    _unwritten: dict[str, Run] = field(default_factory=dict, repr=False)
     _log_dirs: dict[str, str] = field(default_factory=dict, repr=False)
     _envs: dict[str, tuple[Job, dict[str, str]]] = field(default_factory=dict, repr=False)
 
@@ -143,16 +146,40 @@ class RunContext:
 
     def flush(self) -> None:
         """Write the runs queued by :meth:`record_soon` now."""
-        if not self._pending:
+        if not self._pending and not self._unwritten:
             return
-        runs, self._pending = list(self._pending.values()), {}
-        self.store.upsert_runs(runs, now=self.now())
+        runs, self._pending = self._pending, {}
+        self._write(runs)
 
     def record(self, run: Run) -> None:
         """Write ``run`` now (after any pending writes, which it supersedes)."""
         self._pending.pop(run.id, None)
-        self.flush()
-        self.store.upsert_run(run, now=self.now())
+        runs, self._pending = self._pending, {}
+        runs[run.id] = run
+        self._write(runs)
+
+    @property
+    def unwritten(self) -> int:
+        """How many runs wait for the database to take their latest state again."""
+        return len(self._unwritten)
+
+    def _write(self, runs: dict[str, Run]) -> None:
+        # A write the database refuses (a full disk, an I/O error) must not end a run half
+        # way: its process goes on, and its latest state is kept here and written with
+        # the next write that succeeds (each later state supersedes the kept one).
+        batch = {**self._unwritten, **runs}
+        try:
+            self.store.upsert_runs(list(batch.values()), now=self.now())
+        except sqlite3.OperationalError as exc:
+            if not self._unwritten:
+                self.logger.error("cannot record runs (%s); their states are kept and written "
+                                  "once the database takes writes again", exc)
+            self._unwritten = batch
+            return
+        if self._unwritten:
+            self.logger.warning("recorded %d run state(s) kept while the database refused writes",
+                                len(self._unwritten))
+            self._unwritten = {}
 
 
 def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None, tee_fd: int | None = None,
