@@ -15,7 +15,8 @@ from cronflow import hookspecs
 
 from cronflow.shell.process import locks
 from cronflow.shell.process.killer import live_group_members
-from cronflow.shell.process.spawn import SpawnError, SpawnSpec, spawn, truncation_marker
+from cronflow.shell.process.logcap import CappedLog, left_out_marker
+from cronflow.shell.process.spawn import SpawnError, SpawnSpec, spawn
 from cronflow.model import Job, Overlap, RetrySpec, RunState
 from cronflow.plugins import Registered, Registry
 from cronflow.shell.run.context import RunContext, build_context
@@ -39,14 +40,51 @@ def test_output_goes_to_the_log_and_exit_code_comes_back(tmp_path: Path) -> None
     assert (tmp_path / "a.log").read_text() == "out\nerr\n"
 
 
-def test_log_cap_truncates_and_the_child_keeps_going(tmp_path: Path) -> None:
-    script = "head -c 300000 /dev/zero | tr '\\0' x; echo; echo done >&2; exit 0"
+def test_log_cap_keeps_the_first_and_the_last_part_and_the_child_keeps_going(tmp_path: Path) -> None:
+    # 300,000 x, then the lines a failing job ends with
+    script = "head -c 300000 /dev/zero | tr '\\0' x; echo; echo 'error: the end' >&2; exit 3"
     async def go():
         proc = spawn(SpawnSpec(argv=["/bin/sh", "-c", script], env=ENV, log_path=tmp_path / "b.log", log_cap=1000))
         return await proc.wait()
-    assert run(go()) == 0
+    assert run(go()) == 3
     data = (tmp_path / "b.log").read_bytes()
-    assert data == b"x" * 1000 + truncation_marker(1000)
+    tail = b"x" * (500 - len(b"\nerror: the end\n")) + b"\nerror: the end\n"
+    left_out = 300000 + 1 + len(b"error: the end\n") - 1000
+    assert data == b"x" * 500 + left_out_marker(left_out, 500, 500) + tail
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.log"]  # the tail segments are gone
+
+
+@pytest.mark.parametrize("chunks", [
+    [b"a" * 10, b"b" * 10, b"c" * 10],            # small writes rotate the two segments
+    [b"a" * 7, b"b" * 300, b"c" * 3],              # one write longer than the tail
+    [b"0123456789" * 3] * 20,                      # many rotations
+    [b"short"],                                    # under the cap: no marker
+    [b"a" * 50, b"b" * 50],                        # exactly the cap
+])
+def test_capped_log_is_the_head_a_marker_and_the_tail_of_the_output(tmp_path: Path, chunks) -> None:
+    log = CappedLog(tmp_path / "x.log", 100)
+    for chunk in chunks:
+        log.write(chunk)
+    log.close()
+    output = b"".join(chunks)
+    data = (tmp_path / "x.log").read_bytes()
+    if len(output) <= 100:
+        assert data == output
+    else:
+        assert data == output[:50] + left_out_marker(len(output) - 100, 50, 50) + output[-50:]
+    assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
+
+
+def test_a_log_that_cannot_be_written_is_said_once_and_the_job_is_not_blocked(tmp_path: Path, caplog) -> None:
+    (tmp_path / "afile").write_text("")  # the log's directory cannot be made (as on a full disk)
+    script = "head -c 300000 /dev/zero; exit 0"
+    async def go():
+        proc = spawn(SpawnSpec(argv=["/bin/sh", "-c", script], env=ENV, log_path=tmp_path / "afile" / "c.log"))
+        return await proc.wait()
+    with caplog.at_level(logging.WARNING, logger="cronflow"):
+        assert run(go()) == 0
+    assert [r.message for r in caplog.records if "cannot write the log" in r.message] == [
+        f"cannot write the log {tmp_path / 'afile' / 'c.log'} (Not a directory); the rest of this run's output is discarded"]
 
 
 def test_missing_program_is_a_spawn_error(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ stderr share one pipe that the loop drains into the log file. A job that sets
 ``workdir`` or ``user`` needs a chdir or setuid in the child, which posix_spawn cannot
 do; those go through ``subprocess.Popen`` (still reaped by the same pidfd path).
 
-The log is capped: past ``log_cap`` bytes a marker line is written and the rest is read
-and discarded, so a runaway job neither fills the disk nor blocks on a full pipe.
+The log is capped (:mod:`cronflow.shell.process.logcap`): it keeps the first and the last
+part of the output with a marker between them, so a runaway job neither fills the disk
+nor blocks on a full pipe, and its last lines, where the errors are, are kept.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import contextlib
 import logging
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cronflow.core.settings import DEFAULT_LOG_CAP
-from cronflow.shell.files import PRIVATE_FILE, private_dir
 from cronflow.shell.process import killer
+from cronflow.shell.process.logcap import CappedLog
 
 _READ_SIZE = 65536
 # after the job's main process exited, how long to keep reading output that processes it
@@ -45,11 +45,6 @@ def _dev_null() -> int:
     if _devnull is None:
         _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     return _devnull
-
-
-def truncation_marker(cap: int) -> bytes:
-    """The line written to a log when its cap is reached."""
-    return f"\n[cronflow: log truncated at {cap} bytes; further output discarded]\n".encode()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -123,55 +118,29 @@ class _LogSink:
         # Creating a file costs a few hundred microseconds on a busy disk: the log is
         # created at the first output, after the burst of simultaneous spawns, and a run
         # that prints nothing leaves no file.
-        self.log_fd = -1
-        self.size = 0
-        self.truncated = False
+        self.log: CappedLog | None = None
         self.unwritable = False
-
-    def _open(self) -> None:
-        # 0600 in 0700 directories: a log may show secrets. The mode is the open's (and a
-        # chmod when the umask took bits away), never the umask, which is the job's own.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        try:
-            self.log_fd = os.open(self.path, flags, PRIVATE_FILE)
-        except FileNotFoundError:
-            private_dir(self.path.parent)
-            self.log_fd = os.open(self.path, flags, PRIVATE_FILE)
-        info = os.fstat(self.log_fd)
-        if stat.S_IMODE(info.st_mode) != PRIVATE_FILE:
-            with contextlib.suppress(OSError):
-                os.fchmod(self.log_fd, PRIVATE_FILE)
-        self.size = info.st_size
-        self.truncated = self.size >= self.cap
-        if self.header:
-            self._write_capped(self.header)
 
     def _write(self, data: bytes) -> None:
         if self.unwritable:
             return
         try:
-            self._write_capped(data)
+            if self.log is None:
+                self.log = CappedLog(self.path, self.cap, self.header)
+            self.log.write(data)
         except OSError as exc:
             # a full disk (or a gone directory) must not stop the drain: the job would
             # block on a full pipe. The rest of its output is discarded, said once.
-            self.unwritable = True
-            _log.warning("cannot write the log %s (%s); the rest of this run's output is discarded",
-                         self.path, exc.strerror or exc)
+            self._give_up(exc)
 
-    def _write_capped(self, data: bytes) -> None:
-        if self.log_fd < 0:
-            self._open()
-        if self.truncated:
-            return
-        room = self.cap - self.size
-        if len(data) > room:
-            data = data[:room]
-            self.truncated = True
-        if data:
-            os.write(self.log_fd, data)
-            self.size += len(data)
-        if self.truncated:
-            os.write(self.log_fd, truncation_marker(self.cap))
+    def _give_up(self, exc: OSError) -> None:
+        self.unwritable = True
+        _log.warning("cannot write the log %s (%s); the rest of this run's output is discarded",
+                     self.path, exc.strerror or exc)
+        if self.log is not None:
+            with contextlib.suppress(OSError):
+                self.log.close()
+            self.log = None
 
     def on_readable(self) -> None:
         try:
@@ -193,9 +162,13 @@ class _LogSink:
             return
         asyncio.get_running_loop().remove_reader(self.read_fd)
         os.close(self.read_fd)
-        if self.log_fd >= 0:
-            os.close(self.log_fd)
         self.read_fd = -1
+        if self.log is not None:
+            try:
+                self.log.close()
+            except OSError as exc:
+                self._give_up(exc)
+            self.log = None
         if not self.done.done():
             self.done.set_result(None)
 
