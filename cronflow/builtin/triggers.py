@@ -8,7 +8,9 @@
   trigger starts.
 * ``mode``: ``"any"`` (default: any change fires) or ``"all"`` (fire once every listed
   path has changed since the last fire, then start over).
-* ``cooldown`` (duration, default 0): changes within this long after a fire are ignored.
+* ``cooldown`` (duration, default 0): at most one fire per cooldown. Changes that arrive
+  during it are not lost: they fire once when it ends (a file inbox must not drop the
+  file that came just after another; Keboola's cool-down, the seed, drops it).
 * ``debounce`` (duration, default ``"1s"``): changes this close together are one change.
 * ``params`` (table): parameters for the fired run.
 
@@ -93,12 +95,32 @@ class FilesTrigger:
         return {i for i, regex in enumerate(self._regexes) for path in paths if regex.match(path)}
 
     def observe(self, matched: set[int], now: float) -> bool:
-        """Record a batch of matching changes at monotonic time ``now``; True to fire."""
+        """Record a batch of matching changes at monotonic time ``now``; True to fire.
+        Changes inside the cooldown are kept for :meth:`cooldown_end`."""
         if not matched:
             return False
-        if self._last_fire is not None and now - self._last_fire < self.cooldown:
-            return False
         self._changed |= matched
+        if self.cooling(now):
+            return False
+        return self._ready(now)
+
+    def cooling(self, now: float) -> bool:
+        """Whether ``now`` is within the cooldown after the last fire."""
+        return self._last_fire is not None and now - self._last_fire < self.cooldown
+
+    def trailing_at(self) -> float | None:
+        """When the changes kept during the cooldown are due to fire (None: none kept)."""
+        if self._last_fire is None or not self._changed:
+            return None
+        return self._last_fire + self.cooldown
+
+    def cooldown_end(self, now: float) -> bool:
+        """At the end of the cooldown: True to fire for the changes that arrived in it."""
+        if not self._changed or self.cooling(now):
+            return False
+        return self._ready(now)
+
+    def _ready(self, now: float) -> bool:
         if self.mode == "all" and len(self._changed) < len(self.patterns):
             return False
         self._changed.clear()
@@ -119,16 +141,31 @@ class FilesTrigger:
         def wanted(_change: Any, path: str) -> bool:
             return any(regex.match(path) for regex in self._regexes)
 
-        debounce_ms = max(1, int(self.debounce * 1000))
-        async for changes in awatch(
-            *sorted(set(watched)),
-            watch_filter=wanted,
-            debounce=debounce_ms,
-            step=min(50, debounce_ms),
-            recursive=any(is_recursive(p) for p in self.patterns),
-        ):
-            if self.observe(self.matching({path for _, path in changes}), loop.time()):
+        trailing: asyncio.TimerHandle | None = None
+
+        def end_cooldown() -> None:
+            nonlocal trailing
+            trailing = None
+            if self.cooldown_end(loop.time()):
                 self._fire(self.params)
+
+        debounce_ms = max(1, int(self.debounce * 1000))
+        try:
+            async for changes in awatch(
+                *sorted(set(watched)),
+                watch_filter=wanted,
+                debounce=debounce_ms,
+                step=min(50, debounce_ms),
+                recursive=any(is_recursive(p) for p in self.patterns),
+            ):
+                if self.observe(self.matching({path for _, path in changes}), loop.time()):
+                    self._fire(self.params)
+                due = self.trailing_at()
+                if due is not None and trailing is None:
+                    trailing = loop.call_at(due, end_cooldown)
+        finally:
+            if trailing is not None:
+                trailing.cancel()
 
 
 def validate_files(config: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 from daemon_helpers import Daemon, wait_for
@@ -44,3 +45,33 @@ def test_next_and_list_agree_on_a_once_in_job_the_daemon_anchored(tmp_path: Path
     listed = json.loads(daemon.cli("list", "--json").stdout)
     fires = json.loads(daemon.cli("next", "later", "--json").stdout)
     assert fires == [listed[0]["next"]]
+
+
+def test_a_file_dropped_during_the_cooldown_fires_once_it_ends(tmp_path: Path) -> None:
+    """The inbox case: b.csv written a second after a.csv, with a 3 s cooldown, is
+    processed at the end of the cooldown, not left until another file arrives."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    seen = tmp_path / "seen"
+    with Daemon(tmp_path) as daemon:
+        daemon.write_job("importer", f'command = "ls {inbox} >> {seen}; echo --- >> {seen}"\n'
+                                     f'[[trigger]]\nkind = "files"\ncooldown = "3s"\ndebounce = "100ms"\n'
+                                     f'paths = [{json.dumps(str(inbox / "*.csv"))}]\n')
+        counter = 0
+
+        def dropped_a_file_fired() -> bool:
+            # until the trigger's watch has started: each poke a new file
+            nonlocal counter
+            counter += 1
+            (inbox / f"a{counter}.csv").write_text("1\n")
+            time.sleep(0.2)
+            return bool(daemon.runs("importer"))
+
+        wait_for(dropped_a_file_fired, timeout=20, on_timeout=daemon.log)
+        (inbox / "b.csv").write_text("2\n")
+        runs = wait_for(lambda: len(daemon.runs("importer", "succeeded")) == 2 and daemon.runs("importer"),
+                        timeout=15, message="the fire at the end of the cooldown", on_timeout=daemon.log)
+        assert "b.csv" in seen.read_text().split("---")[1]
+        started = sorted(run["started"] for run in runs)
+        assert (datetime.fromisoformat(started[1]) - datetime.fromisoformat(started[0])).total_seconds() >= 2.9
+        assert daemon.stop() == 0

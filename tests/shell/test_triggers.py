@@ -116,7 +116,7 @@ def test_files_all_mode_fires_once_every_path_changed(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_files_cooldown_ignores_changes_right_after_a_fire(tmp_path: Path) -> None:
+def test_files_cooldown_delays_changes_right_after_a_fire_to_its_end(tmp_path: Path) -> None:
     path = tmp_path / "data.txt"
     fired_at: list[float] = []
     fired: list = []
@@ -127,13 +127,14 @@ def test_files_cooldown_ignores_changes_right_after_a_fire(tmp_path: Path) -> No
         task = await running(trigger)
         poke = touch(path)
         await until(lambda: len(fired) == 1, poke=poke)
-        poke()
-        await quiet_for(fired, 1, 0.8)  # inside the cooldown
-        await until(lambda: len(fired) == 2, poke=poke)
+        count = await settled(fired)
+        poke()  # inside the cooldown: not now, but once it ends
+        await quiet_for(fired, count, 0.6)
+        await until(lambda: len(fired) == count + 1)
         await stop(task)
 
     asyncio.run(main())
-    assert fired_at[1] - fired_at[0] >= 1.5
+    assert fired_at[-1] - fired_at[-2] >= 1.5
 
 
 def test_files_directory_and_recursive_glob(tmp_path: Path) -> None:
@@ -161,9 +162,26 @@ def test_files_decision_logic_with_explicit_times() -> None:
     assert trigger.observe({0}, now=100.0) is False
     assert trigger.observe({0}, now=101.0) is False
     assert trigger.observe({1}, now=102.0) is True
-    assert trigger.observe({0, 1}, now=105.0) is False  # cooldown: ignored, not remembered
-    assert trigger.observe({1}, now=113.0) is False  # needs /a again
-    assert trigger.observe({0}, now=114.0) is True
+    assert trigger.trailing_at() is None
+    assert trigger.observe({0}, now=105.0) is False  # cooldown: kept for its end
+    assert trigger.trailing_at() == 112.0
+    assert trigger.cooldown_end(111.9) is False
+    assert trigger.cooldown_end(112.0) is False  # "all": /b has not changed since
+    assert trigger.observe({1}, now=113.0) is True  # /a (in the cooldown) and /b
+    assert trigger.observe({0, 1}, now=114.0) is False
+    assert trigger.cooldown_end(123.0) is True  # both changed during that cooldown
+    assert trigger.trailing_at() is None
+
+
+def test_files_any_mode_fires_once_at_the_end_of_a_cooldown_with_changes() -> None:
+    trigger = FilesTrigger({"paths": ["/in/*.csv"], "cooldown": "5s"}, lambda params=None: None)
+    assert trigger.observe({0}, now=100.0) is True  # a.csv
+    assert trigger.observe({0}, now=101.0) is False  # b.csv, a second later
+    assert trigger.observe({0}, now=103.0) is False  # c.csv
+    assert trigger.trailing_at() == 105.0
+    assert trigger.cooldown_end(105.0) is True  # one fire for b and c
+    assert trigger.trailing_at() is None and trigger.cooldown_end(111.0) is False
+    assert trigger.observe({0}, now=111.0) is True  # the cooldown of the trailing fire is over
 
 
 @pytest.mark.parametrize(
