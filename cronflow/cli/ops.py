@@ -40,12 +40,58 @@ def _read_source(file: str) -> tuple[str, str]:
         return data.decode("latin-1"), file
 
 
-def _has_user_field(file: str) -> bool:
-    """System crontabs (``/etc/crontab``, ``cron.d/*``) have a user before the command."""
+def _has_user_field(file: str) -> bool | None:
+    """System crontabs (``/etc/crontab``, ``cron.d/*``) have a user before the command;
+    None: not known from the path, to be guessed from the lines themselves."""
     if file == "-":
-        return False
+        return None
     path = Path(file).absolute()
-    return path == Path("/etc/crontab") or path.parent.name == "cron.d"
+    if path == Path("/etc/crontab") or path.parent.name == "cron.d":
+        return True
+    return None
+
+
+def _is_user(name: str) -> bool:
+    """Whether this machine (or every Debian-like one) has a user ``name``."""
+    import pwd
+
+    from cronflow.core.crontab.guess import WELL_KNOWN_USERS
+
+    if name in WELL_KNOWN_USERS:
+        return True
+    try:
+        pwd.getpwnam(name)
+    except (KeyError, OSError):
+        return False
+    return True
+
+
+def _is_program(name: str) -> bool:
+    return shutil.which(name) is not None
+
+
+def _existing_names(target: Path) -> tuple[set[str], dict[tuple[str, str], str]]:
+    """The job names the files in ``target`` use, and those of files an earlier import
+    wrote, by the crontab line they came from."""
+    from cronflow.core.crontab.convert import imported_from
+
+    taken: set[str] = set()
+    previous: dict[tuple[str, str], str] = {}
+    try:
+        files = sorted(target.glob("*.toml"))
+    except OSError:
+        return taken, previous
+    for path in files:
+        taken.add(path.stem)
+        try:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                head = handle.readline() + handle.readline()
+        except OSError:
+            continue
+        origin = imported_from(head)
+        if origin is not None:
+            previous.setdefault(origin, path.stem)
+    return taken, previous
 
 
 def _checker(out: Path):
@@ -85,17 +131,21 @@ def import_crontab(file: str, out: Path | None, user_field: bool | None, write: 
     """Turn the lines of crontab FILE (`-` for stdin) into job files.
 
     Shows the files it would write; --write writes them. What cannot be carried over
-    (cron's mail of output, @reboot differences, lines that are not entries) is listed
-    on stderr with its crontab line number.
+    (cron's mail of output, @reboot differences, guards, `%`, lines that are not
+    entries) is listed on stderr with its crontab line number. Names never reuse one of
+    a file already in the directory, except the file imported earlier from the same line.
     """
-    from cronflow.core.crontab import parse as crontab
+    from cronflow.core.crontab.convert import import_crontab as convert
     from cronflow.cli.common import resolve_jobs_dir
 
     text, source = _read_source(file)
     target = out or resolve_jobs_dir(jobs_dir)
     with_user = _has_user_field(file) if user_field is None else user_field
-    jobs, notes = crontab.import_crontab(text, user_field=with_user, source_name=source,
-                                         check=_checker(target))
+    taken, previous = _existing_names(target)
+    jobs, notes = convert(text, user_field=with_user, source_name=source, check=_checker(target),
+                          taken=taken, previous=previous,
+                          fallback_name="job" if file == "-" else Path(file).stem,
+                          is_user=_is_user, is_program=_is_program)
     if write:
         _write(jobs, target, force)
     else:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cronflow.core.crontab.names import job_name, unique_names
-from cronflow.core.crontab.parse import import_crontab, parse_crontab, parse_env_line, split_percent
+from cronflow.core.crontab.convert import import_crontab
+from cronflow.core.crontab.parse import parse_crontab, parse_env_line, split_percent
 
 # A system crontab as found on real servers: env lines, CRON_TZ switching zones, a
 # non-sh SHELL, MAILTO, @reboot and macros, % as stdin, the user field, names, steps,
@@ -87,12 +88,72 @@ def test_environment_lines_as_cron_reads_them(line, expected):
     ("flock -n /tmp/x.lock /usr/bin/rsync -a a b", "rsync"),
     ("timeout 5m curl -fsS https://example.com", "curl"),
     ("LANG=C sudo -u www-data php artisan schedule:run", "artisan"),
-    ("bash -c 'echo hi'", "bash"),
-    ("'unbalanced quote", "unbalanced"),
+    ("bash -c 'echo hi'", "job"),
+    ("'unbalanced quote", "unbalanced-quote"),
     ("%", "job"),
+    # shell keywords, tests and guards are never the program
+    ("if [ -x /usr/sbin/backupninja ]; then /usr/sbin/backupninja; fi", "backupninja"),
+    ("[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then "
+     "/usr/lib/php/sessionclean; fi", "sessionclean"),
+    ("test -x /usr/sbin/cron-apt && /usr/sbin/cron-apt", "cron-apt"),
+    ("command -v debian-sa1 > /dev/null && debian-sa1 1 1", "debian-sa1"),
+    ("command /usr/bin/rsync -a a b", "rsync"),
+    ("exec /opt/bin/worker", "worker"),
+    ("test -e /run/systemd/system || SERVICE_MODE=1 /sbin/e2scrub_all -A -r", "e2scrub_all"),
+    ("if [ -x /usr/sbin/logcheck ]; then nice -n10 /usr/sbin/logcheck -R; fi", "logcheck"),
+    ("if [ -x /x/checkarray ] && [ $(date +%d) -le 7 ]; then /x/checkarray --cron; fi",
+     "checkarray"),
+    ("test -x /usr/sbin/tigercron && { [ -r \"$DEFAULT\" ] && . \"$DEFAULT\" ; "
+     "nice -n$NICETIGER /usr/sbin/tigercron -q ; }", "tigercron"),
+    ("php /x/poller.php 2>&1 >/dev/null | if [ -f /usr/bin/ts ] ; then ts ; else tee ; fi",
+     "poller"),
+    ("[ -x /etc/init.d/anacron ] && /usr/sbin/invoke-rc.d anacron start >/dev/null", "anacron"),
+    ("X=$(cat /etc/x | tail -1); for d in $X; do sleep 1; done; cd /tmp && ./run.sh", "run"),
+    # inline code names nothing: the next program does, else the crontab file
+    ("perl -e 'sleep int(rand(43200))' && certbot -q renew", "certbot"),
+    ("test -x /usr/bin/certbot && perl -e 'sleep int(rand(43200))'", "job"),
+    ("sh -c 'cd /srv && make'", "job"),
+    ("python3 -c 'import x; x.run()'", "job"),
+    ("cd /srv", "job"),
+    ("sleep 30; if true; then :; fi", "job"),
 ])
 def test_job_names_come_from_the_program_doing_the_work(command, name):
     assert job_name(command) == name
+
+
+@pytest.mark.parametrize("command", [
+    "perl -e 'sleep int(rand(43200))'", "sh -c 'echo hi'", "if true; then test -x /x; fi",
+    "command -v foo", "exec", "{ :; }"])
+def test_a_command_that_names_no_program_is_named_after_the_crontab_file(command):
+    assert job_name(command, fallback="certbot") == "certbot"
+    assert job_name(command, fallback="if") == "job"
+
+
+def test_a_crontab_header_and_prose_comments_with_digits_are_descriptions():
+    text = ("# By default, run at 00:57 on every Sunday, but do nothing unless the day of\n"
+            "# is within 30 days.\n"
+            "# 12 invocations an hour, 1 in 12 chance\n"
+            "# Every night at 4 o'clock.\n"
+            "# run it 5 times a day\n"
+            "# 1 2 3 4 5\n"
+            "0 1 * * * root /usr/bin/thing\n")
+    parsed = parse_crontab(text, user_field=True)
+    assert parsed.notes == ()
+    assert parsed.entries[0].description.startswith("By default, run at 00:57")
+
+
+@pytest.mark.parametrize("body, user_field", [
+    ("0 5 * * 1 root tar -zcf /var/backups/home.tgz /home/", True),
+    ("*/5 *\t* * *\troot\ttest -x /usr/sbin/cron-apt && /usr/sbin/cron-apt", True),
+    ("30 2 * * sat www-data /usr/share/cacti/cli/refresh_csrf.php", True),
+    ("0 */4\t\t* * *\t\troot\t/usr/bin/rsnapshot alpha", True),
+    ("@daily root /usr/bin/x", True),
+    ("15 3 1-7 jan,jul mon-fri /usr/bin/x --y", False),
+    ("0 0 L * * /usr/bin/month-end", False),
+])
+def test_commented_out_entries_are_still_found(body, user_field):
+    parsed = parse_crontab(f"# {body}\n", user_field=user_field)
+    assert [n.message for n in parsed.notes] == ["commented-out entry, not imported"]
 
 
 def test_names_are_made_unique_in_order():
