@@ -294,3 +294,174 @@ def test_every_imported_line_fires_at_the_same_instants_as_cron_over_a_year():
         assert _cronflow_fires(job.text, job.name, start, end) == expected, job.name
         compared += 1
     assert compared == 12
+
+
+# -- the shell lexer and Debian's guard idiom ----------------------------------------------------
+
+
+def test_the_lexer_keeps_redirections_substitutions_and_compound_commands_whole():
+    from cronflow.core.crontab.shell import simple_commands, tokenize
+
+    tokens = tokenize('a 2>&1 >/dev/null "x;y" $(b; c) `d|e` && if f; then g; fi & # h; i')
+    ops = [(t.text, t.depth) for t in tokens if t.kind == "op"]
+    assert ops == [("&&", 0), (";", 1), (";", 1), ("&", 0)]
+    assert [t.text for t in tokens if t.kind == "redir"] == ["2>&", ">"]
+    assert tokens[-1].kind == "comment" and tokens[-1].text == "# h; i"
+    assert simple_commands('a 2>&1 "x;y" $(b; c) && if f; then g; fi') == [
+        ["a", "x;y", "$(b; c)"], ["f"], ["g"]]
+
+
+@pytest.mark.parametrize("command, test, rest, program", [
+    ("test -x /usr/sbin/cron-apt && /usr/sbin/cron-apt", "test -x /usr/sbin/cron-apt",
+     "/usr/sbin/cron-apt", "/usr/sbin/cron-apt"),
+    ('[ -x "/usr/sbin/dma" ] && /usr/sbin/dma -q', '[ -x "/usr/sbin/dma" ]', "/usr/sbin/dma -q",
+     "/usr/sbin/dma"),
+    ("command -v debian-sa1 > /dev/null && debian-sa1 1 1", "command -v debian-sa1 > /dev/null",
+     "debian-sa1 1 1", "debian-sa1"),
+    ("test -e /a && [ -x /b ] && /b | tee /log", "test -e /a && [ -x /b ]", "/b | tee /log", None),
+    ("test -x /c -a ! -d /run/systemd/system && perl -e 'sleep 1' && c",
+     "test -x /c -a ! -d /run/systemd/system", "perl -e 'sleep 1' && c", None),
+    ("[ -x /p ] && if [ ! -d /run/systemd/system ]; then /p; fi", "[ -x /p ]",
+     "if [ ! -d /run/systemd/system ]; then /p; fi", "/p"),
+    ("test -x /t && { . /etc/default/t ; nice /t -q ; }", "test -x /t",
+     "{ . /etc/default/t ; nice /t -q ; }", "/t"),
+])
+def test_a_leading_guard_is_split_from_what_it_guards(command, test, rest, program):
+    from cronflow.core.crontab.shell import Guard, split_guard
+
+    assert split_guard(command) == Guard(test=test, rest=rest, program=program)
+
+
+@pytest.mark.parametrize("command", [
+    "/usr/bin/x", "test -e /run/systemd/system || /sbin/e2scrub_all",  # `||`: not a guard
+    "if [ -x /x ]; then /x; fi",                 # already exits 0 when /x is missing
+    "test -x /x && /x; echo done",               # `; echo done` ran even when the guard failed
+    "test -x /x && /x || echo failed",
+    "test -x /x && /x &",
+    "test -x /x && /x # a comment",
+    "test -x /x && test -x /y",
+    "( test -x /x ) && /x",
+])
+def test_commands_whose_guard_cannot_be_split_exactly_are_left_alone(command):
+    from cronflow.core.crontab.shell import split_guard
+
+    assert split_guard(command) is None
+
+
+def test_a_guarded_entry_succeeds_with_a_note_when_its_program_is_missing():
+    jobs, notes = import_crontab(
+        "*/5 * * * * root [ -x /usr/sbin/dma ] && /usr/sbin/dma -q\n"
+        "SHELL=/bin/csh\n0 1 * * * root test -x /x && /x\n", user_field=True)
+    assert jobs[0].table["command"] == (
+        "if [ -x /usr/sbin/dma ]; then /usr/sbin/dma -q; "
+        "else echo '/usr/sbin/dma is not installed: nothing to do'; fi")
+    # where `if` may not be the shell's syntax, the command is left as written
+    assert jobs[1].table["command"] == ["/bin/csh", "-c", "test -x /x && /x"]
+    guard_notes = [n for n in notes if "guard" in n.message]
+    assert [n.line for n in guard_notes] == [1]
+    assert guard_notes[0].message.startswith("guard `[ -x /usr/sbin/dma ] &&`: where it is false")
+    # the file keeps the crontab line as it was
+    assert "#   */5 * * * * root [ -x /usr/sbin/dma ] && /usr/sbin/dma -q\n" in jobs[0].text
+
+
+def test_every_percent_that_splits_a_command_gets_a_note():
+    jobs, notes = import_crontab(
+        "0 1 * * * date +%F > /tmp/today\n"
+        "0 2 * * * date +\\%F > /tmp/today\n"
+        "0 3 * * * mail -s hi root%line 1%line 2%\n"
+        "0 4 * * * date '+%Y-%m' > /tmp/month\n")
+    percent = {n.line: n.message for n in notes if "`%`" in n.message}
+    assert sorted(percent) == [1, 3, 4]
+    assert percent[1].startswith("cron ends this command at its first unescaped `%` and feeds "
+                                 "the rest to its standard input; the job does the same.")
+    assert "; the 2 `%` after it became newlines;" in percent[3]
+    assert percent[4].endswith("(here the command ends inside a quote: the line failed under "
+                               "cron too)")
+    # `\%` is cron's literal %: plain % in the job, which gives % no meaning
+    assert jobs[1].table["command"] == "date +%F > /tmp/today"
+
+
+def test_commands_that_stand_down_under_systemd_get_a_note():
+    _, notes = import_crontab("0 0 * * * root [ -d /run/systemd/system ] || /usr/bin/x\n",
+                              user_field=True)
+    assert any(n.line == 1 and "does nothing on a machine booted with systemd" in n.message
+               for n in notes)
+
+
+# -- the user field, guessed ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rests, expected", [
+    ([(1, "root /usr/bin/x")], (True, 1, "root")),
+    ([(1, "logcheck if [ -x /usr/sbin/logcheck ]; then x; fi")], (True, 1, "logcheck")),
+    ([(1, "Debian-exim [ -x /x ] && /x")], (True, 1, "Debian-exim")),
+    ([(3, "amavis test -e /x && /x"), (4, "amavis /x")], (True, 3, "amavis")),
+    ([(1, "www-data php /x/artisan schedule:run")], (True, 1, "www-data")),
+    ([(1, "backup --all")], (False, None, None)),          # a program and its option
+    ([(1, "/usr/bin/x --y")], (False, None, None)),
+    ([(1, "echo hi")], (False, None, None)),
+    ([(1, "cd /srv && make")], (False, None, None)),
+    ([(1, "root /x"), (2, "/usr/bin/y")], (False, 1, "root")),  # mixed: not guessed
+    ([], (False, None, None)),
+])
+def test_the_user_field_is_guessed_from_the_sixth_field(rests, expected):
+    from cronflow.core.crontab.guess import guess_user_field
+
+    guess = guess_user_field(rests)
+    assert (guess.user_field, guess.line, guess.word) == expected
+    assert guess.mixed == (expected == (False, 1, "root"))
+
+
+def test_the_machines_users_and_programs_inform_the_guess():
+    from cronflow.core.crontab.guess import guess_user_field
+
+    assert guess_user_field([(1, "alice backup.sh")], is_user={"alice"}.__contains__).user_field
+    assert not guess_user_field([(1, "alice backup.sh")]).user_field
+    # a user who is also a program on PATH, followed by an argument: cannot tell
+    assert not guess_user_field([(1, "lp x")], is_program={"lp"}.__contains__).user_field
+
+
+def test_a_system_crontab_on_stdin_is_read_with_its_user_field_and_a_warning():
+    text = "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n"
+    jobs, notes = import_crontab(text, user_field=None, source_name="<stdin>")
+    assert jobs[0].table["user"] == "root"
+    assert jobs[0].table["command"] == "cd / && run-parts --report /etc/cron.hourly"
+    assert notes[0].line == 1 and notes[0].message.startswith(
+        "warning: standard input read as a system crontab (the sixth field 'root' is a user)")
+    jobs, notes = import_crontab(text, user_field=None, source_name="/tmp/system")
+    assert notes[0].message.startswith("read as a system crontab")
+    # told: no guess, no note
+    jobs, notes = import_crontab(text, user_field=False, source_name="<stdin>")
+    assert jobs[0].table["command"].startswith("root cd /")
+    assert not any("system crontab" in n.message for n in notes)
+
+
+def test_mixed_lines_are_read_without_a_user_field_and_say_so():
+    jobs, notes = import_crontab("0 1 * * * root /x\n0 2 * * * /usr/bin/y\n", user_field=None)
+    assert "user" not in jobs[0].table
+    assert notes[0].message.startswith("warning: the sixth field 'root' looks like a user")
+
+
+# -- names across one directory ------------------------------------------------------------------
+
+
+def test_names_avoid_the_directory_and_keep_an_earlier_imports_name():
+    text = "0 1 * * * /usr/bin/backup\n0 2 * * * /usr/bin/backup --full\n"
+    jobs, _ = import_crontab(text, source_name="/etc/mine", taken={"backup"})
+    assert [j.name for j in jobs] == ["backup-2", "backup-3"]
+    previous = {("/etc/mine", "0 2 * * * /usr/bin/backup --full"): "nightly"}
+    jobs, _ = import_crontab(text, source_name="/etc/mine", taken={"backup", "nightly"},
+                             previous=previous)
+    assert [j.name for j in jobs] == ["backup-2", "nightly"]
+    # the same line from another crontab is another job
+    jobs, _ = import_crontab(text, source_name="/etc/other", taken={"backup", "nightly"},
+                             previous=previous)
+    assert [j.name for j in jobs] == ["backup-2", "backup-3"]
+
+
+def test_a_written_file_says_where_it_came_from_for_the_next_import():
+    from cronflow.core.crontab.convert import imported_from
+
+    jobs, _ = import_crontab("0 1 * * *\t/usr/bin/backup\n", source_name="/etc/mine")
+    assert imported_from(jobs[0].text) == ("/etc/mine", "0 1 * * *\t/usr/bin/backup")
+    assert imported_from('command = "x"\n') is None

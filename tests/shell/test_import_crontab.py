@@ -67,19 +67,28 @@ def test_written_files_pass_cronflow_check(crontab, tmp_path):
     assert check.stdout == "4 files, no errors\n"
 
 
-def test_existing_files_are_not_overwritten_without_force(crontab, tmp_path):
+def test_names_avoid_files_already_there_and_a_reimport_needs_force(crontab, tmp_path):
     out = tmp_path / "jobs.d"
     out.mkdir()
     (out / "warmup.toml").write_text('command = "mine"\n')
     proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
-    assert proc.returncode == 1
-    assert proc.stderr.startswith(f"Error: would overwrite {out / 'warmup.toml'}; pass --force")
-    assert sorted(p.name for p in out.iterdir()) == ["warmup.toml"]
+    assert proc.returncode == 0, proc.stderr
+    # a file the import did not write is never reused: the new job takes another name
     assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
+    assert "/usr/local/bin/warmup" in (out / "warmup-2.toml").read_text()
+    written = sorted(p.name for p in out.iterdir())
+    # the same crontab again: the same names (the files it wrote), refused without --force
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Error: would overwrite {out / 'backup.toml'}, ")
+    assert "pass --force" in proc.stderr and "Traceback" not in proc.stderr
+    (out / "backup.toml").write_text((out / "backup.toml").read_text() + "# edited\n")
     proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", "--force",
                     cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "/usr/local/bin/warmup" in (out / "warmup.toml").read_text()
+    assert sorted(p.name for p in out.iterdir()) == written
+    assert "# edited" not in (out / "backup.toml").read_text()
+    assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
 
 
 def test_default_out_is_the_jobs_dir_and_stdin_is_accepted(tmp_path):
@@ -101,7 +110,11 @@ def test_cron_d_files_have_a_user_field(tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = tomllib.loads((out / "sessionclean.toml").read_text())
     assert table["user"] == "root"
-    assert table["command"] == "[ -x /usr/lib/php/sessionclean ] && /usr/lib/php/sessionclean"
+    assert table["command"] == (
+        "if [ -x /usr/lib/php/sessionclean ]; then /usr/lib/php/sessionclean; "
+        "else echo '/usr/lib/php/sessionclean is not installed: nothing to do'; fi")
+    # the path told: no guess, so no note about one
+    assert "system crontab" not in proc.stderr
 
 
 def test_a_missing_file_is_a_one_line_error(tmp_path):

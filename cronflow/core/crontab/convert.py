@@ -136,7 +136,8 @@ def percent_note(entry: Entry) -> Note | None:
     if entry.stdin is None:
         return None
     more = entry.stdin.count("\n")
-    newlines = f"; its {more} later `%` became newlines" if more else ""
+    newlines = ("" if not more else "; the `%` after it became a newline" if more == 1
+                else f"; the {more} `%` after it became newlines")
     message = (f"cron ends this command at its first unescaped `%` and feeds the rest to its "
                f"standard input{newlines}; the job does the same. If a `%` was meant "
                f"literally (`date +%F`), write it `\\%` in the crontab and import again")
