@@ -4,6 +4,7 @@ carried over, and that every imported line fires at the instants cron would fire
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -465,3 +466,101 @@ def test_a_written_file_says_where_it_came_from_for_the_next_import():
     jobs, _ = import_crontab("0 1 * * *\t/usr/bin/backup\n", source_name="/etc/mine")
     assert imported_from(jobs[0].text) == ("/etc/mine", "0 1 * * *\t/usr/bin/backup")
     assert imported_from('command = "x"\n') is None
+
+
+# -- real cron.d files from Debian packages (tests/data/crontabs, see its README) ----------------
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "crontabs"
+REAL_FILES = sorted(p for p in REAL.iterdir() if p.name != "README.md")
+# what every file becomes, imported in this order into one directory
+REAL_NAMES = {
+    "amavisd-new": ["amavisd-new-cronjob", "amavisd-new-cronjob-2"],
+    "anacron": ["anacron"], "atop": ["atop.daily"], "awstats": ["update", "buildstatic"],
+    "backupninja": ["backupninja"], "cacti": ["poller"], "certbot": ["certbot"],
+    "cron-apt": ["cron-apt"], "dma": ["dma"], "e2scrub_all": ["e2scrub_all_cron", "e2scrub_all"],
+    "greylistclean": ["greylistclean"], "logcheck": ["logcheck", "logcheck-2"],
+    "mailman3": ["mailman", "mailman-2"], "mdadm": ["checkarray"],
+    "munin": ["munin-cron", "munin-limits", "find", "find-2"], "munin-node": ["apt_all"],
+    "ntpsec": ["rotate-stats"], "php": ["sessionclean"], "rsnapshot": [],
+    "sysstat": ["debian-sa1", "debian-sa1-2"], "tiger": ["tigercron"],
+}
+# the guard lines (`test -x P &&`, `[ -x P ] &&`, `command -v P >/dev/null &&`)
+REAL_GUARDS = {("amavisd-new", 5), ("amavisd-new", 6), ("anacron", 6), ("awstats", 3),
+               ("awstats", 6), ("certbot", 17), ("cron-apt", 5), ("dma", 3), ("greylistclean", 3),
+               ("php", 14), ("sysstat", 6), ("sysstat", 9), ("tiger", 9)}
+REAL_COMMENTED = {("cacti", 9), ("cron-apt", 7), ("cron-apt", 9), ("rsnapshot", 8),
+                  ("rsnapshot", 9), ("rsnapshot", 10), ("rsnapshot", 11)}
+
+
+def import_real_files():
+    """Every real file imported into one directory, as `--out DIR --write` one by one does."""
+    taken: set[str] = set()
+    result = {}
+    for path in REAL_FILES:
+        jobs, notes = import_crontab(path.read_text(), user_field=None, source_name=path.name,
+                                     taken=taken, fallback_name=path.name)
+        taken.update(job.name for job in jobs)
+        result[path.name] = (jobs, notes)
+    return result
+
+
+def test_there_are_at_least_ten_real_files():
+    assert len(REAL_FILES) >= 10
+    assert sorted(p.name for p in REAL_FILES) == sorted(REAL_NAMES)
+
+
+def test_real_files_get_names_of_their_programs_unique_across_one_directory():
+    from cronflow.core.crontab.names import RESERVED_NAMES
+    from cronflow.core.crontab.shell import KEYWORDS
+
+    imported = import_real_files()
+    names = {file: [job.name for job in jobs] for file, (jobs, _) in imported.items()}
+    assert names == REAL_NAMES
+    every = [name for file_names in names.values() for name in file_names]
+    assert len(every) == len(set(every))
+    assert not set(every) & (KEYWORDS | RESERVED_NAMES | {"command", "if", "test", "perl", "sh"})
+
+
+def test_real_files_are_read_as_system_crontabs_with_notes_where_cron_differs():
+    imported = import_real_files()
+    guards, commented = set(), set()
+    for file, (jobs, notes) in imported.items():
+        assert all(job.table["user"] for job in jobs), file
+        assert any(n.message.startswith("read as a system crontab") for n in notes) == bool(jobs)
+        for note in notes:
+            if note.message.startswith("guard `"):
+                guards.add((file, note.line))
+            if note.message.startswith("commented-out entry"):
+                commented.add((file, note.line))
+            assert "not imported:" not in note.message, (file, note)
+            assert "not a crontab entry" not in note.message, (file, note)
+    assert guards == REAL_GUARDS
+    assert commented == REAL_COMMENTED
+    # no real file has a % that cron splits at: mdadm's are escaped, and became plain %
+    assert not any("`%`" in n.message for _, notes in imported.values() for n in notes)
+    (checkarray,) = imported["mdadm"][0]
+    assert "[ $(date +%d) -le 7 ]" in checkarray.table["command"]
+
+
+def test_real_files_pass_the_checker():
+    from cronflow.core.definition.job import check_definition
+
+    for file, (jobs, _) in import_real_files().items():
+        for job in jobs:
+            definition, errors = check_definition(f"/jobs/{job.name}.toml", job.text, now=NOW,
+                                                  default_timezone="UTC")
+            assert errors == [] and definition is not None, (file, job.name, errors)
+
+
+def test_real_files_fire_when_cron_would_over_four_months():
+    start, end = NOW, NOW + timedelta(days=122)
+    compared = 0
+    for file, (jobs, _) in import_real_files().items():
+        for job in jobs:
+            table = tomllib.loads(job.text)
+            if table["schedule"] == "@reboot":
+                continue
+            expected = _cron_fires(table["schedule"], "UTC", start, end)
+            assert _cronflow_fires(job.text, job.name, start, end) == expected, (file, job.name)
+            compared += 1
+    assert compared == 28  # and logcheck's @reboot
