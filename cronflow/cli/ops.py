@@ -71,8 +71,10 @@ def _is_program(name: str) -> bool:
 
 
 def _existing_names(target: Path) -> tuple[set[str], dict[tuple[str, str], str]]:
-    """The job names the files in ``target`` use, and those of files an earlier import
-    wrote, by the crontab line they came from."""
+    """The job names the files in ``target`` use (their stems and ``name`` keys), and
+    those of files an earlier import wrote, by the crontab line they came from."""
+    import tomllib
+
     from cronflow.core.crontab.convert import imported_from
 
     taken: set[str] = set()
@@ -84,11 +86,16 @@ def _existing_names(target: Path) -> tuple[set[str], dict[tuple[str, str], str]]
     for path in files:
         taken.add(path.stem)
         try:
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                head = handle.readline() + handle.readline()
+            text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        origin = imported_from(head)
+        try:
+            name = tomllib.loads(text).get("name")
+        except tomllib.TOMLDecodeError:
+            name = None  # `cronflow check` reports it; its stem is taken all the same
+        if isinstance(name, str):
+            taken.add(name)
+        origin = imported_from(text)
         if origin is not None:
             previous.setdefault(origin, path.stem)
     return taken, previous

@@ -72,11 +72,14 @@ def test_names_avoid_files_already_there_and_a_reimport_needs_force(crontab, tmp
     out = tmp_path / "jobs.d"
     out.mkdir()
     (out / "warmup.toml").write_text('command = "mine"\n')
+    (out / "reports.toml").write_text('name = "mail"\ncommand = "mine"\n')
     proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     # a file the import did not write is never reused: the new job takes another name
     assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
     assert "/usr/local/bin/warmup" in (out / "warmup-2.toml").read_text()
+    # nor the name a file gives its job
+    assert "mail -s" in (out / "mail-2.toml").read_text() and not (out / "mail.toml").exists()
     written = sorted(p.name for p in out.iterdir())
     # the same crontab again: the same names (the files it wrote), refused without --force
     proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
@@ -231,4 +234,5 @@ def test_real_cron_d_files_import_into_one_directory_that_passes_check(tmp_path)
     again = cronflow("import-crontab", str(REAL / "sysstat"), "--out", str(out), "--write",
                      cwd=tmp_path)
     assert again.returncode == 1
-    assert f"would overwrite {out / 'debian-sa1.toml'}, {out / 'debian-sa1-2.toml'};" in again.stderr
+    both = f"{out / 'debian-sa1.toml'}, {out / 'debian-sa1-2.toml'}"
+    assert f"would overwrite {both};" in again.stderr
