@@ -129,7 +129,7 @@ def _checker(out: Path):
               help="Directory for the job files (default: the jobs directory).")
 @click.option("--user-field/--no-user-field", default=None,
               help="Lines carry a user before the command, as in /etc/crontab and cron.d "
-                   "(default: guessed from the path).")
+                   "(default: guessed from the path, else from the lines, with a note).")
 @click.option("--write", is_flag=True, help="Write the files (default: only show them).")
 @click.option("--force", is_flag=True, help="With --write, overwrite existing files.")
 @jobs_dir_option
