@@ -370,14 +370,17 @@ def test_every_percent_that_splits_a_command_gets_a_note():
         "0 1 * * * date +%F > /tmp/today\n"
         "0 2 * * * date +\\%F > /tmp/today\n"
         "0 3 * * * mail -s hi root%line 1%line 2%\n"
-        "0 4 * * * date '+%Y-%m' > /tmp/month\n")
+        "0 4 * * * date '+%Y-%m' > /tmp/month\n"
+        "0 5 * * * pg_dump db > /backup/db-$(date +%F).sql\n")
     percent = {n.line: n.message for n in notes if "`%`" in n.message}
-    assert sorted(percent) == [1, 3, 4]
+    assert sorted(percent) == [1, 3, 4, 5]
     assert percent[1].startswith("cron ends this command at its first unescaped `%` and feeds "
                                  "the rest to its standard input; the job does the same.")
     assert "; the 2 `%` after it became newlines;" in percent[3]
-    assert percent[4].endswith("(here the command ends inside a quote: the line failed under "
-                               "cron too)")
+    for line in (4, 5):
+        assert percent[line].endswith("(here the command ends inside a quote or `$(`: the line "
+                                      "failed under cron too)")
+    assert "inside a quote" not in percent[1] + percent[3]
     # `\%` is cron's literal %: plain % in the job, which gives % no meaning
     assert jobs[1].table["command"] == "date +%F > /tmp/today"
 
@@ -564,3 +567,13 @@ def test_real_files_fire_when_cron_would_over_four_months():
             assert _cronflow_fires(job.text, job.name, start, end) == expected, (file, job.name)
             compared += 1
     assert compared == 28  # and logcheck's @reboot
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("date '+", True), ('echo "a', True), ("x > /b/db-$(date +", True), ("echo `date +", True),
+    ("echo ${HOME", True), ("date +%F", False), ("echo '$(' '`' \"\\`\" $(a \")\")", False),
+    ("a && b", False)])
+def test_commands_left_open_by_a_percent_are_recognised(command, expected):
+    from cronflow.core.crontab.shell import unterminated
+
+    assert unterminated(command) is expected

@@ -34,7 +34,7 @@ from cronflow.core.crontab.guess import UserFieldGuess, guess_user_field
 from cronflow.core.crontab.names import job_name
 from cronflow.core.crontab.parse import (
     SH, Entry, Note, Parsed, after_schedules, parse_crontab, printable)
-from cronflow.core.crontab.shell import split_guard
+from cronflow.core.crontab.shell import split_guard, unterminated
 
 # shells whose `if ...; then ...; else ...; fi` the guard rewrite may use
 _POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "zsh", "ash", "busybox"})
@@ -141,10 +141,9 @@ def percent_note(entry: Entry) -> Note | None:
     message = (f"cron ends this command at its first unescaped `%` and feeds the rest to its "
                f"standard input{newlines}; the job does the same. If a `%` was meant "
                f"literally (`date +%F`), write it `\\%` in the crontab and import again")
-    try:
-        shlex.split(entry.command)
-    except ValueError:
-        message += " (here the command ends inside a quote: the line failed under cron too)"
+    if unterminated(entry.command):
+        message += (" (here the command ends inside a quote or `$(`: the line failed under "
+                    "cron too)")
     return Note(line=entry.line, message=message)
 
 

@@ -119,6 +119,18 @@ def _redirection_at(command: str, index: int) -> int:
 
 def _word(command: str, index: int) -> tuple[int, str]:
     """(end, value) of the word starting at ``index``."""
+    end, value, _ = _scan_word(command, index)
+    return end, value
+
+
+def unterminated(command: str) -> bool:
+    """Whether a quote, ``$(``, ``${`` or backquote in ``command`` is never closed (the
+    shell will refuse it): what a command cut short at a ``%`` often is."""
+    return any(_scan_word(command, t.start)[2] for t in tokenize(command) if t.kind == "word")
+
+
+def _scan_word(command: str, index: int) -> tuple[int, str, bool]:
+    """(end, value, whether something opened in it runs past the end of the text)."""
     value: list[str] = []
     size = len(command)
     while index < size and command[index] not in _METACHARS:
@@ -145,7 +157,7 @@ def _word(command: str, index: int) -> tuple[int, str]:
         else:
             value.append(char)
             index += 1
-    return min(index, size), "".join(value)
+    return min(index, size), "".join(value), index > size
 
 
 def _double_quoted(command: str, index: int, value: list[str]) -> int:
@@ -197,14 +209,14 @@ def _balanced(command: str, index: int) -> int:
             if depth == 0:
                 return index + 1
         index += 1
-    return size
+    return size + 1  # never closed
 
 
 def _backquoted(command: str, index: int) -> int:
     size = len(command)
     while index < size and command[index] != "`":
         index += 2 if command[index] == "\\" else 1
-    return min(index + 1, size)
+    return index + 1  # past the end when never closed
 
 
 def _is_assignment(word: str) -> bool:
