@@ -577,3 +577,10 @@ def test_commands_left_open_by_a_percent_are_recognised(command, expected):
     from cronflow.core.crontab.shell import unterminated
 
     assert unterminated(command) is expected
+
+
+def test_users_that_are_also_commands_do_not_make_a_system_crontab():
+    from cronflow.core.crontab.guess import guess_user_field
+
+    assert not guess_user_field([(1, "mail root < /tmp/report")]).user_field
+    assert not guess_user_field([(1, "sync")]).user_field

@@ -27,9 +27,10 @@ _FIELDS = ((0, 59, ()), (0, 23, ()), (1, 31, ()), (1, 12, _MONTHS), (0, 7, _DAYS
 _MACROS = ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
            "@hourly")
 _USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?\Z")
-# users every Debian-like system has, whether or not the importing machine does
-WELL_KNOWN_USERS = frozenset({"root", "daemon", "bin", "sys", "games", "man", "lp", "mail",
-                              "news", "uucp", "proxy", "www-data", "list", "irc", "nobody"})
+# users every Debian-like system has, whether or not the importing machine does (less
+# those that are also commands a crontab runs: `mail`, `man`, `lp`, `uucp`, `sync`)
+WELL_KNOWN_USERS = frozenset({"root", "daemon", "bin", "sys", "games", "proxy", "www-data",
+                              "list", "irc", "nobody"})
 # words that can only start a command: after them, the word before was the user
 _COMMAND_STARTS = frozenset({"if", "[", "[[", "test", "{", "!", "for", "while", "until", "case",
                              "cd", "command", "exec", "nice", "ionice", "sh", "bash", "env"})
