@@ -178,7 +178,7 @@ def guess_note(guess: UserFieldGuess, *, from_stdin: bool) -> Note | None:
 
 def import_crontab(text: str, *, user_field: bool | None = False, source_name: str = "crontab",
                    check: Callable[[str, str], str | None] | None = None,
-                   taken: Collection[str] = (), previous: Mapping[tuple[str, str], str] = {},
+                   taken: Collection[str] = (), previous: Mapping[tuple[str, str], str] | None = None,
                    fallback_name: str = "job", is_user: Callable[[str], bool] | None = None,
                    is_program: Callable[[str], bool] | None = None,
                    ) -> tuple[list[ImportedJob], list[Note]]:
@@ -196,16 +196,14 @@ def import_crontab(text: str, *, user_field: bool | None = False, source_name: s
     """
     notes: list[Note] = []
     if user_field is None:
-        guess = guess_user_field(after_schedules(text), **{
-            key: value for key, value in (("is_user", is_user), ("is_program", is_program))
-            if value is not None})
+        guess = guess_user_field(after_schedules(text), is_user=is_user, is_program=is_program)
         note = guess_note(guess, from_stdin=source_name == "<stdin>")
         if note is not None:
             notes.append(note)
         user_field = guess.user_field
     parsed = parse_crontab(text, user_field=user_field)
     notes.extend(parsed.notes)
-    names = _names(parsed.entries, source_name, taken, previous, fallback_name)
+    names = _names(parsed.entries, source_name, taken, previous or {}, fallback_name)
     jobs: list[ImportedJob] = []
     imported: list[Entry] = []
     for name, entry in zip(names, parsed.entries):

@@ -114,14 +114,15 @@ def _verdict(words: list[str], is_user: Callable[[str], bool],
 
 
 def guess_user_field(entries: Sequence[tuple[int, str]], *,
-                     is_user: Callable[[str], bool] = WELL_KNOWN_USERS.__contains__,
-                     is_program: Callable[[str], bool] = lambda word: False,
-                     ) -> UserFieldGuess:
+                     is_user: Callable[[str], bool] | None = None,
+                     is_program: Callable[[str], bool] | None = None) -> UserFieldGuess:
     """Guess from ``(line number, text after the five time fields)`` pairs.
 
     ``is_user`` and ``is_program`` ask the importing machine (its user database, its
-    PATH); their defaults know only Debian's base users and no programs.
+    PATH); without them, only Debian's base users are known, and no programs.
     """
+    is_user = is_user or WELL_KNOWN_USERS.__contains__
+    is_program = is_program or (lambda word: False)
     decided: tuple[int, str] | None = None
     against = False
     for line, rest in entries:
