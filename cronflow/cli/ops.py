@@ -1,6 +1,6 @@
 """Operations verbs: ``import-crontab`` and ``systemd-unit``.
 
-Thin adapters over :mod:`cronflow.core.crontab.parse` (pure conversion) and the unit files shipped
+Thin adapters over :mod:`cronflow.core.crontab.convert` (pure conversion) and the unit files shipped
 as package data in ``cronflow/systemd/``.
 """
 
