@@ -1,7 +1,7 @@
 """Operations verbs: ``import-crontab`` and ``systemd-unit``.
 
-Thin adapters over :mod:`cronflow.core.crontab.convert` (pure conversion) and the unit files shipped
-as package data in ``cronflow/systemd/``.
+Thin adapters over :mod:`cronflow.core.crontab.convert` (pure conversion) and the unit files
+shipped as package data in ``cronflow/systemd/``.
 """
 
 from __future__ import annotations
