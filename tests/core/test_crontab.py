@@ -8,6 +8,8 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cronflow.core.crontab.names import job_name, unique_names
 from cronflow.core.crontab.convert import import_crontab
@@ -584,3 +586,27 @@ def test_users_that_are_also_commands_do_not_make_a_system_crontab():
 
     assert not guess_user_field([(1, "mail root < /tmp/report")]).user_field
     assert not guess_user_field([(1, "sync")]).user_field
+
+
+# -- whatever the command, a usable name and no exception ---------------------------------------
+
+_SHELLISH = st.lists(st.sampled_from([
+    "if", "then", "fi", "else", "[", "]", "-x", "/usr/sbin/foo", "test", "&&", "||", ";", "|",
+    "&", "(", ")", "{", "}", "'", '"', "`", "$(", "${", "\\", "%", "#", ">", "2>&1", "cd", "/",
+    "nice", "-n10", "perl", "-e", "sh", "-c", "X=1", "command", "-v", "exec", "run.sh", "é", "\t",
+]), max_size=14).map(" ".join)
+
+
+@given(_SHELLISH)
+@settings(max_examples=300, deadline=None)
+def test_any_command_gets_a_usable_name_and_a_guard_only_when_it_has_one(command):
+    from cronflow.core.crontab.shell import split_guard
+    from cronflow.core.definition.common import JOB_NAME
+
+    name = job_name(command, fallback="cron.d-file")
+    assert JOB_NAME.match(name), name
+    guard = split_guard(command)
+    if guard is not None:
+        assert " ".join(command.split()) == " ".join(f"{guard.test} && {guard.rest}".split())
+    jobs, _ = import_crontab(f"0 1 * * * root {command}\n", user_field=None)
+    assert all(JOB_NAME.match(job.name) for job in jobs)
