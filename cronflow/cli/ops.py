@@ -1,7 +1,7 @@
 """Operations verbs: ``import-crontab`` and ``systemd-unit``.
 
-Thin adapters over :mod:`cronflow.core.crontab.parse` (pure conversion) and the unit files shipped
-as package data in ``cronflow/systemd/``.
+Thin adapters over :mod:`cronflow.core.crontab.convert` (pure conversion) and the unit files
+shipped as package data in ``cronflow/systemd/``.
 """
 
 from __future__ import annotations
@@ -40,12 +40,65 @@ def _read_source(file: str) -> tuple[str, str]:
         return data.decode("latin-1"), file
 
 
-def _has_user_field(file: str) -> bool:
-    """System crontabs (``/etc/crontab``, ``cron.d/*``) have a user before the command."""
+def _has_user_field(file: str) -> bool | None:
+    """System crontabs (``/etc/crontab``, ``cron.d/*``) have a user before the command;
+    None: not known from the path, to be guessed from the lines themselves."""
     if file == "-":
-        return False
+        return None
     path = Path(file).absolute()
-    return path == Path("/etc/crontab") or path.parent.name == "cron.d"
+    if path == Path("/etc/crontab") or path.parent.name == "cron.d":
+        return True
+    return None
+
+
+def _is_user(name: str) -> bool:
+    """Whether this machine (or every Debian-like one) has a user ``name``."""
+    import pwd
+
+    from cronflow.core.crontab.guess import WELL_KNOWN_USERS
+
+    if name in WELL_KNOWN_USERS:
+        return True
+    try:
+        pwd.getpwnam(name)
+    except (KeyError, OSError):
+        return False
+    return True
+
+
+def _is_program(name: str) -> bool:
+    return shutil.which(name) is not None
+
+
+def _existing_names(target: Path) -> tuple[set[str], dict[tuple[str, str], str]]:
+    """The job names the files in ``target`` use (their stems and ``name`` keys), and
+    those of files an earlier import wrote, by the crontab line they came from."""
+    import tomllib
+
+    from cronflow.core.crontab.convert import imported_from
+
+    taken: set[str] = set()
+    previous: dict[tuple[str, str], str] = {}
+    try:
+        files = sorted(target.glob("*.toml"))
+    except OSError:
+        return taken, previous
+    for path in files:
+        taken.add(path.stem)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        try:
+            name = tomllib.loads(text).get("name")
+        except tomllib.TOMLDecodeError:
+            name = None  # `cronflow check` reports it; its stem is taken all the same
+        if isinstance(name, str):
+            taken.add(name)
+        origin = imported_from(text)
+        if origin is not None:
+            previous.setdefault(origin, path.stem)
+    return taken, previous
 
 
 def _checker(out: Path):
@@ -76,7 +129,7 @@ def _checker(out: Path):
               help="Directory for the job files (default: the jobs directory).")
 @click.option("--user-field/--no-user-field", default=None,
               help="Lines carry a user before the command, as in /etc/crontab and cron.d "
-                   "(default: guessed from the path).")
+                   "(default: guessed from the path, else from the lines, with a note).")
 @click.option("--write", is_flag=True, help="Write the files (default: only show them).")
 @click.option("--force", is_flag=True, help="With --write, overwrite existing files.")
 @jobs_dir_option
@@ -85,17 +138,21 @@ def import_crontab(file: str, out: Path | None, user_field: bool | None, write: 
     """Turn the lines of crontab FILE (`-` for stdin) into job files.
 
     Shows the files it would write; --write writes them. What cannot be carried over
-    (cron's mail of output, @reboot differences, lines that are not entries) is listed
-    on stderr with its crontab line number.
+    (cron's mail of output, @reboot differences, guards, `%`, lines that are not
+    entries) is listed on stderr with its crontab line number. Names never reuse one of
+    a file already in the directory, except the file imported earlier from the same line.
     """
-    from cronflow.core.crontab import parse as crontab
+    from cronflow.core.crontab.convert import import_crontab as convert
     from cronflow.cli.common import resolve_jobs_dir
 
     text, source = _read_source(file)
     target = out or resolve_jobs_dir(jobs_dir)
     with_user = _has_user_field(file) if user_field is None else user_field
-    jobs, notes = crontab.import_crontab(text, user_field=with_user, source_name=source,
-                                         check=_checker(target))
+    taken, previous = _existing_names(target)
+    jobs, notes = convert(text, user_field=with_user, source_name=source, check=_checker(target),
+                          taken=taken, previous=previous,
+                          fallback_name="job" if file == "-" else Path(file).stem,
+                          is_user=_is_user, is_program=_is_program)
     if write:
         _write(jobs, target, force)
     else:

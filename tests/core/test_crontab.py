@@ -4,12 +4,16 @@ carried over, and that every imported line fires at the instants cron would fire
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cronflow.core.crontab.names import job_name, unique_names
-from cronflow.core.crontab.parse import import_crontab, parse_crontab, parse_env_line, split_percent
+from cronflow.core.crontab.convert import import_crontab
+from cronflow.core.crontab.parse import parse_crontab, parse_env_line, split_percent
 
 # A system crontab as found on real servers: env lines, CRON_TZ switching zones, a
 # non-sh SHELL, MAILTO, @reboot and macros, % as stdin, the user field, names, steps,
@@ -87,12 +91,72 @@ def test_environment_lines_as_cron_reads_them(line, expected):
     ("flock -n /tmp/x.lock /usr/bin/rsync -a a b", "rsync"),
     ("timeout 5m curl -fsS https://example.com", "curl"),
     ("LANG=C sudo -u www-data php artisan schedule:run", "artisan"),
-    ("bash -c 'echo hi'", "bash"),
-    ("'unbalanced quote", "unbalanced"),
+    ("bash -c 'echo hi'", "job"),
+    ("'unbalanced quote", "unbalanced-quote"),
     ("%", "job"),
+    # shell keywords, tests and guards are never the program
+    ("if [ -x /usr/sbin/backupninja ]; then /usr/sbin/backupninja; fi", "backupninja"),
+    ("[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then "
+     "/usr/lib/php/sessionclean; fi", "sessionclean"),
+    ("test -x /usr/sbin/cron-apt && /usr/sbin/cron-apt", "cron-apt"),
+    ("command -v debian-sa1 > /dev/null && debian-sa1 1 1", "debian-sa1"),
+    ("command /usr/bin/rsync -a a b", "rsync"),
+    ("exec /opt/bin/worker", "worker"),
+    ("test -e /run/systemd/system || SERVICE_MODE=1 /sbin/e2scrub_all -A -r", "e2scrub_all"),
+    ("if [ -x /usr/sbin/logcheck ]; then nice -n10 /usr/sbin/logcheck -R; fi", "logcheck"),
+    ("if [ -x /x/checkarray ] && [ $(date +%d) -le 7 ]; then /x/checkarray --cron; fi",
+     "checkarray"),
+    ("test -x /usr/sbin/tigercron && { [ -r \"$DEFAULT\" ] && . \"$DEFAULT\" ; "
+     "nice -n$NICETIGER /usr/sbin/tigercron -q ; }", "tigercron"),
+    ("php /x/poller.php 2>&1 >/dev/null | if [ -f /usr/bin/ts ] ; then ts ; else tee ; fi",
+     "poller"),
+    ("[ -x /etc/init.d/anacron ] && /usr/sbin/invoke-rc.d anacron start >/dev/null", "anacron"),
+    ("X=$(cat /etc/x | tail -1); for d in $X; do sleep 1; done; cd /tmp && ./run.sh", "run"),
+    # inline code names nothing: the next program does, else the crontab file
+    ("perl -e 'sleep int(rand(43200))' && certbot -q renew", "certbot"),
+    ("test -x /usr/bin/certbot && perl -e 'sleep int(rand(43200))'", "job"),
+    ("sh -c 'cd /srv && make'", "job"),
+    ("python3 -c 'import x; x.run()'", "job"),
+    ("cd /srv", "job"),
+    ("sleep 30; if true; then :; fi", "job"),
 ])
 def test_job_names_come_from_the_program_doing_the_work(command, name):
     assert job_name(command) == name
+
+
+@pytest.mark.parametrize("command", [
+    "perl -e 'sleep int(rand(43200))'", "sh -c 'echo hi'", "if true; then test -x /x; fi",
+    "command -v foo", "exec", "{ :; }"])
+def test_a_command_that_names_no_program_is_named_after_the_crontab_file(command):
+    assert job_name(command, fallback="certbot") == "certbot"
+    assert job_name(command, fallback="if") == "job"
+
+
+def test_a_crontab_header_and_prose_comments_with_digits_are_descriptions():
+    text = ("# By default, run at 00:57 on every Sunday, but do nothing unless the day of\n"
+            "# is within 30 days.\n"
+            "# 12 invocations an hour, 1 in 12 chance\n"
+            "# Every night at 4 o'clock.\n"
+            "# run it 5 times a day\n"
+            "# 1 2 3 4 5\n"
+            "0 1 * * * root /usr/bin/thing\n")
+    parsed = parse_crontab(text, user_field=True)
+    assert parsed.notes == ()
+    assert parsed.entries[0].description.startswith("By default, run at 00:57")
+
+
+@pytest.mark.parametrize("body, user_field", [
+    ("0 5 * * 1 root tar -zcf /var/backups/home.tgz /home/", True),
+    ("*/5 *\t* * *\troot\ttest -x /usr/sbin/cron-apt && /usr/sbin/cron-apt", True),
+    ("30 2 * * sat www-data /usr/share/cacti/cli/refresh_csrf.php", True),
+    ("0 */4\t\t* * *\t\troot\t/usr/bin/rsnapshot alpha", True),
+    ("@daily root /usr/bin/x", True),
+    ("15 3 1-7 jan,jul mon-fri /usr/bin/x --y", False),
+    ("0 0 L * * /usr/bin/month-end", False),
+])
+def test_commented_out_entries_are_still_found(body, user_field):
+    parsed = parse_crontab(f"# {body}\n", user_field=user_field)
+    assert [n.message for n in parsed.notes] == ["commented-out entry, not imported"]
 
 
 def test_names_are_made_unique_in_order():
@@ -233,3 +297,316 @@ def test_every_imported_line_fires_at_the_same_instants_as_cron_over_a_year():
         assert _cronflow_fires(job.text, job.name, start, end) == expected, job.name
         compared += 1
     assert compared == 12
+
+
+# -- the shell lexer and Debian's guard idiom ----------------------------------------------------
+
+
+def test_the_lexer_keeps_redirections_substitutions_and_compound_commands_whole():
+    from cronflow.core.crontab.shell import simple_commands, tokenize
+
+    tokens = tokenize('a 2>&1 >/dev/null "x;y" $(b; c) `d|e` && if f; then g; fi & # h; i')
+    ops = [(t.text, t.depth) for t in tokens if t.kind == "op"]
+    assert ops == [("&&", 0), (";", 1), (";", 1), ("&", 0)]
+    assert [t.text for t in tokens if t.kind == "redir"] == ["2>&", ">"]
+    assert tokens[-1].kind == "comment" and tokens[-1].text == "# h; i"
+    assert simple_commands('a 2>&1 "x;y" $(b; c) && if f; then g; fi') == [
+        ["a", "x;y", "$(b; c)"], ["f"], ["g"]]
+
+
+@pytest.mark.parametrize("command, test, rest, program", [
+    ("test -x /usr/sbin/cron-apt && /usr/sbin/cron-apt", "test -x /usr/sbin/cron-apt",
+     "/usr/sbin/cron-apt", "/usr/sbin/cron-apt"),
+    ('[ -x "/usr/sbin/dma" ] && /usr/sbin/dma -q', '[ -x "/usr/sbin/dma" ]', "/usr/sbin/dma -q",
+     "/usr/sbin/dma"),
+    ("command -v debian-sa1 > /dev/null && debian-sa1 1 1", "command -v debian-sa1 > /dev/null",
+     "debian-sa1 1 1", "debian-sa1"),
+    ("test -e /a && [ -x /b ] && /b | tee /log", "test -e /a && [ -x /b ]", "/b | tee /log", None),
+    ("test -x /c -a ! -d /run/systemd/system && perl -e 'sleep 1' && c",
+     "test -x /c -a ! -d /run/systemd/system", "perl -e 'sleep 1' && c", None),
+    ("[ -x /p ] && if [ ! -d /run/systemd/system ]; then /p; fi", "[ -x /p ]",
+     "if [ ! -d /run/systemd/system ]; then /p; fi", "/p"),
+    ("test -x /t && { . /etc/default/t ; nice /t -q ; }", "test -x /t",
+     "{ . /etc/default/t ; nice /t -q ; }", "/t"),
+])
+def test_a_leading_guard_is_split_from_what_it_guards(command, test, rest, program):
+    from cronflow.core.crontab.shell import Guard, split_guard
+
+    assert split_guard(command) == Guard(test=test, rest=rest, program=program)
+
+
+@pytest.mark.parametrize("command", [
+    "/usr/bin/x", "test -e /run/systemd/system || /sbin/e2scrub_all",  # `||`: not a guard
+    "if [ -x /x ]; then /x; fi",                 # already exits 0 when /x is missing
+    "test -x /x && /x; echo done",               # `; echo done` ran even when the guard failed
+    "test -x /x && /x || echo failed",
+    "test -x /x && /x &",
+    "test -x /x && /x # a comment",
+    "test -x /x && test -x /y",
+    "( test -x /x ) && /x",
+])
+def test_commands_whose_guard_cannot_be_split_exactly_are_left_alone(command):
+    from cronflow.core.crontab.shell import split_guard
+
+    assert split_guard(command) is None
+
+
+def test_a_guarded_entry_succeeds_with_a_note_when_its_program_is_missing():
+    jobs, notes = import_crontab(
+        "*/5 * * * * root [ -x /usr/sbin/dma ] && /usr/sbin/dma -q\n"
+        "SHELL=/bin/csh\n0 1 * * * root test -x /x && /x\n", user_field=True)
+    assert jobs[0].table["command"] == (
+        "if [ -x /usr/sbin/dma ]; then /usr/sbin/dma -q; "
+        "else echo '/usr/sbin/dma is not installed: nothing to do'; fi")
+    # where `if` may not be the shell's syntax, the command is left as written
+    assert jobs[1].table["command"] == ["/bin/csh", "-c", "test -x /x && /x"]
+    guard_notes = [n for n in notes if "guard" in n.message]
+    assert [n.line for n in guard_notes] == [1]
+    assert guard_notes[0].message.startswith("guard `[ -x /usr/sbin/dma ] &&`: where it is false")
+    # the file keeps the crontab line as it was
+    assert "#   */5 * * * * root [ -x /usr/sbin/dma ] && /usr/sbin/dma -q\n" in jobs[0].text
+
+
+def test_every_percent_that_splits_a_command_gets_a_note():
+    jobs, notes = import_crontab(
+        "0 1 * * * date +%F > /tmp/today\n"
+        "0 2 * * * date +\\%F > /tmp/today\n"
+        "0 3 * * * mail -s hi root%line 1%line 2%\n"
+        "0 4 * * * date '+%Y-%m' > /tmp/month\n"
+        "0 5 * * * pg_dump db > /backup/db-$(date +%F).sql\n")
+    percent = {n.line: n.message for n in notes if "`%`" in n.message}
+    assert sorted(percent) == [1, 3, 4, 5]
+    assert percent[1].startswith("cron ends this command at its first unescaped `%` and feeds "
+                                 "the rest to its standard input; the job does the same.")
+    assert "; the 2 `%` after it became newlines;" in percent[3]
+    for line in (4, 5):
+        assert percent[line].endswith("(here the command ends inside a quote or `$(`: the line "
+                                      "failed under cron too)")
+    assert "inside a quote" not in percent[1] + percent[3]
+    # `\%` is cron's literal %: plain % in the job, which gives % no meaning
+    assert jobs[1].table["command"] == "date +%F > /tmp/today"
+
+
+def test_commands_that_stand_down_under_systemd_get_a_note():
+    _, notes = import_crontab("0 0 * * * root [ -d /run/systemd/system ] || /usr/bin/x\n",
+                              user_field=True)
+    assert any(n.line == 1 and "does nothing on a machine booted with systemd" in n.message
+               for n in notes)
+
+
+# -- the user field, guessed ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rests, expected", [
+    ([(1, "root /usr/bin/x")], (True, 1, "root")),
+    ([(1, "logcheck if [ -x /usr/sbin/logcheck ]; then x; fi")], (True, 1, "logcheck")),
+    ([(1, "Debian-exim [ -x /x ] && /x")], (True, 1, "Debian-exim")),
+    ([(3, "amavis test -e /x && /x"), (4, "amavis /x")], (True, 3, "amavis")),
+    ([(1, "www-data php /x/artisan schedule:run")], (True, 1, "www-data")),
+    ([(1, "backup --all")], (False, None, None)),          # a program and its option
+    ([(1, "/usr/bin/x --y")], (False, None, None)),
+    ([(1, "echo hi")], (False, None, None)),
+    ([(1, "cd /srv && make")], (False, None, None)),
+    ([(1, "root /x"), (2, "/usr/bin/y")], (False, 1, "root")),  # mixed: not guessed
+    ([], (False, None, None)),
+])
+def test_the_user_field_is_guessed_from_the_sixth_field(rests, expected):
+    from cronflow.core.crontab.guess import guess_user_field
+
+    guess = guess_user_field(rests)
+    assert (guess.user_field, guess.line, guess.word) == expected
+    assert guess.mixed == (expected == (False, 1, "root"))
+
+
+def test_the_machines_users_and_programs_inform_the_guess():
+    from cronflow.core.crontab.guess import guess_user_field
+
+    assert guess_user_field([(1, "alice backup.sh")], is_user={"alice"}.__contains__).user_field
+    assert not guess_user_field([(1, "alice backup.sh")]).user_field
+    # a user who is also a program on PATH, followed by an argument: cannot tell
+    assert not guess_user_field([(1, "lp x")], is_program={"lp"}.__contains__).user_field
+
+
+def test_a_system_crontab_on_stdin_is_read_with_its_user_field_and_a_warning():
+    text = "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n"
+    jobs, notes = import_crontab(text, user_field=None, source_name="<stdin>")
+    assert jobs[0].table["user"] == "root"
+    assert jobs[0].table["command"] == "cd / && run-parts --report /etc/cron.hourly"
+    assert notes[0].line == 1 and notes[0].message.startswith(
+        "warning: standard input read as a system crontab (the sixth field 'root' is a user)")
+    jobs, notes = import_crontab(text, user_field=None, source_name="/tmp/system")
+    assert notes[0].message.startswith("read as a system crontab")
+    # told: no guess, no note
+    jobs, notes = import_crontab(text, user_field=False, source_name="<stdin>")
+    assert jobs[0].table["command"].startswith("root cd /")
+    assert not any("system crontab" in n.message for n in notes)
+
+
+def test_mixed_lines_are_read_without_a_user_field_and_say_so():
+    jobs, notes = import_crontab("0 1 * * * root /x\n0 2 * * * /usr/bin/y\n", user_field=None)
+    assert "user" not in jobs[0].table
+    assert notes[0].message.startswith("warning: the sixth field 'root' looks like a user")
+
+
+# -- names across one directory ------------------------------------------------------------------
+
+
+def test_names_avoid_the_directory_and_keep_an_earlier_imports_name():
+    text = "0 1 * * * /usr/bin/backup\n0 2 * * * /usr/bin/backup --full\n"
+    jobs, _ = import_crontab(text, source_name="/etc/mine", taken={"backup"})
+    assert [j.name for j in jobs] == ["backup-2", "backup-3"]
+    previous = {("/etc/mine", "0 2 * * * /usr/bin/backup --full"): "nightly"}
+    jobs, _ = import_crontab(text, source_name="/etc/mine", taken={"backup", "nightly"},
+                             previous=previous)
+    assert [j.name for j in jobs] == ["backup-2", "nightly"]
+    # the same line from another crontab is another job
+    jobs, _ = import_crontab(text, source_name="/etc/other", taken={"backup", "nightly"},
+                             previous=previous)
+    assert [j.name for j in jobs] == ["backup-2", "backup-3"]
+
+
+def test_a_written_file_says_where_it_came_from_for_the_next_import():
+    from cronflow.core.crontab.convert import imported_from
+
+    jobs, _ = import_crontab("0 1 * * *\t/usr/bin/backup\n", source_name="/etc/mine")
+    assert imported_from(jobs[0].text) == ("/etc/mine", "0 1 * * *\t/usr/bin/backup")
+    assert imported_from('command = "x"\n') is None
+
+
+# -- real cron.d files from Debian packages (tests/data/crontabs, see its README) ----------------
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "crontabs"
+REAL_FILES = sorted(p for p in REAL.iterdir() if p.name != "README.md")
+# what every file becomes, imported in this order into one directory
+REAL_NAMES = {
+    "amavisd-new": ["amavisd-new-cronjob", "amavisd-new-cronjob-2"],
+    "anacron": ["anacron"], "atop": ["atop.daily"], "awstats": ["update", "buildstatic"],
+    "backupninja": ["backupninja"], "cacti": ["poller"], "certbot": ["certbot"],
+    "cron-apt": ["cron-apt"], "dma": ["dma"], "e2scrub_all": ["e2scrub_all_cron", "e2scrub_all"],
+    "greylistclean": ["greylistclean"], "logcheck": ["logcheck", "logcheck-2"],
+    "mailman3": ["mailman", "mailman-2"], "mdadm": ["checkarray"],
+    "munin": ["munin-cron", "munin-limits", "find", "find-2"], "munin-node": ["apt_all"],
+    "ntpsec": ["rotate-stats"], "php": ["sessionclean"], "rsnapshot": [],
+    "sysstat": ["debian-sa1", "debian-sa1-2"], "tiger": ["tigercron"],
+}
+# the guard lines (`test -x P &&`, `[ -x P ] &&`, `command -v P >/dev/null &&`)
+REAL_GUARDS = {("amavisd-new", 5), ("amavisd-new", 6), ("anacron", 6), ("awstats", 3),
+               ("awstats", 6), ("certbot", 17), ("cron-apt", 5), ("dma", 3), ("greylistclean", 3),
+               ("php", 14), ("sysstat", 6), ("sysstat", 9), ("tiger", 9)}
+REAL_COMMENTED = {("cacti", 9), ("cron-apt", 7), ("cron-apt", 9), ("rsnapshot", 8),
+                  ("rsnapshot", 9), ("rsnapshot", 10), ("rsnapshot", 11)}
+
+
+def import_real_files():
+    """Every real file imported into one directory, as `--out DIR --write` one by one does."""
+    taken: set[str] = set()
+    result = {}
+    for path in REAL_FILES:
+        jobs, notes = import_crontab(path.read_text(), user_field=None, source_name=path.name,
+                                     taken=taken, fallback_name=path.name)
+        taken.update(job.name for job in jobs)
+        result[path.name] = (jobs, notes)
+    return result
+
+
+def test_there_are_at_least_ten_real_files():
+    assert len(REAL_FILES) >= 10
+    assert sorted(p.name for p in REAL_FILES) == sorted(REAL_NAMES)
+
+
+def test_real_files_get_names_of_their_programs_unique_across_one_directory():
+    from cronflow.core.crontab.names import RESERVED_NAMES
+    from cronflow.core.crontab.shell import KEYWORDS
+
+    imported = import_real_files()
+    names = {file: [job.name for job in jobs] for file, (jobs, _) in imported.items()}
+    assert names == REAL_NAMES
+    every = [name for file_names in names.values() for name in file_names]
+    assert len(every) == len(set(every))
+    assert not set(every) & (KEYWORDS | RESERVED_NAMES | {"command", "if", "test", "perl", "sh"})
+
+
+def test_real_files_are_read_as_system_crontabs_with_notes_where_cron_differs():
+    imported = import_real_files()
+    guards, commented = set(), set()
+    for file, (jobs, notes) in imported.items():
+        assert all(job.table["user"] for job in jobs), file
+        assert any(n.message.startswith("read as a system crontab") for n in notes) == bool(jobs)
+        for note in notes:
+            if note.message.startswith("guard `"):
+                guards.add((file, note.line))
+            if note.message.startswith("commented-out entry"):
+                commented.add((file, note.line))
+            assert "not imported:" not in note.message, (file, note)
+            assert "not a crontab entry" not in note.message, (file, note)
+    assert guards == REAL_GUARDS
+    assert commented == REAL_COMMENTED
+    # no real file has a % that cron splits at: mdadm's are escaped, and became plain %
+    assert not any("`%`" in n.message for _, notes in imported.values() for n in notes)
+    (checkarray,) = imported["mdadm"][0]
+    assert "[ $(date +%d) -le 7 ]" in checkarray.table["command"]
+
+
+def test_real_files_pass_the_checker():
+    from cronflow.core.definition.job import check_definition
+
+    for file, (jobs, _) in import_real_files().items():
+        for job in jobs:
+            definition, errors = check_definition(f"/jobs/{job.name}.toml", job.text, now=NOW,
+                                                  default_timezone="UTC")
+            assert errors == [] and definition is not None, (file, job.name, errors)
+
+
+def test_real_files_fire_when_cron_would_over_four_months():
+    start, end = NOW, NOW + timedelta(days=122)
+    compared = 0
+    for file, (jobs, _) in import_real_files().items():
+        for job in jobs:
+            table = tomllib.loads(job.text)
+            if table["schedule"] == "@reboot":
+                continue
+            expected = _cron_fires(table["schedule"], "UTC", start, end)
+            assert _cronflow_fires(job.text, job.name, start, end) == expected, (file, job.name)
+            compared += 1
+    assert compared == 28  # and logcheck's @reboot
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("date '+", True), ('echo "a', True), ("x > /b/db-$(date +", True), ("echo `date +", True),
+    ("echo ${HOME", True), ("date +%F", False), ("echo '$(' '`' \"\\`\" $(a \")\")", False),
+    ("a && b", False)])
+def test_commands_left_open_by_a_percent_are_recognised(command, expected):
+    from cronflow.core.crontab.shell import unterminated
+
+    assert unterminated(command) is expected
+
+
+def test_users_that_are_also_commands_do_not_make_a_system_crontab():
+    from cronflow.core.crontab.guess import guess_user_field
+
+    assert not guess_user_field([(1, "mail root < /tmp/report")]).user_field
+    assert not guess_user_field([(1, "sync")]).user_field
+
+
+# -- whatever the command, a usable name and no exception ---------------------------------------
+
+_SHELLISH = st.lists(st.sampled_from([
+    "if", "then", "fi", "else", "[", "]", "-x", "/usr/sbin/foo", "test", "&&", "||", ";", "|",
+    "&", "(", ")", "{", "}", "'", '"', "`", "$(", "${", "\\", "%", "#", ">", "2>&1", "cd", "/",
+    "nice", "-n10", "perl", "-e", "sh", "-c", "X=1", "command", "-v", "exec", "run.sh", "é", "\t",
+]), max_size=14).map(" ".join)
+
+
+@given(_SHELLISH)
+@settings(max_examples=300, deadline=None)
+def test_any_command_gets_a_usable_name_and_a_guard_only_when_it_has_one(command):
+    from cronflow.core.crontab.shell import split_guard
+    from cronflow.core.definition.common import JOB_NAME
+
+    name = job_name(command, fallback="cron.d-file")
+    assert JOB_NAME.match(name), name
+    guard = split_guard(command)
+    if guard is not None:
+        assert " ".join(command.split()) == " ".join(f"{guard.test} && {guard.rest}".split())
+    jobs, _ = import_crontab(f"0 1 * * * root {command}\n", user_field=None)
+    assert all(JOB_NAME.match(job.name) for job in jobs)

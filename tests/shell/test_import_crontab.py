@@ -3,6 +3,7 @@ writes pass ``cronflow check``, and their commands get the stdin cron would give
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tomllib
 from pathlib import Path
@@ -67,19 +68,31 @@ def test_written_files_pass_cronflow_check(crontab, tmp_path):
     assert check.stdout == "4 files, no errors\n"
 
 
-def test_existing_files_are_not_overwritten_without_force(crontab, tmp_path):
+def test_names_avoid_files_already_there_and_a_reimport_needs_force(crontab, tmp_path):
     out = tmp_path / "jobs.d"
     out.mkdir()
     (out / "warmup.toml").write_text('command = "mine"\n')
+    (out / "reports.toml").write_text('name = "mail"\ncommand = "mine"\n')
+    proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # a file the import did not write is never reused: the new job takes another name
+    assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
+    assert "/usr/local/bin/warmup" in (out / "warmup-2.toml").read_text()
+    # nor the name a file gives its job
+    assert "mail -s" in (out / "mail-2.toml").read_text() and not (out / "mail.toml").exists()
+    written = sorted(p.name for p in out.iterdir())
+    # the same crontab again: the same names (the files it wrote), refused without --force
     proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", cwd=tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.startswith(f"Error: would overwrite {out / 'warmup.toml'}; pass --force")
-    assert sorted(p.name for p in out.iterdir()) == ["warmup.toml"]
-    assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
+    assert proc.stderr.startswith(f"Error: would overwrite {out / 'backup.toml'}, ")
+    assert "pass --force" in proc.stderr and "Traceback" not in proc.stderr
+    (out / "backup.toml").write_text((out / "backup.toml").read_text() + "# edited\n")
     proc = cronflow("import-crontab", str(crontab), "--out", str(out), "--write", "--force",
                     cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "/usr/local/bin/warmup" in (out / "warmup.toml").read_text()
+    assert sorted(p.name for p in out.iterdir()) == written
+    assert "# edited" not in (out / "backup.toml").read_text()
+    assert (out / "warmup.toml").read_text() == 'command = "mine"\n'
 
 
 def test_default_out_is_the_jobs_dir_and_stdin_is_accepted(tmp_path):
@@ -101,7 +114,11 @@ def test_cron_d_files_have_a_user_field(tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = tomllib.loads((out / "sessionclean.toml").read_text())
     assert table["user"] == "root"
-    assert table["command"] == "[ -x /usr/lib/php/sessionclean ] && /usr/lib/php/sessionclean"
+    assert table["command"] == (
+        "if [ -x /usr/lib/php/sessionclean ]; then /usr/lib/php/sessionclean; "
+        "else echo '/usr/lib/php/sessionclean is not installed: nothing to do'; fi")
+    # the path told: no guess, so no note about one
+    assert "system crontab" not in proc.stderr
 
 
 def test_a_missing_file_is_a_one_line_error(tmp_path):
@@ -139,3 +156,83 @@ def test_percent_stdin_reaches_the_command_byte_for_byte(tmp_path, shell):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "got.txt").read_bytes() == expected.encode()
     assert (tmp_path / "pct.txt").read_text() == "100%\n"
+
+
+# -- Debian's guard idiom, run for real ---------------------------------------------------------
+
+
+def test_a_guarded_job_succeeds_with_a_note_while_its_program_is_missing(tmp_path):
+    tool = tmp_path / "bin" / "tool"
+    crontab = tmp_path / "mycron"
+    crontab.write_text(f"*/5 * * * * test -x {tool} && {tool} --go > {tmp_path}/ran.txt\n")
+    env = {"CRONFLOW_JOBS_DIR": str(tmp_path / "jobs"), "CRONFLOW_STATE_DIR": str(tmp_path / "st")}
+    proc = cronflow("import-crontab", str(crontab), "--write", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{crontab}:1: guard `test -x {tool} &&`: where it is false" in proc.stderr
+    # the program is missing: a succeeded run that says why it did nothing
+    run = cronflow("run", "tool", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert f"{tool} is not installed: nothing to do" in run.stdout + run.stderr
+    assert not (tmp_path / "ran.txt").exists()
+    # installed later: the same job file runs it, with its exit status (no new import)
+    tool.parent.mkdir()
+    tool.write_text('#!/bin/sh\necho "$@"\nexit 3\n')
+    tool.chmod(0o755)
+    run = cronflow("run", "tool", cwd=tmp_path, env=env)
+    assert run.returncode == 3, run.stderr
+    assert (tmp_path / "ran.txt").read_text() == "--go\n"
+    history = json.loads(cronflow("history", "tool", "--json", cwd=tmp_path, env=env).stdout)
+    assert [(r["state"], r["exit_code"]) for r in history] == [("failed", 3), ("succeeded", 0)]
+
+
+# -- the user field, guessed ---------------------------------------------------------------------
+
+
+SYSTEM = "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n"
+
+
+def test_a_system_crontab_on_stdin_is_read_with_its_user_and_a_warning(tmp_path):
+    out = tmp_path / "out"
+    proc = cronflow("import-crontab", "-", "--out", str(out), "--write", cwd=tmp_path,
+                    stdin=SYSTEM)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("<stdin>:1: warning: standard input read as a system crontab "
+                                  "(the sixth field 'root' is a user)")
+    table = tomllib.loads((out / "cron.hourly.toml").read_text())
+    assert (table["user"], table["command"]) == (
+        "root", "cd / && run-parts --report /etc/cron.hourly")
+    # --no-user-field: as told, without a guess
+    proc = cronflow("import-crontab", "-", "--out", str(out), "--no-user-field", cwd=tmp_path,
+                    stdin=SYSTEM)
+    assert proc.returncode == 0, proc.stderr
+    assert 'command = "root cd / && run-parts --report /etc/cron.hourly"' in proc.stdout
+    assert "system crontab" not in proc.stderr
+
+
+# -- real cron.d files from Debian packages -----------------------------------------------------
+
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "crontabs"
+
+
+def test_real_cron_d_files_import_into_one_directory_that_passes_check(tmp_path):
+    out = tmp_path / "jobs.d"
+    files = sorted(p for p in REAL.iterdir() if p.name != "README.md")
+    stderr = ""
+    for path in files:
+        proc = cronflow("import-crontab", str(path), "--out", str(out), "--write", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        stderr += proc.stderr
+    assert "Traceback" not in stderr
+    names = sorted(p.stem for p in out.iterdir())
+    assert len(names) == 29
+    assert not {"if", "command", "test", "perl", "sleep-int-rand-43200", "job"} & set(names)
+    assert {"certbot", "debian-sa1", "debian-sa1-2", "sessionclean", "mailman-2"} <= set(names)
+    check = cronflow("check", str(out), cwd=tmp_path)
+    assert (check.returncode, check.stdout) == (0, "29 files, no errors\n"), check.stderr
+    # importing them all again names the same files: refused without --force, no -3s
+    again = cronflow("import-crontab", str(REAL / "sysstat"), "--out", str(out), "--write",
+                     cwd=tmp_path)
+    assert again.returncode == 1
+    both = f"{out / 'debian-sa1.toml'}, {out / 'debian-sa1-2.toml'}"
+    assert f"would overwrite {both};" in again.stderr

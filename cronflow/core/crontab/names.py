@@ -1,16 +1,20 @@
 """Job names derived from shell commands, as crontab import names its files.
 
-Pure. The name is the base name of the program that does the work, past preambles
-(``cd /srv &&``, ``test -x f ||``), variable assignments and wrappers (``nice``,
-``flock``, ``timeout``...); for interpreters, the script's (``python3 /opt/report.py``
-is ``report``; ``run-parts /etc/cron.daily`` is ``cron.daily``).
+Pure. The name is the base name of the program that does the work: past reserved words
+(``if [ -x f ]; then f; fi``), tests and other preambles (``test -x f &&``,
+``command -v f >/dev/null &&``, ``cd /srv &&``), variable assignments and wrappers
+(``nice``, ``ionice``, ``flock``, ``timeout``, ``command``, ``exec``...); for
+interpreters, the script's (``python3 /opt/report.py`` is ``report``; ``run-parts
+/etc/cron.daily`` is ``cron.daily``). Inline code (``perl -e '...'``, ``sh -c '...'``)
+names nothing: the next program does, else the crontab file (``fallback``).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable
+
+from cronflow.core.crontab.shell import KEYWORDS, is_assignment, simple_commands
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.@+-]+")
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".pl", ".rb", ".php", ".js")
@@ -25,51 +29,34 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "flock": (frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}), 1),
     "timeout": (frozenset({"-s", "-k", "--signal", "--kill-after"}), 1),
     "setlock": (_NONE, 1),
-    **{name: (_NONE, 0) for name in ("nohup", "exec", "time", "chronic", "cronic")},
+    **{name: (_NONE, 0) for name in ("nohup", "exec", "time", "chronic", "cronic", "command",
+                                     "builtin", "chrt", "taskset")},
 }
 # programs whose first argument names the job better than they do
 _INTERPRETERS = frozenset({
     "sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3", "perl", "ruby", "php",
-    "node", "Rscript", "run-parts",
+    "node", "Rscript", "run-parts", "invoke-rc.d", "service",
 })
-# commands that only prepare the real one (``cd /srv && ./run``, ``test -x f && f``)
-_PREAMBLES = frozenset({"cd", "test", "[", "true", ":", "umask", "export", "set", "source", "."})
-_OPERATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", "{", "}"})
-
-
-# -- names -----------------------------------------------------------------------------------
-
-
-def _tokens(command: str) -> list[str]:
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    try:
-        return list(lexer)
-    except ValueError:  # unbalanced quotes: cron would hand them to the shell as they are
-        return command.split()
-
-
-def _program(tokens: list[str]) -> list[str]:
-    """The words of the command that does the work, past preambles and wrappers."""
-    segments: list[list[str]] = [[]]
-    for token in tokens:
-        if token in _OPERATORS or (token and set(token) <= set("&|;()")):
-            segments.append([])
-        else:
-            segments[-1].append(token)
-    programs = [_unwrap(s) for s in segments]
-    programs = [p for p in programs if p]
-    # the first segment that is not a preamble; else the first one at all
-    return next((p for p in programs if _base(p[0]) not in _PREAMBLES),
-                programs[0] if programs else [])
+# the flag after which an interpreter's argument is code, not a script
+_INLINE_FLAGS = {"sh": "-c", "bash": "-c", "dash": "-c", "zsh": "-c", "ksh": "-c",
+                 "python": "-c", "python2": "-c", "python3": "-c", "perl": "-e", "ruby": "-e",
+                 "php": "-r", "node": "-e"}
+# commands that only prepare or check for the real one (``cd /srv && ./run``, ``test -x f``)
+_PREAMBLES = frozenset({"cd", "test", "[", "[[", "true", "false", ":", "umask", "export", "set",
+                        "source", ".", "sleep", "which", "type", "hash", "ulimit", "unset",
+                        "renice", "trap", "shift", "local", "readonly", "eval", "exit", "return"})
+# names a job must not get: they say nothing of its work (and read as shell keywords)
+RESERVED_NAMES = KEYWORDS | _PREAMBLES | frozenset(_WRAPPERS) | frozenset({"job"})
 
 
 def _unwrap(words: list[str]) -> list[str]:
     while words:
-        head = _base(words[0])
-        if "=" in words[0] and not words[0].startswith(("=", "/", ".")):
+        if is_assignment(words[0]):
             words = words[1:]
             continue
+        head = _base(words[0])
+        if head == "command" and len(words) > 1 and words[1] in ("-v", "-V"):
+            return words  # `command -v prog`: a test, not a run of prog
         if head not in _WRAPPERS:
             return words
         valued, positionals = _WRAPPERS[head]
@@ -88,26 +75,53 @@ def _base(word: str) -> str:
     return word.rstrip("/").rsplit("/", 1)[-1]
 
 
-def job_name(command: str) -> str:
-    """A job name from a command: the program's base name (the script's, for
-    interpreters such as ``python3 /opt/report.py`` or ``run-parts /etc/cron.daily``)."""
-    words = _program(_tokens(command))
-    if not words:
-        return "job"
-    name = _base(words[0])
-    if name in _INTERPRETERS:
-        args = [w for w in words[1:] if not w.startswith("-")]
-        if name.startswith("python") and "-m" in words[1:]:
-            index = words.index("-m")
-            args = words[index + 1:index + 2]
-        if args and not (name in ("sh", "bash", "dash", "zsh", "ksh") and "-c" in words):
-            name = _base(args[-1] if name == "run-parts" else args[0])
+def _is_inline(words: list[str]) -> bool:
+    flag = _INLINE_FLAGS.get(_base(words[0]))
+    return flag is not None and flag in words[1:]
+
+
+def _is_preamble(words: list[str]) -> bool:
+    head = _base(words[0])
+    return head in _PREAMBLES or (head == "command" and len(words) > 1)
+
+
+def program_words(command: str) -> list[str] | None:
+    """The words of the simple command that does the work, or None when every one of
+    them only prepares, tests or runs inline code."""
+    for words in simple_commands(command):
+        words = _unwrap(words)
+        if words and not _is_preamble(words) and not _is_inline(words):
+            return words
+    return None
+
+
+def _clean(name: str) -> str:
     for suffix in _SCRIPT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
-    name = _NAME_CHARS.sub("-", name).lstrip("._@+-").rstrip("-")
-    return name or "job"
+    return _NAME_CHARS.sub("-", name).lstrip("._@+-").rstrip("-")
+
+
+def job_name(command: str, fallback: str = "job") -> str:
+    """A job name from a command: the program's base name (the script's, for
+    interpreters such as ``python3 /opt/report.py`` or ``run-parts /etc/cron.daily``);
+    ``fallback`` (the crontab file's name) when no program names the work."""
+    words = program_words(command)
+    name = ""
+    if words:
+        name = _base(words[0])
+        if name in _INTERPRETERS:
+            args = [w for w in words[1:] if not w.startswith("-")]
+            if name.startswith("python") and "-m" in words[1:]:
+                index = words.index("-m")
+                args = words[index + 1:index + 2]
+            if args:
+                name = _base(args[-1] if name == "run-parts" else args[0])
+        name = _clean(name)
+    if not name or name in RESERVED_NAMES:
+        name = _clean(fallback)
+    return name if name and name not in RESERVED_NAMES else "job"
 
 
 def unique_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:

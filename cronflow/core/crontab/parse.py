@@ -1,7 +1,7 @@
-"""Crontab text -> job tables, and the list of what could not be carried over.
+"""Crontab text -> entries, and notes on the lines that are not entries.
 
-Pure: the text comes in, TOML tables (and their rendered text) and notes go out. The
-rules are Vixie/Debian cron's (``crontab(5)``):
+Pure: the text comes in, entries and notes go out (:mod:`.convert` makes job files of
+the entries). The rules are Vixie/Debian cron's (``crontab(5)``):
 
 * ``NAME = VALUE`` lines set the environment of the entries *after* them; matching
   quotes around the name or the value are removed and nothing is expanded. ``CRON_TZ``
@@ -12,18 +12,17 @@ rules are Vixie/Debian cron's (``crontab(5)``):
   ``cron.d`` files, then the command. The first unescaped ``%`` ends the command; what
   follows is the command's standard input, each ``%`` a newline; ``\\%`` is a literal
   ``%`` in both parts.
-* The comment lines right above an entry become its ``description``.
+* The comment lines right above an entry become its ``description``; a comment that
+  is an entry commented out (:func:`.guess.is_commented_entry`) is reported instead.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from cronflow.core.crontab.names import job_name, unique_names
+from cronflow.core.crontab.guess import is_commented_entry
 from cronflow.core.schedule.cron import MACROS as CRON_MACROS
 
 SH = ("/bin/sh", "/usr/bin/sh", "sh")
@@ -58,16 +57,6 @@ class Entry:
     mailto: str | None = None
     random_delay: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImportedJob:
-    """One job file to write: ``<name>.toml`` with ``text``, from crontab line ``line``."""
-
-    name: str
-    line: int
-    table: Mapping[str, Any]
-    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,7 +153,7 @@ def parse_crontab(text: str, *, user_field: bool = False) -> Parsed:
             body = line.lstrip("#").strip()
             if _HEADER.match(body):
                 comments = []
-            elif _looks_like_entry(body, user_field):
+            elif is_commented_entry(body, user_field):
                 notes.append(Note(line=number, message="commented-out entry, not imported"))
                 comments = []
             elif body:
@@ -202,17 +191,6 @@ def _random_delay(value: str) -> tuple[str | None, str]:
         "job and fire time (a hash), where cronie draws one at random when it starts")
 
 
-def _looks_like_entry(body: str, user_field: bool) -> bool:
-    found = _schedule_and_rest(body)
-    if found is None:
-        return False
-    schedule, rest = found
-    if schedule.startswith("@") and schedule not in MACROS:
-        return False
-    needed = 2 if user_field else 1
-    return len(rest.split(None, needed - 1)) >= needed and not rest.startswith("=")
-
-
 def _entry(number: int, raw: str, line: str, user_field: bool, env: Mapping[str, str],
            special: Mapping[str, str | None], description: str) -> Entry | Note:
     found = _schedule_and_rest(line)
@@ -244,104 +222,22 @@ def _printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-# -- entries -> job tables ---------------------------------------------------------------------
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN`` (for comments and notes)."""
+    return _printable(text)
 
 
-def job_command(entry: Entry) -> str | list[str]:
-    """The ``command`` value that runs ``entry`` as cron would.
-
-    cron runs ``$SHELL -c COMMAND`` with the text after ``%`` on standard input.
-    cronflow runs a string with ``/bin/sh -c``, so the default shell needs nothing more;
-    another shell becomes an argv, and standard input is fed by ``printf`` through a
-    pipe, which carries every byte but NUL (cron cannot carry NUL either).
-    """
-    shell = entry.shell if entry.shell and entry.shell not in SH else None
-    if entry.stdin is None:
-        return [shell, "-c", entry.command] if shell else entry.command
-    runner = shlex.quote(shell or "/bin/sh")
-    return (f"printf '%s' {shlex.quote(entry.stdin)} | {runner} -c "
-            f"{shlex.quote(entry.command)}")
-
-
-def job_table(entry: Entry) -> dict[str, Any]:
-    """The job file's table for one entry, keys in the order a reader expects."""
-    table: dict[str, Any] = {}
-    if entry.description:
-        table["description"] = entry.description
-    table["command"] = job_command(entry)
-    table["schedule"] = entry.schedule
-    if entry.timezone:
-        table["timezone"] = entry.timezone
-    if entry.user:
-        table["user"] = entry.user
-    if entry.random_delay:
-        table["jitter"] = f"{int(entry.random_delay)}m"
-    if entry.env:
-        table["env"] = dict(entry.env)
-    if entry.mailto:
-        addresses = [a.strip() for a in entry.mailto.split(",") if a.strip()]
-        table["notify"] = [{"via": "email", "on": ["failure"],
-                            "to": addresses[0] if len(addresses) == 1 else addresses}]
-    return table
-
-
-def render(entry: Entry, table: Mapping[str, Any], *, source_name: str) -> str:
-    """The job file's text: where it came from, then the table (written by tomli-w)."""
-    import tomli_w
-
-    header = (f"# Imported from {_printable(source_name)} line {entry.line}:\n"
-              f"#   {_printable(entry.source)}\n")
-    return header + tomli_w.dumps(dict(table))
-
-
-def import_crontab(text: str, *, user_field: bool = False, source_name: str = "crontab",
-                   check: Callable[[str, str], str | None] | None = None,
-                   ) -> tuple[list[ImportedJob], list[Note]]:
-    """Convert a crontab into job files and the notes on what was not carried over.
-
-    ``check(file_name, text) -> str | None`` validates one rendered file (the message
-    of its first error, or None); an entry whose file fails is reported and left out,
-    so that every file produced passes ``cronflow check``. Notes are sorted by line.
-    """
-    parsed = parse_crontab(text, user_field=user_field)
-    notes = list(parsed.notes)
-    names = unique_names(job_name(entry.command) for entry in parsed.entries)
-    jobs: list[ImportedJob] = []
-    imported: list[Entry] = []
-    for name, entry in zip(names, parsed.entries):
-        table = job_table(entry)
-        rendered = render(entry, table, source_name=source_name)
-        problem = check(f"{name}.toml", rendered) if check is not None else None
-        if problem:
-            notes.append(Note(line=entry.line, message=f"not imported: {problem}"))
+def after_schedules(text: str) -> list[tuple[int, str]]:
+    """``(line number, text after the time fields)`` of each entry line: what a guess
+    about the user field looks at."""
+    found: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        jobs.append(ImportedJob(name=name, line=entry.line, table=table, text=rendered))
-        imported.append(entry)
-        if entry.schedule == "@reboot":
-            notes.append(Note(line=entry.line, message=(
-                "@reboot: cron ran this when cron started at boot; cronflow runs it once per "
-                "boot (by kernel boot id) when its daemon starts, even if that is long after "
-                "boot")))
-    notes.extend(_mail_notes(parsed, imported))
-    if user_field and jobs:
-        notes.append(Note(line=None, message=(
-            "the user field became `user = ...`, which cronflow honours only when its daemon "
-            "runs as root")))
-    notes.sort(key=lambda n: (n.line is None, n.line or 0))
-    return jobs, notes
-
-
-def _mail_notes(parsed: Parsed, entries: list[Entry]) -> list[Note]:
-    notes: list[Note] = []
-    for address, line in parsed.mailto_lines.items():
-        if any(e.mailto == address for e in entries):
-            notes.append(Note(line=line, message=(
-                f"MAILTO={address}: cron mailed any output of a job; the imported jobs email "
-                f"{address} on failure only, and keep their output in the run log "
-                "(`cronflow logs RUN_ID`)")))
-    if any(e.mailto is None for e in entries):
-        notes.append(Note(line=None, message=(
-            "cron mailed the output of jobs without MAILTO to the crontab's owner; cronflow "
-            "keeps it in each run's log (`cronflow logs RUN_ID`) and notifies only through "
-            "[[notify]] tables")))
-    return notes
+        if not (line[0] in "@*" or line[0].isdigit()) and parse_env_line(line) is not None:
+            continue
+        parts = _schedule_and_rest(line)
+        if parts is not None:
+            found.append((number, parts[1]))
+    return found
