@@ -139,7 +139,7 @@ class PluginChecker:
             try:
                 return list(future.result())
             except Exception:  # check_plugin_names contains plugin errors; this is a bug
-                self.logger.exception("%s: checking its plugin tables failed; loaded unchecked",
+                self.logger.exception("%s: checking its plugin tables failed; accepted unchecked",
                                       pending.definition.path)
                 return []
         self._abandon(pending)
@@ -157,7 +157,7 @@ class PluginChecker:
                 return None  # nobody waits for the rest of this check
             if self._stuck.get(registered.plugin):
                 self.logger.warning("%s: plugin %s: validate not called (an earlier call is still stuck); "
-                                    "%s loaded unchecked", path, registered.plugin, registered.name)
+                                    "%s accepted unchecked", path, registered.plugin, registered.name)
                 return None
             running.plugin = registered.plugin
         try:
@@ -187,10 +187,10 @@ class PluginChecker:
         path = pending.definition.path
         if plugin is not None:
             self.logger.error("%s: plugin %s: validate did not answer within %gs; abandoned (left to finish "
-                              "in its thread) and the file loaded unchecked", path, plugin, self.timeout)
+                              "in its thread) and the file accepted unchecked", path, plugin, self.timeout)
         elif started:
-            self.logger.error("%s: plugins %s: validate did not finish within %gs; the file loaded unchecked",
+            self.logger.error("%s: plugins %s: validate did not finish within %gs; the file accepted unchecked",
                               path, ", ".join(pending.plugins), self.timeout)
         else:
             self.logger.error("%s: plugins %s: validate not started within %gs (every plugin thread is busy); "
-                              "the file loaded unchecked", path, ", ".join(pending.plugins), self.timeout)
+                              "the file accepted unchecked", path, ", ".join(pending.plugins), self.timeout)

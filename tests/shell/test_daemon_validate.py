@@ -152,4 +152,14 @@ def test_a_hung_validate_is_bounded_once_per_reload_and_unschedules_nothing(tmp_
         daemon.write_job("page0", job(outs[0], url="https://ok.example.com", tag="v3", hang_if=str(hang)))
         wait_for(lambda: "v3" in tags(outs[0]), timeout=3, message="v3", on_timeout=daemon.log)
         assert "validate not called (an earlier call is still stuck)" in daemon.log(mark)
-        hang.unlink()
+        assert daemon.stop() == 0
+
+    # a start with the validate hung: ready after one deadline (not five), every job loaded
+    began = time.monotonic()
+    with Daemon(tmp_path, env=env) as daemon:
+        assert time.monotonic() - began < 4.5  # five hung files: one deadline, not 5 x 1 s
+        assert "plugin zz-pager: validate did not answer within 1s" in daemon.log()
+        marks = {out: len(tags(out)) for out in outs}
+        wait_for(lambda: all(len(tags(out)) > marks[out] for out in outs), timeout=5, message="every job firing",
+                 on_timeout=daemon.log)
+    hang.unlink()
