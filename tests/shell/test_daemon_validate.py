@@ -104,6 +104,17 @@ def test_the_daemon_refuses_it_keeps_the_last_good_definition_and_list_says_so(t
         rows = json.loads(daemon.cli("list", "--json").stdout)
         assert [row["error"] for row in rows if row["name"] == "page"] == [None]
 
+        # refused again, then the daemon stops: its view goes with it (list calls no plugin
+        # itself, so the file is then shown as it parses)
+        daemon.write_job("page", job(out, url="http://hooks.example.com", tag="bad"))
+        wait_for(lambda: daemon.log().count(f"{message}; keeping") == 2, timeout=5, message="the second refusal",
+                 on_timeout=daemon.log)
+        wait_for(lambda: json.loads(daemon.cli("list", "--json").stdout)[0]["next"], timeout=5,
+                 message="list to show the kept definition", on_timeout=daemon.log)
+        assert daemon.stop() == 0
+    (row,) = json.loads(daemon.cli("list", "--json").stdout)
+    assert row["error"] is None and row["path"] == str(path)
+
 
 def test_a_new_file_the_plugin_refuses_is_not_loaded(tmp_path: Path) -> None:
     env = setup(tmp_path)
