@@ -73,7 +73,10 @@ def build_rows(result: LoadResult, *, now: datetime, default_timezone: str,
             add(definition_row(definition, now=now, default_timezone=default_timezone,
                                anchor=anchors.get(name, now)))
         else:
-            add(_refused_row(definition.path, refused.errors, refused.kept, now=now, anchors=anchors))
+            row = _refused_row(definition.path, refused.errors, refused.kept, now=now, anchors=anchors)
+            if refused.kept is None:
+                row["name"] = name  # the file may set name = "..."
+            add(row)
     for path, errors in result.errors_by_path().items():
         kept = daemon[path].kept if path in daemon else None
         add(_refused_row(path, [str(error) for error in errors], kept, now=now, anchors=anchors))
