@@ -70,6 +70,24 @@ def test_check_refuses_what_the_plugin_refuses(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_check_with_a_hung_validate_answers_after_one_deadline(tmp_path: Path) -> None:
+    env = setup(tmp_path)
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (tmp_path / "cronflow.toml").write_text('plugin_timeout = "1s"\n')
+    hang = tmp_path / "hang"
+    hang.touch()
+    for i in range(4):
+        (jobs / f"page{i}.toml").write_text(job(tmp_path / "out", url="https://ok", tag="x", hang_if=str(hang)))
+    began = time.monotonic()
+    result = cli("check", jobs_dir=jobs, env=env)
+    assert time.monotonic() - began < 4.0  # four hung files, one deadline
+    assert result.returncode == 0, result.stderr  # not judged is not refused
+    assert f"{jobs / 'page0.toml'}: plugin zz-pager: validate did not answer within 1s" in result.stderr
+    assert "Traceback" not in result.stderr
+    hang.unlink()
+
+
 def test_the_daemon_refuses_it_keeps_the_last_good_definition_and_list_says_so(tmp_path: Path) -> None:
     env = setup(tmp_path)
     out = tmp_path / "out"
