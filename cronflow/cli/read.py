@@ -75,14 +75,30 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
 
 
 def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
-    """Unknown notifier / retry policy / trigger names (against the installed plugins)."""
-    from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
+    """Unknown notifier / retry policy / trigger names (against the installed plugins) and
+    tables a plugin's ``validate`` refuses: the daemon's own check (one deadline,
+    ``plugin_timeout``; a plugin that hangs is reported and its file passes unchecked)."""
+    import logging
 
-    registry = build_registry(get_plugin_manager())
-    errors: list[ConfigError] = []
-    for definition in definitions.values():
-        errors.extend(check_plugin_names(definition, registry))
-    return errors
+    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.plugins.validation import PluginChecker
+
+    checker = PluginChecker(build_registry(get_plugin_manager()), logging.getLogger("cronflow.check"),
+                            timeout=_plugin_timeout())
+    found = checker.check_all(definitions.values())
+    return [error for definition in definitions.values() for error in found.get(definition.path, ())]
+
+
+def _plugin_timeout() -> float:
+    """``plugin_timeout`` of cronflow.toml (the default when the file has errors: check
+    reports those itself)."""
+    from cronflow.cli.config import verb_settings
+    from cronflow.plugins.dispatch import DEFAULT_TIMEOUT
+
+    try:
+        return float(verb_settings().plugin_timeout)
+    except CronflowError:
+        return DEFAULT_TIMEOUT
 
 
 # -- next ----------------------------------------------------------------------------------
@@ -159,7 +175,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
 
 def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
     from cronflow.shell.paths import state_dir
-    from cronflow.shell.store import read_list_state
+    from cronflow.shell.liststate import read_list_state
 
     return read_list_state(state_dir(None, jobs=jobs), now=now).anchors.get(name)
 
@@ -198,54 +214,25 @@ def _parse_after(text: str, zone: Any) -> datetime:
 @click.option("--json", "json_", is_flag=True, help="Print one JSON array of objects.")
 @jobs_dir_option
 def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
-    """List jobs and flows: schedule, time zone, next fire, tags, load errors."""
-    from cronflow.core.present.listing import build_rows
+    """List jobs and flows as `systemctl list-timers` does: schedule, next start and time
+    left, last run and time passed, its result, tags; soonest first."""
+    from cronflow.core.present.listing import build_rows, daemon_errors
+    from cronflow.core.present.listtable import list_table
     from cronflow.shell.loader import load_dir
 
     from cronflow.shell.paths import state_dir
-    from cronflow.shell.store import read_list_state
+    from cronflow.shell.liststate import read_list_state
 
     now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
     result = load_dir(jobs, now=now, default_timezone=zone)
-    # last run, state, paused/running and "once" anchors from the state dir (cronflow.shell.store)
+    # last run, state, paused/running, "once" anchors and the daemon's load errors
     known = read_list_state(state_dir(None, jobs=jobs), now=now)
-    rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors)
+    rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors,
+                      daemon=daemon_errors(known.load_errors))
     known.annotate(rows)
     if json_:
         # no indent: an indent forces json's pure-Python encoder (10,000 rows, 0.4 s)
         click.echo(json.dumps(rows))
         return
-    click.echo(_list_text(rows))
-
-
-def _list_text(rows: list[dict[str, Any]]) -> str:
-    from cronflow.core.present.text import format_span, format_table
-
-    if not rows:
-        return "no jobs or flows"
-    table = []
-    errors = []
-    for row in rows:
-        if row["error"] is not None and row["kind"] is None:
-            errors.extend(row.get("errors") or [row["error"]])
-            table.append([row["name"], "error", "-", "-", "-", "-", "-", "-"])
-            continue
-        if not row["enabled"]:
-            when, due = "disabled", "-"
-        elif row["next"] is None:
-            when, due = "-", "-"
-        else:
-            span = format_span(row["due_in"])
-            when, due = row["next"].replace("T", " "), span if span == "now" else f"in {span}"
-        last = row.get("last_state") or "-"
-        if row.get("running"):
-            last += ", running"
-        if row.get("paused"):
-            last += ", paused"
-        table.append([row["name"], row["kind"], row["schedule"] or "-", row["timezone"],
-                      when, due, ",".join(row["tags"]) or "-", last])
-    text = format_table(["NAME", "KIND", "SCHEDULE", "TZ", "NEXT", "DUE", "TAGS", "LAST"], table)
-    if errors:
-        text += "\n\nerrors:\n" + "\n".join(f"  {error}" for error in errors)
-    return text
+    click.echo(list_table(rows, now=now))

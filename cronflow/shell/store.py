@@ -20,7 +20,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -263,23 +262,31 @@ class Store:
         return RunState(rows[0]["state"]) if rows else None
 
     def list_overview(self, now: datetime) -> dict[str, dict[str, Any]]:
-        """Per job: ``last_run`` (ISO), ``last_state``, ``paused`` and ``running`` (count),
-        for ``cronflow list``. Jobs with neither history nor state are absent."""
+        """Per job: ``last_run`` (ISO: started, else nominal), ``last_started``,
+        ``last_ended``, ``last_state``, ``last_attempt``, ``paused``, ``paused_until``
+        and ``running`` (count), for ``cronflow list``. Jobs with neither history nor
+        state are absent."""
         overview: dict[str, dict[str, Any]] = {}
 
         def entry(name: str) -> dict[str, Any]:
-            return overview.setdefault(name, {"last_run": None, "last_state": None,
-                                              "paused": False, "running": 0})
+            return overview.setdefault(name, {"last_run": None, "last_started": None, "last_ended": None,
+                                              "last_state": None, "last_attempt": None, "paused": False,
+                                              "paused_until": None, "running": 0})
 
         for name, run in self.last_runs().items():
             item = entry(name)
             item["last_run"] = to_iso(run.started or run.nominal)
+            item["last_started"] = to_iso(run.started)
+            item["last_ended"] = to_iso(run.ended)
             item["last_state"] = run.state.value
+            item["last_attempt"] = run.attempt
         for name, count in self.running_jobs().items():
             entry(name)["running"] = count
         for state in self.job_states().values():
             if state.is_paused(now):
-                entry(state.job)["paused"] = True
+                item = entry(state.job)
+                item["paused"] = True
+                item["paused_until"] = to_iso(state.paused_until)
         return overview
 
     def retain(self, *, now: datetime, max_age: float = DEFAULT_KEEP_RUNS, max_per_job: int = 1000) -> int:
@@ -351,35 +358,3 @@ class Store:
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-@dataclass(frozen=True, slots=True)
-class ListState:
-    """What ``cronflow list`` adds from the state dir: the first-load anchors of the
-    jobs (so relative "once" schedules show their real next fire) and, per job, the
-    last run, its state, and whether it is paused or running."""
-
-    anchors: dict[str, datetime]
-    overview: dict[str, dict[str, Any]]
-
-    def annotate(self, rows: list[dict[str, Any]]) -> None:
-        """Add ``last_run``, ``last_state``, ``paused``, ``running`` to each row."""
-        for row in rows:
-            info = self.overview.get(row.get("name") or "", {})
-            row["last_run"] = info.get("last_run")
-            row["last_state"] = info.get("last_state")
-            row["paused"] = bool(info.get("paused", False))
-            row["running"] = int(info.get("running", 0))
-
-
-def read_list_state(state_dir: Path, *, now: datetime) -> ListState:
-    """The :class:`ListState` of a state dir (empty when there is no database yet)."""
-    path = Path(state_dir) / DB_NAME
-    if not path.exists():
-        return ListState(anchors={}, overview={})
-    store = Store(path)
-    try:
-        anchors = {name: s.anchor for name, s in store.job_states().items() if s.anchor is not None}
-        return ListState(anchors=anchors, overview=store.list_overview(now))
-    finally:
-        store.close()

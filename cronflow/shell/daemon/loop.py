@@ -121,6 +121,8 @@ class Daemon:
         self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
         self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
         self.table.on_trigger = self.firing.fire_now
+        # a definition installed in the background (its plugin check) may be due first
+        self.table.on_change = self.wake.set
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
