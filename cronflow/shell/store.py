@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS daemon_status (
 );
 """
 
+# columns added to a table after its first release: ``(table, column, type)``. A store
+# opening a database without one adds it (:func:`_add_missing_columns`), so an existing
+# state dir keeps its history; a new database gets them the same way
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("runs", "next_attempt", "TEXT"),  # when a `retrying` run's next attempt starts
+)
+
 _UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
 _OUTCOME_SQL = sql_states(lambda state: state.outcome)
 
@@ -97,6 +104,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _add_missing_columns(self._db)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
@@ -239,7 +247,8 @@ class Store:
         return [decode_run(row) for row in self._query(sql, args)]
 
     def unfinished_runs(self) -> list[Run]:
-        """Rows still ``queued`` or ``running`` (what a starting daemon reconciles)."""
+        """Rows still ``queued``, ``running`` or ``retrying`` (what a starting daemon
+        reconciles)."""
         return self.list_runs(states=[state.value for state in RunState.matching(lambda s: not s.terminal)])
 
     def last_runs(self) -> dict[str, Run]:
@@ -250,7 +259,7 @@ class Store:
         return {row["job"]: decode_run(row) for row in rows}
 
     def running_jobs(self) -> dict[str, int]:
-        """Job name -> number of runs queued or running (steps excluded)."""
+        """Job name -> number of runs queued, running or retrying (steps excluded)."""
         rows = self._query("SELECT job, count(*) AS n FROM runs WHERE state IN "
                            f"{_UNFINISHED_SQL} AND kind != 'step' GROUP BY job")
         return {row["job"]: row["n"] for row in rows}
@@ -347,6 +356,28 @@ class Store:
     def load_errors(self) -> list[dict[str, Any]]:
         """The daemon's current load errors: ``{"path", "line", "message"}`` dicts."""
         return list(self.status("load_errors", []))
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Add the :data:`_ADDED_COLUMNS` a database lacks. Checked again inside a write
+    transaction, so two processes opening an old database at once add each column once."""
+    def missing() -> list[tuple[str, str, str]]:
+        present: dict[str, set[str]] = {}
+        for table, _, _ in _ADDED_COLUMNS:
+            if table not in present:
+                present[table] = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        return [added for added in _ADDED_COLUMNS if added[1] not in present[added[0]]]
+
+    if not missing():  # the usual case: no write lock taken
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, kind in missing():
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _like_prefix(prefix: str) -> str:
