@@ -73,16 +73,13 @@ def retryable(run: Run, *, stopping: bool = False) -> bool:
 
 def retrying(run: Run, now: datetime, next_attempt: datetime) -> Run:
     """The ended attempt of ``run`` failed and the next one starts at ``next_attempt``
-    (never before ``now``): ``retrying``, not ended, no process. The reason says how the
-    attempt ended; its exit code stays until the next attempt starts (:func:`start`).
+    (never before ``now``): ``retrying``, not ended, no process. The reason says which
+    attempt ended how; its exit code stays until the next attempt starts (:func:`start`).
     ValueError when the attempt did not fail (only a failure is retried)."""
     if not run.state.failure:
         raise ValueError(f"run {run.id}: a {run.state.value} attempt is not retried")
-    reason = f"attempt {run.attempt} {run.state.value}"
-    if run.exit_code is not None:
-        reason += f", exit {run.exit_code}"
-    return replace(run, state=RunState.RETRYING, reason=reason, ended=None, pid=None,
-                   next_attempt=max(now, next_attempt))
+    return replace(run, state=RunState.RETRYING, reason=f"attempt {run.attempt} {run.state.value}",
+                   ended=None, pid=None, next_attempt=max(now, next_attempt))
 
 
 def cancel(run: Run, now: datetime, reason: str = "cancelled") -> Run:

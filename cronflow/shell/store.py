@@ -31,6 +31,7 @@ from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSER
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
+from cronflow.shell.migrate import add_missing_columns
 
 DB_NAME = "cronflow.db"
 
@@ -73,13 +74,6 @@ CREATE TABLE IF NOT EXISTS daemon_status (
 );
 """
 
-# columns added to a table after its first release: ``(table, column, type)``. A store
-# opening a database without one adds it (:func:`_add_missing_columns`), so an existing
-# state dir keeps its history; a new database gets them the same way
-_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("runs", "next_attempt", "TEXT"),  # when a `retrying` run's next attempt starts
-)
-
 _UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
 _OUTCOME_SQL = sql_states(lambda state: state.outcome)
 
@@ -104,7 +98,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            _add_missing_columns(self._db)
+            add_missing_columns(self._db)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
@@ -356,28 +350,6 @@ class Store:
     def load_errors(self) -> list[dict[str, Any]]:
         """The daemon's current load errors: ``{"path", "line", "message"}`` dicts."""
         return list(self.status("load_errors", []))
-
-
-def _add_missing_columns(db: sqlite3.Connection) -> None:
-    """Add the :data:`_ADDED_COLUMNS` a database lacks. Checked again inside a write
-    transaction, so two processes opening an old database at once add each column once."""
-    def missing() -> list[tuple[str, str, str]]:
-        present: dict[str, set[str]] = {}
-        for table, _, _ in _ADDED_COLUMNS:
-            if table not in present:
-                present[table] = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        return [added for added in _ADDED_COLUMNS if added[1] not in present[added[0]]]
-
-    if not missing():  # the usual case: no write lock taken
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for table, column, kind in missing():
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _like_prefix(prefix: str) -> str:

@@ -103,3 +103,30 @@ def test_a_database_from_before_the_column_gets_it_and_keeps_its_rows(tmp_path: 
     finally:
         first.close()
         second.close()
+
+
+def test_processes_opening_an_old_database_at_once_add_the_column_once(tmp_path: Path) -> None:
+    # the daemon and CLI verbs may open a state dir together right after an upgrade: each
+    # checks again under the write lock, so none fails on a column another just added
+    import multiprocessing
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    db = sqlite3.connect(str(state / DB_NAME))
+    db.executescript(OLD_RUNS)
+    db.close()
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    procs = [context.Process(target=_open_when_told, args=(state, start)) for _ in range(6)]
+    for proc in procs:
+        proc.start()
+    start.set()
+    for proc in procs:
+        proc.join(30)
+    assert [proc.exitcode for proc in procs] == [0] * len(procs)
+    assert columns(state / DB_NAME).count("next_attempt") == 1
+
+
+def _open_when_told(state: Path, start: object) -> None:
+    start.wait(10)  # type: ignore[attr-defined]
+    Store.open(state).close()

@@ -1,11 +1,18 @@
-"""What a starting daemon does with runs left ``queued`` or ``running`` by its predecessor.
+"""What a starting daemon does with runs left ``queued``, ``running`` or ``retrying`` by
+its predecessor.
 
 A row whose lock is still held belongs to a process that outlived the daemon (the
 child inherited the lock): it is adopted, and the job counts as running until the lock
 is released; the run then ends ``lost`` (its exit status went with the old daemon)
 unless whoever held it recorded an outcome first (``cronflow run`` in the foreground
-does). A row whose lock is free, or that never got one, ends ``lost`` at once. The daemon
-reports the runs ended here to the hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`).
+does). A row whose lock is free, or that never got one, ends ``lost`` at once.
+
+A ``retrying`` row is a run between attempts: no process of it is left, and the lock
+was the dead daemon's, so it is free and the run ends ``lost`` with :data:`LOST_RETRYING`
+(its next attempt is not resumed: see docs/operations.md). Held, it is a ``cronflow
+run`` waiting in the foreground, adopted like any other. The daemon reports the runs
+ended here to the hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`): a lost
+run sends the ``failure`` notification.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from cronflow.shell.store import Store
 LOST_DOWN = "process gone while the daemon was down"
 LOST_UNKNOWN = "exit status unknown (adopted after a daemon restart)"
 LOST_QUEUED = "queued when the daemon stopped; never started"
+LOST_RETRYING = "waiting to retry when the daemon stopped; attempt {attempt} never started"
+
+
+def lost_reason(run: Run) -> str:
+    """Why unfinished ``run``, whose process is gone, is recorded ``lost``."""
+    if run.state is RunState.RETRYING:
+        return LOST_RETRYING.format(attempt=run.attempt + 1)
+    return LOST_DOWN if run.state is RunState.RUNNING else LOST_QUEUED
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +64,7 @@ def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]
         if lock_path and locks.is_held(Path(lock_path)):
             adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
             continue
-        reason = LOST_DOWN if run.state is RunState.RUNNING else LOST_QUEUED
-        lost.append(lifecycle.lose(run, now, reason))
+        lost.append(lifecycle.lose(run, now, lost_reason(run)))
     lost += [lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
              if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted)]
     with store.batch():
@@ -76,6 +90,8 @@ async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], dat
     current = store.get_run(adopted.run.id)
     if current.state.terminal:
         return current
-    final = lifecycle.lose(current, now(), LOST_UNKNOWN)
+    # a foreground run killed in its retry wait left no exit status to be unknown
+    reason = lost_reason(current) if current.state is RunState.RETRYING else LOST_UNKNOWN
+    final = lifecycle.lose(current, now(), reason)
     store.update_run(final)
     return final

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cronflow.shell.files import open_private, private_dir
@@ -216,9 +216,13 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         delay = await _retry_delay(job, run, attempt - first + 1, ctx=ctx, stop=stop)
         if delay is None:
             return run
-        ctx.record(run)
         ctx.logger.warning("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
-                        run.state.value, delay)
+                           run.state.value, delay)
+        # the wait is recorded as what it is: not an end, but `retrying` until the instant
+        # the next attempt starts (history, `list` and a restarted daemon see it so)
+        waited = ctx.now()
+        run = lifecycle.retrying(run, waited, _after_delay(waited, delay))
+        ctx.record(run)
         if ctx.dispatch.wants(job, "retry"):
             retried = run  # bound now: `run` moves on to the next attempt
             events.append(asyncio.ensure_future(
@@ -228,8 +232,18 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         except asyncio.TimeoutError:
             pass
         if stop.is_set():
+            # a cancel ends the wait at once; the run is recorded `cancelled` by execute
             return lifecycle.cancel(run, ctx.now())
         attempt += 1
+
+
+def _after_delay(now: datetime, delay: float) -> datetime:
+    """The instant ``delay`` seconds after ``now``; the last one a datetime holds for a
+    policy's finite but enormous wait."""
+    try:
+        return now + timedelta(seconds=delay)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 async def _retry_delay(job: Job, run: Run, attempt: int, *, ctx: RunContext, stop: asyncio.Event) -> float | None:
