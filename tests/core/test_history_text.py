@@ -18,7 +18,8 @@ CET = timezone(timedelta(hours=1))
 
 
 def waiting(job: str = "backup", kind: str = "job", **kw: object) -> Run:
-    run = lifecycle.start(Run(id="a1b2c3d4e5f60718", job=job, kind=kind, nominal=T0, **kw), T0, 42)  # type: ignore[arg-type]
+    queued = Run(id="a1b2c3d4e5f60718", job=job, kind=kind, nominal=T0, **kw)  # type: ignore[arg-type]
+    run = lifecycle.start(queued, T0, 42)
     failed = lifecycle.finish(run, T0 + timedelta(seconds=2), exit_code=1)
     return lifecycle.retrying(failed, T0 + timedelta(seconds=2), T0 + timedelta(seconds=32))
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -143,25 +143,67 @@ def test_a_cancel_ends_the_wait_at_once(tmp_path: Path) -> None:
     assert not locks.is_held(locks.lock_path(ctx.state_dir, "j"))
 
 
-def test_a_restarted_daemon_records_a_retrying_row_with_a_free_lock_lost(tmp_path: Path) -> None:
+def test_a_restarted_daemon_resumes_a_retrying_job_run_or_records_why_it_cannot(tmp_path: Path) -> None:
     seen = Seen()
     ctx = make_ctx(tmp_path, seen)
     from cronflow.core import lifecycle
     from cronflow.model import Run
+    from cronflow.shell.daemon.reconcile import resume_retrying
 
-    started = lifecycle.start(Run(id="w1", job="j", nominal=NOW), NOW, 42)
-    waiting = lifecycle.retrying(lifecycle.finish(started, NOW, exit_code=1), NOW, NOW)
+    def waiting_row(run_id: str, **kw: object) -> Run:
+        started = lifecycle.start(Run(id=run_id, job="j", nominal=NOW, **kw), NOW, 42)  # type: ignore[arg-type]
+        return lifecycle.retrying(lifecycle.finish(started, NOW, exit_code=1), NOW, NOW)
+
     lock_path = locks.lock_path(ctx.state_dir, "j")
-    ctx.store.upsert_run(waiting, now=NOW, lock_path=str(lock_path))
+    job_run, step_run = waiting_row("w1"), waiting_row("s1", kind="step", parent_id="f1", step="load")
+    flow_run = Run(id="f1", job="etl", kind="flow", state=RunState.RUNNING, nominal=NOW)
+    for run in (job_run, step_run, flow_run):
+        ctx.store.upsert_run(run, now=NOW, lock_path=str(lock_path) if run.kind != "flow" else None)
     # held: a `cronflow run` waiting in the foreground, adopted and left to record its end
     held = locks.try_acquire(lock_path)
-    lost, adopted = reconcile(ctx.store, now=NOW)
-    assert (lost, [item.run.id for item in adopted]) == ([], ["w1"])
+    found = reconcile(ctx.store, now=NOW)
+    assert ([r.id for r in found.lost], sorted(a.run.id for a in found.adopted), found.retrying) == ([], ["s1", "w1"],
+                                                                                                  [])
     held.release()
-    lost, adopted = reconcile(ctx.store, now=NOW)
-    assert adopted == [] and [(run.id, run.state, run.next_attempt) for run in lost] == [("w1", RunState.LOST, None)]
-    assert lost[0].reason == "waiting to retry when the daemon stopped; attempt 2 never started"
+    # free: the job's run waits to be resumed; a step ends lost with its flow
+    found = reconcile(ctx.store, now=NOW)
+    assert found.adopted == [] and [r.id for r in found.retrying] == ["w1"]
+    assert [(r.id, r.state, r.next_attempt) for r in found.lost] == [("s1", RunState.LOST, None),
+                                                                     ("f1", RunState.LOST, None)]
+    assert found.lost[0].reason == "waiting to retry when the daemon stopped; attempt 2 never started"
+    assert ctx.store.get_run("w1").state is RunState.RETRYING
+    # a run that cannot be resumed is lost with the reason why
+    lost = resume_retrying(ctx.store, found.retrying, resume=lambda run: "its job is no longer loaded", now=NOW)
+    assert [(r.id, r.state, r.reason) for r in lost] == [
+        ("w1", RunState.LOST, "waiting to retry when the daemon stopped; attempt 2 never started "
+                              "(its job is no longer loaded)")]
     assert ctx.store.get_run("w1") == lost[0] and ctx.store.unfinished_runs() == []
+    resumed: list[Run] = []
+    assert resume_retrying(ctx.store, [job_run], resume=lambda run: resumed.append(run), now=NOW) == []
+    assert resumed == [job_run]
+
+
+def test_a_resumed_run_waits_out_its_delay_then_makes_its_next_attempts(tmp_path: Path) -> None:
+    from cronflow.core import lifecycle
+    from cronflow.shell.run.job import Claim, execute, job_row
+
+    seen = Seen()
+    ctx = make_ctx(tmp_path, seen)
+    spec = job(0.2, attempts=3, command='echo "try $CRONFLOW_ATTEMPT"; exit 1')
+    row = job_row(spec, ctx=ctx, nominal=NOW, trigger="schedule", run_id="w1")
+    started = lifecycle.start(row, now(), 42)
+    due = now() + timedelta(seconds=1)
+    waiting = lifecycle.retrying(lifecycle.finish(started, now(), exit_code=1), now(), due)
+    ctx.store.upsert_run(waiting, now=NOW)
+    lock = locks.try_acquire(locks.lock_path(ctx.state_dir, "j"))
+    final = asyncio.run(execute(spec, waiting, ctx=ctx, claim=Claim(lock=lock, recorded=True)))
+    # attempt 2 at the recorded instant, then attempt 3 (the job's last) after its delay
+    assert (final.state, final.attempt, final.next_attempt) == (RunState.FAILED, 3, None)
+    assert final.ended >= due
+    expected = "--- cronflow: attempt 2 --- try 2 --- cronflow: attempt 3 --- try 3"
+    assert Path(final.log_path).read_text().split() == expected.split()
+    assert [run.state for run in seen.finished] == [RunState.FAILED]
+    assert not locks.is_held(locks.lock_path(ctx.state_dir, "j"))
 
 
 # --- a real daemon, through the CLI -----------------------------------------------------------
@@ -239,10 +281,10 @@ def test_sigterm_during_the_wait_leaves_no_run_retrying(tmp_path: Path) -> None:
     assert (final["id"], final["state"], final["next_attempt"]) == (row["id"], "cancelled", None)
 
 
-def test_a_daemon_killed_during_the_wait_leaves_the_run_lost_and_notified_after_a_restart(tmp_path: Path) -> None:
+def test_a_daemon_killed_during_the_wait_resumes_the_run_after_a_restart(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     daemon = Daemon(tmp_path)
-    daemon.write_job("flaky", failing_job("60s", notify=event_notifier(notes)))
+    daemon.write_job("flaky", failing_job("3s", attempts=3, notify=event_notifier(notes)))
     daemon.start()
     try:
         forced_run(daemon, "flaky")
@@ -250,18 +292,38 @@ def test_a_daemon_killed_during_the_wait_leaves_the_run_lost_and_notified_after_
         daemon.kill()
         assert [r["state"] for r in daemon.runs("flaky")] == ["retrying"]
         daemon.start()
-        final = wait_for(lambda: next((r for r in daemon.runs("flaky") if r["state"] == "lost"), None),
-                         timeout=10, message="the run lost", on_timeout=daemon.log)
-        assert (final["id"], final["next_attempt"]) == (row["id"], None)
-        assert final["reason"] == "waiting to retry when the daemon stopped; attempt 2 never started"
+        assert f"run {row['id']} resumed: attempt 2" in daemon.log()
+        # its wait goes on to the recorded instant: attempt 2 starts then, not at once
+        second = wait_for(lambda: next((r for r in daemon.runs("flaky") if r["attempt"] >= 2), None),
+                          timeout=10, interval=0.02, message="attempt 2", on_timeout=daemon.log)
+        assert second["id"] == row["id"] and now() >= iso(row["next_attempt"])
+        final = wait_for(lambda: next((r for r in daemon.runs("flaky") if r["state"] == "failed"), None),
+                         timeout=20, message="the run's end", on_timeout=daemon.log)
+        assert (final["id"], final["attempt"], final["next_attempt"]) == (row["id"], 3, None)
         assert not [r for r in daemon.runs() if r["state"] in ("queued", "running", "retrying")]
-        # reported like every lost run: the failure notification goes out
-        wait_for(lambda: any(line.startswith("failure lost") for line in lines(notes)), timeout=10,
+        log = daemon.cli("logs", row["id"]).stdout
+        assert [line for line in log.splitlines() if line.startswith("try")] == ["try 1", "try 2", "try 3"]
+        wait_for(lambda: any(line.startswith("failure failed") for line in lines(notes)), timeout=10,
                  message="the failure notification", on_timeout=daemon.log)
-        # and the job runs again normally
-        daemon.write_job("flaky", f'{FAR}command = "true"\n')
-        wait_for(lambda: daemon.cli("force", "flaky").returncode == 0 and True, timeout=5)
-        wait_for(lambda: daemon.runs("flaky", "succeeded"), timeout=10, on_timeout=daemon.log)
+    finally:
+        daemon.__exit__()
+
+
+def test_a_retrying_run_whose_job_went_while_the_daemon_was_down_is_lost(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path)
+    path = daemon.write_job("flaky", failing_job("60s"))
+    daemon.start()
+    try:
+        forced_run(daemon, "flaky")
+        row = retrying_row(daemon, "flaky")
+        daemon.kill()
+        path.unlink()
+        daemon.start()
+        final = daemon.runs("flaky")[0]
+        assert (final["id"], final["state"], final["next_attempt"]) == (row["id"], "lost", None)
+        assert final["reason"] == ("waiting to retry when the daemon stopped; attempt 2 never started "
+                                   "(its job is no longer loaded)")
+        assert f"run {row['id']} is lost" in daemon.log()
     finally:
         daemon.__exit__()
 

@@ -7,20 +7,24 @@ is released; the run then ends ``lost`` (its exit status went with the old daemo
 unless whoever held it recorded an outcome first (``cronflow run`` in the foreground
 does). A row whose lock is free, or that never got one, ends ``lost`` at once.
 
-A ``retrying`` row is a run between attempts: no process of it is left, and the lock
-was the dead daemon's, so it is free and the run ends ``lost`` with :data:`LOST_RETRYING`
-(its next attempt is not resumed: see docs/operations.md). Held, it is a ``cronflow
-run`` waiting in the foreground, adopted like any other. The daemon reports the runs
-ended here to the hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`): a lost
-run sends the ``failure`` notification.
+A ``retrying`` row of a job is a run between attempts whose lock was the dead daemon's:
+no process of it is left, so nothing is lost yet. It is resumed
+(:func:`resume_retrying`, once the job files are loaded): its wait goes on to the
+recorded ``next_attempt`` (at once when that has passed) and its remaining attempts
+follow, under its lock again. When that cannot be (its job is gone, or its lock is
+taken), it ends ``lost`` with the reason. A retrying flow step ends ``lost`` with its
+flow (the flow's runner went with the daemon). A held lock is a ``cronflow run`` waiting
+in the foreground, adopted like any other. The daemon reports the runs ended here to the
+hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`): a lost run sends the
+``failure`` notification.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -50,11 +54,21 @@ class Adopted:
     lock_path: Path
 
 
-def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]:
-    """Mark the unfinished rows whose process is gone ``lost``; return those rows (the
-    flow runs last, after their steps) and the runs to adopt."""
-    lost: list[Run] = []
-    adopted: list[Adopted] = []
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What a starting daemon found: the rows it recorded ``lost`` (flow runs last, after
+    their steps), the runs to adopt, and the job runs to resume (``retrying``, lock free;
+    see :func:`resume_retrying`)."""
+
+    lost: list[Run] = field(default_factory=list)
+    adopted: list[Adopted] = field(default_factory=list)
+    retrying: list[Run] = field(default_factory=list)
+
+
+def reconcile(store: Store, *, now: datetime) -> Reconciled:
+    """Mark the unfinished rows whose process is gone ``lost``, except the job runs
+    waiting to retry (left to :func:`resume_retrying`); say what was found."""
+    found = Reconciled()
     unfinished = store.unfinished_runs()
     for run in unfinished:
         if run.kind == "flow":
@@ -62,15 +76,33 @@ def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]
             continue
         lock_path = store.lock_path_of(run.id)
         if lock_path and locks.is_held(Path(lock_path)):
-            adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
-            continue
-        lost.append(lifecycle.lose(run, now, lost_reason(run)))
-    lost += [lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
-             if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted)]
+            found.adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
+        elif run.state is RunState.RETRYING and run.kind == "job":
+            found.retrying.append(run)
+        else:
+            found.lost.append(lifecycle.lose(run, now, lost_reason(run)))
+    found.lost.extend(lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
+                      if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in found.adopted))
+    with store.batch():
+        for run in found.lost:
+            store.update_run(run)
+    return found
+
+
+def resume_retrying(store: Store, runs: Iterable[Run], *, resume: Callable[[Run], str | None],
+                    now: datetime) -> list[Run]:
+    """Hand each retrying run to ``resume``, which starts it again (its wait, then its
+    next attempts) and returns None, or returns why it cannot; those are recorded
+    ``lost`` with that reason and returned (to be reported)."""
+    lost = []
+    for run in runs:
+        why = resume(run)
+        if why is not None:
+            lost.append(lifecycle.lose(run, now, f"{lost_reason(run)} ({why})"))
     with store.batch():
         for run in lost:
             store.update_run(run)
-    return lost, adopted
+    return lost
 
 
 async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime]) -> Run:

@@ -19,7 +19,7 @@ from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started, spawn, start, watch
 from cronflow.core import lifecycle
 from cronflow.core.command import command_argv
-from cronflow.model import Definition, Job, Overlap, Run, replace
+from cronflow.model import Definition, Job, Overlap, Run, RunState, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
@@ -179,6 +179,13 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
     # a flow step run again by `cronflow retry` starts its new row at its unit's next
     # attempt number; its own [retry] counts (and the policy sees) from 1 within the row
     first = attempt = run.attempt
+    if run.state is RunState.RETRYING:
+        # a job's run resumed by a restarted daemon (reconcile): its wait goes on to the
+        # recorded instant, then its next attempt, counted on from the row's
+        first, attempt = 1, run.attempt + 1
+        left = 0.0 if run.next_attempt is None else (run.next_attempt - ctx.now()).total_seconds()
+        if await _waited(stop, max(0.0, left)):
+            return lifecycle.cancel(run, ctx.now())
     while True:
         run = lifecycle.attempt(run, attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > first else b""
@@ -227,14 +234,19 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             retried = run  # bound now: `run` moves on to the next attempt
             events.append(asyncio.ensure_future(
                 _after(events[:], lambda: ctx.dispatch.notify_event(job, "retry", retried))))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except asyncio.TimeoutError:
-            pass
-        if stop.is_set():
+        if await _waited(stop, delay):
             # a cancel ends the wait at once; the run is recorded `cancelled` by execute
             return lifecycle.cancel(run, ctx.now())
         attempt += 1
+
+
+async def _waited(stop: asyncio.Event, delay: float) -> bool:
+    """Wait ``delay`` seconds for the next attempt; True when stopped meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=delay)
+    except asyncio.TimeoutError:
+        pass
+    return stop.is_set()
 
 
 def _after_delay(now: datetime, delay: float) -> datetime:
