@@ -21,7 +21,7 @@ from daemon_helpers import Daemon, base_env, wait_for
 
 from cronflow import hookspecs
 from cronflow.builtin import retry as builtin_retry
-from cronflow.model import Job, NotifySpec, RetrySpec, RunState
+from cronflow.model import Job, NotifySpec, RetrySpec, RunState, replace
 from cronflow.plugins import Registered, Registry
 from cronflow.shell.daemon.reconcile import reconcile
 from cronflow.shell.process import locks
@@ -180,6 +180,13 @@ def test_a_restarted_daemon_resumes_a_retrying_job_run_or_records_why_it_cannot(
     assert ctx.store.get_run("w1") == lost[0] and ctx.store.unfinished_runs() == []
     resumed: list[Run] = []
     assert resume_retrying(ctx.store, [job_run], resume=lambda run: resumed.append(run), now=NOW) == []
+    assert resumed == [job_run]
+    # the runs of `cronflow run` and the API had a host of their own: not taken over
+    for trigger in ("manual", "api"):
+        mine = replace(job_run, trigger=trigger)
+        lost = resume_retrying(ctx.store, [mine], resume=lambda run: resumed.append(run), now=NOW)
+        assert [r.reason for r in lost] == ["waiting to retry when the daemon stopped; attempt 2 never started "
+                                            "(its host was not a daemon)"]
     assert resumed == [job_run]
 
 
@@ -401,3 +408,22 @@ def test_a_flow_step_waiting_to_retry_is_retrying_in_its_row(tmp_path: Path) -> 
         store.close()
     assert (final["step"].state, final["step"].attempt, final["step"].next_attempt) == (RunState.FAILED, 2, None)
     assert final["flow"].state is RunState.FAILED
+
+
+def test_a_cronflow_run_killed_in_its_wait_is_lost_at_the_next_daemon_start(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path)
+    daemon.write_job("flaky", failing_job("60s"))
+    proc = subprocess.Popen([sys.executable, "-m", "cronflow", "run", "flaky", "--jobs-dir", str(daemon.jobs_dir),
+                             "--state-dir", str(daemon.state_dir)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=base_env())
+    try:
+        row = wait_for(lambda: next(iter(daemon.runs("flaky", "retrying")), None), timeout=10,
+                       message="the foreground run retrying")
+    finally:
+        proc.kill()
+        proc.wait()
+    with daemon:
+        final = daemon.runs("flaky")[0]
+        assert (final["id"], final["state"], final["next_attempt"]) == (row["id"], "lost", None)
+        assert final["reason"].endswith("attempt 2 never started (its host was not a daemon)")
+        assert "resumed" not in daemon.log()

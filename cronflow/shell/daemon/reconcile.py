@@ -12,7 +12,8 @@ no process of it is left, so nothing is lost yet. It is resumed
 (:func:`resume_retrying`, once the job files are loaded): its wait goes on to the
 recorded ``next_attempt`` (at once when that has passed) and its remaining attempts
 follow, under its lock again. When that cannot be (its job is gone, or its lock is
-taken), it ends ``lost`` with the reason. A retrying flow step ends ``lost`` with its
+taken), or when it was not a daemon's run (``cronflow run`` killed in its wait), it ends
+``lost`` with the reason. A retrying flow step ends ``lost`` with its
 flow (the flow's runner went with the daemon). A held lock is a ``cronflow run`` waiting
 in the foreground, adopted like any other. The daemon reports the runs ended here to the
 hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`): a lost run sends the
@@ -37,6 +38,13 @@ LOST_DOWN = "process gone while the daemon was down"
 LOST_UNKNOWN = "exit status unknown (adopted after a daemon restart)"
 LOST_QUEUED = "queued when the daemon stopped; never started"
 LOST_RETRYING = "waiting to retry when the daemon stopped; attempt {attempt} never started"
+
+
+# runs whose host was a process of their own, not a daemon (`cronflow run`, cronflow.api's
+# worker): the one who started them watched that process, so a daemon does not take over
+# their remaining attempts in the background
+FOREIGN_TRIGGERS = frozenset({"manual", "api"})
+NOT_OURS = "its host was not a daemon"
 
 
 def lost_reason(run: Run) -> str:
@@ -91,12 +99,13 @@ def reconcile(store: Store, *, now: datetime) -> Reconciled:
 
 def resume_retrying(store: Store, runs: Iterable[Run], *, resume: Callable[[Run], str | None],
                     now: datetime) -> list[Run]:
-    """Hand each retrying run to ``resume``, which starts it again (its wait, then its
-    next attempts) and returns None, or returns why it cannot; those are recorded
-    ``lost`` with that reason and returned (to be reported)."""
+    """Hand each retrying run a daemon started to ``resume``, which starts it again (its
+    wait, then its next attempts) and returns None, or returns why it cannot; those, and
+    the runs of ``cronflow run`` or the API (:data:`FOREIGN_TRIGGERS`), are recorded
+    ``lost`` with the reason and returned (to be reported)."""
     lost = []
     for run in runs:
-        why = resume(run)
+        why = NOT_OURS if run.trigger in FOREIGN_TRIGGERS else resume(run)
         if why is not None:
             lost.append(lifecycle.lose(run, now, f"{lost_reason(run)} ({why})"))
     with store.batch():
