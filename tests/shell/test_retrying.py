@@ -143,6 +143,23 @@ def test_a_cancel_ends_the_wait_at_once(tmp_path: Path) -> None:
     assert not locks.is_held(locks.lock_path(ctx.state_dir, "j"))
 
 
+def test_an_enormous_finite_delay_is_the_last_instant_a_datetime_holds(tmp_path: Path) -> None:
+    seen = Seen()
+    ctx = make_ctx(tmp_path, seen)
+    ctx.registry.retry_policies["huge"] = Registered("huge", lambda attempt, config: 1e15, "test")
+    spec = Job(name="j", path="/tmp/j.toml", command="exit 1", retry=RetrySpec(policy="huge", attempts=2))
+
+    async def go() -> tuple[Any, Any]:
+        task = asyncio.ensure_future(run_job(spec, ctx=ctx, nominal=NOW, trigger="manual", run_id="r1"))
+        waiting = await until_retrying(ctx, "r1")
+        ctx.cancels.cancel("r1")
+        return waiting, await task
+
+    waiting, final = asyncio.run(go())
+    assert waiting.next_attempt == datetime.max.replace(tzinfo=timezone.utc)
+    assert final.state is RunState.CANCELLED
+
+
 def test_a_restarted_daemon_resumes_a_retrying_job_run_or_records_why_it_cannot(tmp_path: Path) -> None:
     seen = Seen()
     ctx = make_ctx(tmp_path, seen)

@@ -13,11 +13,12 @@ no process of it is left, so nothing is lost yet. It is resumed
 recorded ``next_attempt`` (at once when that has passed) and its remaining attempts
 follow, under its lock again. When that cannot be (its job is gone, or its lock is
 taken), or when it was not a daemon's run (``cronflow run`` killed in its wait), it ends
-``lost`` with the reason. A retrying flow step ends ``lost`` with its
-flow (the flow's runner went with the daemon). A held lock is a ``cronflow run`` waiting
-in the foreground, adopted like any other. The daemon reports the runs ended here to the
-hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`): a lost run sends the
-``failure`` notification.
+``lost`` with the reason. A retrying flow step ends ``lost`` with its flow (the flow's
+runner went with the daemon). A retrying row whose lock is held is a ``cronflow run``
+waiting in the foreground, adopted like any other.
+
+The daemon reports the runs ended here to the hooks and notifiers
+(:mod:`cronflow.shell.daemon.outcomes`): a lost run sends the ``failure`` notification.
 """
 
 from __future__ import annotations

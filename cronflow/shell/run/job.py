@@ -88,7 +88,10 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
     plugin errors are logged, never raised, and a plugin call never holds up the run:
     the start events go on beside the process, the finish events after the row is
     recorded and the lock released (in the background with ``ctx.detach_events``).
-    ``extra_env`` is added to the job's environment (a flow step's outputs).
+    ``extra_env`` is added to the job's environment (a flow step's outputs). Between
+    attempts the row is ``retrying`` with ``next_attempt``; a ``retrying`` row given here
+    (a run a restarted daemon resumes) first waits out that instant, then makes its next
+    attempts.
     """
     run = row
     job_lock = claim.lock
