@@ -223,21 +223,9 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
 
 
 def _history_text(rows: list[dict[str, Any]]) -> str:
-    from cronflow.core.present.text import format_table
+    from cronflow.core.present.history import history_table
 
-    if not rows:
-        return "no runs"
-
-    def when(value: str | None) -> str:
-        if value is None:
-            return "-"
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-    table = [[row["id"][:12], row["job"], row["state"], row["reason"] or "-", str(row["attempt"]),
-              when(row["nominal"]), when(row["started"]),
-              "-" if row["duration"] is None else f"{row['duration']:.1f}s",
-              "-" if row["exit_code"] is None else str(row["exit_code"])] for row in rows]
-    return format_table(["ID", "JOB", "STATE", "REASON", "TRY", "NOMINAL", "STARTED", "TOOK", "EXIT"], table)
+    return history_table(rows, now=now())
 
 
 @click.command()

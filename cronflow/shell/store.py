@@ -30,6 +30,7 @@ from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSER
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
+from cronflow.shell.migrate import add_missing_columns
 
 DB_NAME = "cronflow.db"
 
@@ -96,6 +97,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            add_missing_columns(self._db)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
@@ -238,7 +240,8 @@ class Store:
         return [decode_run(row) for row in self._query(sql, args)]
 
     def unfinished_runs(self) -> list[Run]:
-        """Rows still ``queued`` or ``running`` (what a starting daemon reconciles)."""
+        """Rows still ``queued``, ``running`` or ``retrying`` (what a starting daemon
+        reconciles)."""
         return self.list_runs(states=[state.value for state in RunState.matching(lambda s: not s.terminal)])
 
     def last_runs(self) -> dict[str, Run]:
@@ -249,7 +252,7 @@ class Store:
         return {row["job"]: decode_run(row) for row in rows}
 
     def running_jobs(self) -> dict[str, int]:
-        """Job name -> number of runs queued or running (steps excluded)."""
+        """Job name -> number of runs queued, running or retrying (steps excluded)."""
         rows = self._query("SELECT job, count(*) AS n FROM runs WHERE state IN "
                            f"{_UNFINISHED_SQL} AND kind != 'step' GROUP BY job")
         return {row["job"]: row["n"] for row in rows}

@@ -13,12 +13,14 @@ from datetime import datetime
 
 from cronflow.durations import format_duration
 from cronflow.core.flow import attempts
+from cronflow.core.present.history import next_attempt_note
 from cronflow.model import Run, RunState
 
 # one character per state, so a bar says how it ended even without colour
 _FILL = {
     RunState.SUCCEEDED: "█",
     RunState.RUNNING: "▒",
+    RunState.RETRYING: "░",  # between attempts: the bar goes on, lighter
     RunState.FAILED: "X",
     RunState.TIMED_OUT: "T",
     RunState.CANCELLED: "C",
@@ -62,6 +64,9 @@ def render_tree(flow_run: Run, steps: Sequence[Run], *, now: datetime) -> str:
               f" (attempt {flow_run.attempt}, {_duration(flow_run, now)})")
     if flow_run.reason:
         header += f": {flow_run.reason}"
+    note = next_attempt_note(flow_run.next_attempt, now=now)
+    if note is not None:  # a job's run waiting to retry (`history RUN_ID`)
+        header += f"; {note}"
     lines = [header]
     retried = _retried(steps)
     latest = attempts.latest(steps)
@@ -89,6 +94,9 @@ def _tree_line(branch: str, run: Run, retried: set[tuple[str, str | None]], widt
         line += f"  exit {run.exit_code}"
     if run.reason and run.state is not RunState.SUCCEEDED:
         line += f"  ({run.reason})"
+    note = next_attempt_note(run.next_attempt, now=now)
+    if note is not None:
+        line += f"  {note}"
     if earlier:
         line += "  earlier"
     return f"{line}  {run.id}".rstrip()

@@ -272,6 +272,23 @@ class Firing:
             self.ctx.store.update_run(skipped)
             self.outcomes.report(skipped)
 
+    def resume(self, run: Run) -> str | None:
+        """Go on with job run ``run``, left ``retrying`` by a previous daemon: its wait to
+        its ``next_attempt``, then its next attempts (:func:`execute` resumes a retrying
+        row), holding its job's lock and counted as running. None when started, else
+        why it cannot be (the caller records it ``lost``)."""
+        definition = self.table.definitions.get(run.job)
+        if not isinstance(definition, Job):
+            return "its job is no longer loaded" if definition is None else "it is no longer a job"
+        lock = self._lock(definition)
+        if lock is None:
+            return "its job's lock is held by another process"
+        self.ctx.store.upsert_run(run, now=self.ctx.now(), lock_path=str(lock.path))
+        self.logger.info("job %s: run %s resumed: attempt %d at %s", run.job, run.id, run.attempt + 1,
+                         run.next_attempt.isoformat() if run.next_attempt else "once")
+        self._start(definition, run, lock)
+        return None
+
     def adopt(self, run: Run, watcher: Awaitable[Run]) -> None:
         """Count an adopted run as running until ``watcher`` (its lock watch) ends."""
         self.adopted.adopt(run, watcher)

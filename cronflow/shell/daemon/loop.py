@@ -40,10 +40,11 @@ from cronflow.shell.daemon.watcher import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
 from cronflow.shell.daemon.jobtable import JobTable
-from cronflow.shell.daemon.reconcile import reconcile, watch_adopted
+from cronflow.shell.daemon.reconcile import reconcile, resume_retrying, watch_adopted
 from cronflow.shell.run.context import build_context, utc_now
 from cronflow.core.fire.heap import FireHeap
 from cronflow.shell.daemon.sdnotify import Notifier
+from cronflow.model import Run
 from cronflow.shell.store import Store
 
 # longest single wait, so that a wall clock step or a suspend is noticed this quickly
@@ -132,8 +133,9 @@ class Daemon:
         # armed before the first load: a file written while loading is seen afterwards
         self.watcher = DirWatcher([self.jobs_dir, spool_dir], debounce=0.02)
         try:
-            self._reconcile()
+            retrying = self._reconcile()
             self.table.load_all(now=utc_now(), initial=True)
+            self._resume(retrying)
             # what is loaded lives as long as the daemon: keep it out of the collector's
             # full passes, whose pauses would otherwise land on fires (SPEC section 10)
             gc.freeze()
@@ -277,16 +279,25 @@ class Daemon:
 
     # --- start and stop ----------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        lost, adopted = reconcile(self.ctx.store, now=utc_now())
+    def _reconcile(self) -> list[Run]:
+        """Settle the rows a previous daemon left; the retrying runs to resume once the
+        job files are loaded (:meth:`_resume`)."""
+        found = reconcile(self.ctx.store, now=utc_now())
+        self._report_lost(found.lost)
+        for item in found.adopted:
+            self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
+            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
+        return found.retrying
+
+    def _resume(self, retrying: list[Run]) -> None:
+        self._report_lost(resume_retrying(self.ctx.store, retrying, resume=self.firing.resume, now=utc_now()))
+
+    def _report_lost(self, lost: list[Run]) -> None:
         for run in lost:
             self.logger.warning("%s %s: run %s is lost (%s)", run.kind if run.kind == "flow" else "job", run.job,
                                 run.id, run.reason)
         # reported on the loop's first turn, once the job files (notifiers, triggers) are loaded
         self.firing.outcomes.report_all(lost)
-        for item in adopted:
-            self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
-            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
 
     def _retention(self) -> None:
         try:
