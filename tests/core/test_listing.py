@@ -165,3 +165,8 @@ def test_refused_files_say_error_and_their_errors_follow_the_table() -> None:
     assert body(text)[2] == ["typo", "-", "-", "-", "-", "-", "error", "-"]
     assert text.endswith("\n\nerrors:\n  /jobs/typo.toml:3: unknown key 'comand'")
     assert list_table([], now=NOW) == "no jobs or flows"
+
+
+def test_a_job_waiting_for_its_next_attempt_says_retrying() -> None:
+    _, one = table_of(job("a", schedule=("0 3 * * *",)), a={"last_state": "retrying", "running": 1})
+    assert one[6] == "retrying"

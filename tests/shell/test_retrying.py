@@ -258,7 +258,8 @@ def test_history_shows_retrying_with_next_attempt_then_the_final_failure(tmp_pat
         one = daemon.cli("history", row["id"]).stdout
         assert f"flaky run {row['id']} retrying" in one and "next attempt" in one, one
         # it is still going: `list` counts it, and a fire now would overlap it
-        assert "retrying, running" in daemon.cli("list").stdout
+        listed = daemon.cli("list").stdout.splitlines()
+        assert "retrying" in listed[1].split() and "1/2" in listed[1].split(), listed
         final = wait_for(lambda: next((r for r in daemon.history("flaky") if r["state"] == "failed"), None),
                          timeout=15, interval=0.1, message="the final failure", on_timeout=daemon.log)
         assert (final["attempt"], final["next_attempt"], final["exit_code"]) == (2, None, 1)

@@ -93,12 +93,13 @@ def last_cells(row: Mapping[str, Any], now: datetime) -> tuple[str, str]:
 
 
 def result_cell(row: Mapping[str, Any]) -> str:
-    """``error`` for a refused file, then ``running`` (once, with a count) or the last
-    run's state."""
+    """``error`` for a refused file, then ``running`` (once, with a count; ``retrying``
+    when the latest run waits for its next attempt) or the last run's state."""
     parts = ["error"] if row.get("error") is not None else []
     running = int(row.get("running") or 0)
     if running:
-        parts.append("running" if running == 1 else f"running ({running})")
+        going = "retrying" if row.get("last_state") == "retrying" else "running"
+        parts.append(going if running == 1 else f"{going} ({running})")
     elif row.get("last_state"):
         parts.append(str(row["last_state"]))
     return ", ".join(parts) or "-"
