@@ -99,7 +99,7 @@ def test_a_real_clock_set_fires_the_timerfd_at_once() -> None:
             set_wall_clock_to_now()
             await _until(lambda: jumps, timeout=2)
             noticed = time.monotonic() - set_at
-            # armed again: a second set is noticed too
+            # and a second set is noticed too
             set_wall_clock_to_now()
             await _until(lambda: len(jumps) == 2, timeout=2)
             return noticed
