@@ -30,6 +30,7 @@ from cronflow.model import JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
+from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
 
 DB_NAME = "cronflow.db"
@@ -73,15 +74,6 @@ CREATE TABLE IF NOT EXISTS daemon_status (
 );
 """
 
-# A fire's identity is job + nominal time (SPEC section 6): a scheduled fire of a job or
-# flow (on time or caught up) is recorded once, whatever the wall clock did meanwhile
-# (set back, the same instants come round again). Flow steps, forced and manual runs share
-# nominal times freely.
-_SCHEDULED_FIRE = "kind != 'step' AND trigger IN ('schedule', 'catchup')"
-_FIRE_INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS runs_fire ON runs (job, nominal) WHERE {_SCHEDULED_FIRE}"
-# only that conflict is let go: a clash of run ids stays an error
-_FIRE_CONFLICT = f" ON CONFLICT (job, nominal) WHERE {_SCHEDULED_FIRE} DO NOTHING"
-
 _UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
 _OUTCOME_SQL = sql_states(lambda state: state.outcome)
 
@@ -106,20 +98,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self.duplicate_fires = self._guard_fires()
+            # each scheduled fire recorded once; how many are twice already (then unguarded)
+            self.duplicate_fires = fireguard.guard(self._db)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
-
-    def _guard_fires(self) -> int:
-        """Create the index that keeps a scheduled fire from being recorded twice; 0, or
-        (when a database written before it holds such duplicates, which are history and
-        are kept) how many fires are recorded more than once, and no index."""
-        try:
-            self._db.execute(_FIRE_INDEX)
-            return 0
-        except sqlite3.IntegrityError:
-            return self._db.execute(f"SELECT count(*) FROM (SELECT 1 FROM runs WHERE {_SCHEDULED_FIRE} "
-                                    "GROUP BY job, nominal HAVING count(*) > 1)").fetchone()[0]
 
     @classmethod
     def open(cls, state_dir: Path, *, logger: Logger | None = None) -> Store:
@@ -195,20 +177,9 @@ class Store:
 
         A scheduled fire already recorded (same job and nominal time) is not recorded
         again: the ids of the rows left out for that are returned (none, normally)."""
-        rows = encode_rows(runs, created, lock_paths, encoded)
         with self.batch():
-            cursor = self._db.executemany(f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})"
-                                          f"{'' if self.duplicate_fires else _FIRE_CONFLICT}", rows)
-            if cursor.rowcount == len(rows):
-                return []
-            # rare (the clock went back): find which rows are not there
-            ids = [row[0] for row in rows]
-            present: set[str] = set()
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk:chunk + 500]
-                marks = ", ".join("?" for _ in part)
-                present.update(r[0] for r in self._db.execute(f"SELECT id FROM runs WHERE id IN ({marks})", part))
-        return [run_id for run_id in ids if run_id not in present]
+            return fireguard.insert(self._db, f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})",
+                                    encode_rows(runs, created, lock_paths, encoded), guarded=not self.duplicate_fires)
 
     def upsert_run(self, run: Run, *, now: datetime, lock_path: str | None = None) -> None:
         """Write ``run``: a new row (``created`` = ``now``) or every field of its row."""
