@@ -102,6 +102,11 @@ def test_a_real_clock_set_fires_the_timerfd_at_once() -> None:
             # and a second set is noticed too
             set_wall_clock_to_now()
             await _until(lambda: len(jumps) == 2, timeout=2)
+            # a wake of the loop's own that comes first takes the set: one report of it
+            set_wall_clock_to_now()
+            assert watch.check().kernel_set
+            await asyncio.sleep(0.1)
+            assert len(jumps) == 3
             return noticed
         finally:
             watch.close()
@@ -109,7 +114,7 @@ def test_a_real_clock_set_fires_the_timerfd_at_once() -> None:
     noticed = asyncio.run(scenario())
     assert noticed < 0.5, f"noticed {noticed:.3f}s after the set"
     assert all(j.kernel_set and j.action is LoopAction.WAIT_AGAIN and j.kind is JumpKind.NONE for j in jumps)
-    assert memo.lines[0] == (logging.INFO, "wall clock set (by +0.000s)")
+    assert memo.lines == [(logging.INFO, "wall clock set (by +0.000s)")] * 3
 
 
 def test_without_a_timerfd_the_watch_polls_and_sees_a_forward_step() -> None:

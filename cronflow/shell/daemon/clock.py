@@ -157,6 +157,8 @@ class ClockWatch:
     def check(self, *, kernel_set: bool = False) -> ClockJump:
         """Compare the clocks with their previous reading; on a jump, log it and call
         ``on_jump``. The jump (kind ``none`` when there was nothing)."""
+        # a set the timerfd holds but has not reported yet is taken now: one line for it
+        kernel_set = self._consume() or kernel_set
         current = self._read()
         previous, self._previous = self._previous or current, current
         jump = classify(previous, current, kernel_set=kernel_set)
@@ -167,18 +169,23 @@ class ClockWatch:
         return jump
 
     def _on_set(self) -> None:
-        assert self._timer is not None
+        if self._consume():
+            self.check(kernel_set=True)
+
+    def _consume(self) -> bool:
+        """Whether the timerfd says the wall clock was set (False without one)."""
+        if self._timer is None:
+            return False
         try:
-            was_set = self._timer.consume()
+            return self._timer.consume()
         except OSError as exc:
             # never expected; watch by polling rather than spin on a broken descriptor
             self.logger.warning("clock watch: timerfd failed (%s); comparing clocks every %gs instead",
                                 exc, FALLBACK_POLL)
             self._drop_timer()
-            self._task = asyncio.ensure_future(self._polling(FALLBACK_POLL))
-            return
-        if was_set:
-            self.check(kernel_set=True)
+            if self._task is None:
+                self._task = asyncio.ensure_future(self._polling(FALLBACK_POLL))
+            return True
 
     async def _polling(self, interval: float) -> None:
         while True:
