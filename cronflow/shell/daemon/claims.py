@@ -3,10 +3,12 @@
 Fires due in the same instant are recorded in one transaction with one statement per
 kind of record (the queued and skipped rows, the jobs' last handled fire), so a burst of
 fires costs one commit (SPEC section 10, ``docs/performance.md``). Outside a claim a
-record is written at once. A scheduled fire the store already holds (the wall clock was
-set back; :class:`cronflow.shell.store.Store` records each (job, nominal) once) is left
-out, logged, and listed in :attr:`Claims.dropped` so that it is not started either. The skipped fires reach the hooks like every finished run
+record is written at once. The skipped fires reach the hooks like every finished run
 (:mod:`cronflow.shell.daemon.outcomes`), once their transaction has committed.
+
+A scheduled fire the store already holds (the wall clock was set back; the store records
+each (job, nominal) once, :mod:`cronflow.shell.fireguard`) is left out, logged, and
+listed in :attr:`Claims.dropped`, so that it is not started or reported either.
 """
 
 from __future__ import annotations
