@@ -40,8 +40,9 @@ CLOCK_REALTIME = 0
 TFD_TIMER_ABSTIME = 1 << 0
 TFD_TIMER_CANCEL_ON_SET = 1 << 1
 # the timer is never meant to expire: only its cancellation matters (the kernel caps the
-# instant at the year 2262; if it ever expired, it is simply armed again)
-FAR_FUTURE = 2**40
+# instant at the year 2262; a 32-bit time_t, at 2038; if it ever expired, it is simply
+# armed again)
+FAR_FUTURE = 2**40 if ctypes.sizeof(ctypes.c_long) >= 8 else 2**31 - 1
 
 _BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
 
