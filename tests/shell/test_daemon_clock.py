@@ -1,6 +1,6 @@
 """A real daemon and the wall clock: a set is noticed at once and fires stay on time (one
-real ``clock_settime`` to the current time, as root), and a scheduled fire the store
-already holds (as after the clock went back) is not run a second time."""
+real ``clock_settime`` to the current time, as root); after the clock went back (fires
+already handled or recorded beyond now), no (job, nominal time) runs a second time."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from daemon_helpers import Daemon, wait_for
 from test_daemon import stamp_job, stamps
 
-from cronflow.model import Run, RunState
+from cronflow.model import JobState, Run, RunState
 from cronflow.shell.store import Store
 
 NOT_ROOT = ("NOT RUN: setting the wall clock needs root; run as root to prove that the daemon "
@@ -81,3 +81,28 @@ def test_a_fire_the_store_holds_already_is_not_run_again(tmp_path: Path) -> None
     assert "Traceback" not in log and "cannot record the fires" not in log
     assert set(fires_per_nominal(state, "tick").values()) == {1}
     assert {r["id"] for r in daemon.runs("tick") if r["nominal"].startswith(held[0].isoformat()[:19])} == {"before0"}
+
+
+def test_after_the_clock_went_back_a_job_waits_for_its_last_fire_even_when_rescheduled(tmp_path: Path) -> None:
+    """The job handled its fires up to a few seconds from now, as when the wall clock was
+    set back after they ran: it fires again only after that instant, and a change of
+    its schedule meanwhile does not bring those nominal times back."""
+    out = tmp_path / "out"
+    state = tmp_path / "state"
+    handled = math.ceil(time.time()) + 6
+    store = Store.open(state)
+    store.set_job_state(JobState(job="tick", last_fire=datetime.fromtimestamp(handled, timezone.utc)))
+    store.close()
+    with Daemon(tmp_path, state_dir=state) as daemon:
+        daemon.write_job("tick", stamp_job(out))
+        wait_for(lambda: "job tick: loaded" in daemon.log(), timeout=5, on_timeout=daemon.log)
+        time.sleep(1.0)  # a fire instant passes: none runs (each is before the last handled one)
+        mark = len(daemon.log())
+        daemon.write_job("tick", stamp_job(out, schedule="every 00:00:01"))
+        wait_for(lambda: "job tick: reloaded" in daemon.log(mark), timeout=5, on_timeout=daemon.log)
+        wait_for(lambda: len(stamps(out)) >= 2, timeout=15, message="fires after the last handled one",
+                 on_timeout=daemon.log)
+        assert daemon.stop() == 0
+    nominals = [nominal for nominal, _, _ in stamps(out)]
+    assert min(nominals) == handled + 1, (nominals, handled)
+    assert set(fires_per_nominal(state, "tick").values()) == {1}
