@@ -118,8 +118,8 @@ class Daemon:
         own = instance.acquire(self.state_dir)
         store = Store.open(self.state_dir)
         if store.duplicate_fires:
-            self.logger.warning("%s: %d scheduled fires are recorded more than once (by an earlier version); "
-                                "they are kept, and nothing stops another until they are gone",
+            self.logger.warning("%s: %d scheduled fire(s) recorded more than once (by an earlier version): "
+                                "kept; the store's guard against another is off until retention removes them",
                                 store.path, store.duplicate_fires)
         store.defer_checkpoints()
         # the daemon outlives its runs: their finish events go on in the background
