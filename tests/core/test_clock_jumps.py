@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cronflow.core.fire.catchup import due_fires
 from cronflow.core.fire.clockjump import (TOLERANCE, ClockJump, ClockReading, JumpKind, LoopAction, classify,
@@ -241,3 +243,33 @@ def test_rescheduling_after_a_backward_step_starts_after_the_last_fire() -> None
     assert every_minute(schedule_after(last, now)) == minute(6)
     assert schedule_after(minute(5), minute(9)) == minute(9)
     assert schedule_after(None, now) == now
+
+
+# --- any sequence of jumps -------------------------------------------------------------
+
+EVENTS = st.lists(st.one_of(
+    st.tuples(st.just("advance"), st.integers(1, 600)),
+    st.tuples(st.just("step"), st.integers(-7200, 7200)),
+    st.tuples(st.just("suspend"), st.integers(0, 7200)),
+    st.tuples(st.just("reload"), st.just(0)),
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=EVENTS, catchup=st.sampled_from(list(Catchup)))
+def test_whatever_the_clock_does_each_nominal_time_is_recorded_once_in_order(events, catchup) -> None:
+    clock, job = Clock(), Scheduler(catchup=catchup)
+    for kind, seconds in events:
+        if kind == "reload":
+            job.reload(clock.now())
+        else:
+            getattr(clock, kind)(seconds)
+        # the clock watch wakes the loop after a jump; time passing wakes it at due instants
+        job.turn(clock.now())
+    nominals = job.nominals()
+    assert nominals == sorted(set(nominals)), "none twice, oldest first"
+    if nominals and all(kind != "reload" for kind, _ in events):
+        # every nominal fire up to the last handled one left a record (none dropped
+        # silently; a changed schedule alone starts afresh from now)
+        assert nominals == [minute(m) for m in range(1, len(nominals) + 1)]
+        assert nominals[-1] == job.last_fire
