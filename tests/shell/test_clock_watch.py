@@ -1,6 +1,7 @@
 """The daemon's clock watch: the timerfd the kernel cancels when the wall clock is set (a
-real ``clock_settime`` where the test runs as root), and the comparison of the clocks
-with injected readings (a suspend, a step, the polling fallback)."""
+real ``clock_settime`` where the test runs as root), the comparison of the clocks with
+injected readings (a suspend, a step, the polling fallback), and the daemon's timer loop
+woken by a jump."""
 
 from __future__ import annotations
 
@@ -185,3 +186,39 @@ def test_a_backward_step_is_reported_and_the_loop_waits_again() -> None:
     asyncio.run(scenario())
     assert [j.action for j in jumps] == [LoopAction.WAIT_AGAIN]
     assert "each job keeps its next fire after its last one (none runs twice)" in memo.lines[0][1]
+
+
+def test_a_jump_wakes_the_daemons_timer_loop_at_once(tmp_path, monkeypatch) -> None:
+    """The daemon in this process, its next fire hours away (a wait of MAX_SLEEP): a jump
+    reported by the clock watch ends that wait at once and the loop looks again."""
+    from cronflow.shell.daemon.loop import Daemon
+
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "nightly.toml").write_text('schedule = "0 3 * * *"\ncommand = "true"\n')
+    looked: list[float] = []
+    check = ClockWatch.check
+
+    def counted(self: ClockWatch, **kwargs: bool) -> ClockJump:
+        looked.append(time.monotonic())
+        return check(self, **kwargs)
+
+    monkeypatch.setattr(ClockWatch, "check", counted)
+    logger, _ = memo_logger()
+
+    async def scenario() -> float:
+        daemon = Daemon(jobs, tmp_path / "state", grace=1.0, logger=logger)
+        running = asyncio.ensure_future(daemon.main())
+        try:
+            await _until(lambda: getattr(daemon, "_tasks", None))
+            await asyncio.sleep(0.3)  # the timer loop settles into its long wait
+            before = len(looked)
+            reported = time.monotonic()
+            daemon.clock.on_jump(ClockJump(step=3600))
+            await _until(lambda: len(looked) > before, timeout=1.0)
+            return looked[before] - reported
+        finally:
+            daemon.stop.set()
+            await asyncio.wait_for(running, 10)
+
+    assert asyncio.run(scenario()) < 0.1
