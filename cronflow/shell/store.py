@@ -29,6 +29,7 @@ from cronflow.model import JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
+from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
 from cronflow.shell.migrate import add_missing_columns
 
@@ -98,6 +99,8 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             add_missing_columns(self._db)
+            # each scheduled fire recorded once; how many are twice already (then unguarded)
+            self.duplicate_fires = fireguard.guard(self._db)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
@@ -163,16 +166,21 @@ class Store:
 
     # --- runs ---------------------------------------------------------------------------
 
-    def insert_run(self, run: Run, *, created: datetime, lock_path: str | None = None) -> None:
-        """Insert a new run row; ``created`` orders the history."""
-        self.insert_runs([run], lock_paths=[lock_path], created=created)
+    def insert_run(self, run: Run, *, created: datetime, lock_path: str | None = None) -> bool:
+        """Insert a new run row; ``created`` orders the history. Whether it was inserted
+        (not when it is a scheduled fire already recorded: see :meth:`insert_runs`)."""
+        return not self.insert_runs([run], lock_paths=[lock_path], created=created)
 
     def insert_runs(self, runs: Sequence[Run], *, created: datetime, lock_paths: Sequence[str | None] | None = None,
-                    encoded: Sequence[EncodedRun | None] | None = None) -> None:
+                    encoded: Sequence[EncodedRun | None] | None = None) -> list[str]:
         """Insert several new run rows in one transaction. ``encoded`` may hold a run's
-        :func:`encode_run` worked out earlier (the daemon prepares its fires ahead)."""
-        self._write(f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})",
-                    encode_rows(runs, created, lock_paths, encoded), many=True)
+        :func:`encode_run` worked out earlier (the daemon prepares its fires ahead).
+
+        A scheduled fire already recorded (same job and nominal time) is not recorded
+        again: the ids of the rows left out for that are returned (none, normally)."""
+        with self.batch():
+            return fireguard.insert(self._db, f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})",
+                                    encode_rows(runs, created, lock_paths, encoded), guarded=not self.duplicate_fires)
 
     def upsert_run(self, run: Run, *, now: datetime, lock_path: str | None = None) -> None:
         """Write ``run``: a new row (``created`` = ``now``) or every field of its row."""

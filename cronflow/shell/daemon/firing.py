@@ -89,6 +89,8 @@ class Firing:
             raise
         finally:
             self.preparing.handled(now)
+        if self.claims.dropped:
+            starts = self._left_out(starts, self.claims.dropped)
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
         prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec) if isinstance(d, Job) else None
@@ -146,6 +148,16 @@ class Firing:
             self.table.cache_state(updated)
             self.claims.set_state(updated)
         reschedules.append((name, plan.last or now, upcoming))
+
+    def _left_out(self, starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]],
+                  dropped: set[str]) -> list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]]:
+        """The starts without the fires the store already held (it did not record them
+        again): those start nothing and wait in no buffer."""
+        for _, row, lock, _ in starts:
+            if row.id in dropped:
+                lock.release()
+        self.buffers.discard(dropped)
+        return [start for start in starts if start[1].id not in dropped]
 
     def fire_reboots(self, *, now: datetime) -> None:
         """Fire the ``@reboot`` jobs found at start on a boot they have not run in."""

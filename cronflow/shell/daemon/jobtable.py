@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cronflow.core.fire.catchup import jitter_offset
+from cronflow.core.fire.clockjump import schedule_after
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.shell.loader import is_job_file, job_files, load_file
 from cronflow.model import Definition, JobState, replace
@@ -242,8 +243,9 @@ class JobTable:
             # relative "once" forms count from the first load, for good
             updated = replace(updated, anchor=now)
         if state.last_fire is None or reset:
-            # a new (or rescheduled) job has no missed fires before now
-            updated = replace(updated, last_fire=now)
+            # a new (or rescheduled) job has no missed fires before now, and after a wall
+            # clock set back it fires none of the nominal times it handled already
+            updated = replace(updated, last_fire=schedule_after(state.last_fire, now))
         if schedule is not None and getattr(schedule, "has_reboot", False) and state.boot_id != self.boot_id:
             if initial:
                 self.reboot_due.append(name)

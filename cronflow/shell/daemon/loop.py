@@ -4,8 +4,10 @@ One asyncio process. A heap holds each job's next due instant; the loop sleeps u
 the earliest (no polling tick) or until something changes (a job file, a control request,
 a signal). It sleeps on the monotonic clock and re-reads the wall clock when it wakes,
 ending each wait with a short precise sleep, so fires start within a millisecond of their
-due instant; a wait is capped at ``MAX_SLEEP`` so that a wall clock step or a suspend is
-noticed within that long. Fires due together are claimed in one transaction.
+due instant. A wall clock step or a suspend wakes it at once
+(:mod:`cronflow.shell.daemon.clock`); the fires passed meanwhile then follow each job's
+catch-up rules, and after a step back no fire repeats
+(:mod:`cronflow.core.fire.clockjump`). Fires due together are claimed in one transaction.
 
 The job table (loading, reloading, schedules) is :mod:`cronflow.shell.daemon.jobtable`; what a fire
 does is :mod:`cronflow.shell.daemon.firing`; this module is the loop, the watchers, the signals and
@@ -33,9 +35,11 @@ from cronflow.core.settings import DEFAULTS, Settings
 from cronflow.shell.settings import load_settings
 
 from cronflow.core.fire import lookahead
+from cronflow.core.fire.clockjump import schedule_after
 
 from cronflow.shell import spool
 from cronflow.shell.files import ensure_state_dir, private_dir
+from cronflow.shell.daemon.clock import ClockWatch
 from cronflow.shell.daemon.watcher import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
@@ -47,7 +51,7 @@ from cronflow.shell.daemon.sdnotify import Notifier
 from cronflow.model import Run
 from cronflow.shell.store import Store
 
-# longest single wait, so that a wall clock step or a suspend is noticed this quickly
+# longest single wait: the last resort for a clock jump that the clock watch missed
 MAX_SLEEP = 300.0
 # the final part of a wait is a blocking sleep, which is precise (asyncio timers are not)
 PRECISE = 0.003
@@ -114,6 +118,10 @@ class Daemon:
         ensure_state_dir(self.state_dir, logger=self.logger)
         own = instance.acquire(self.state_dir)
         store = Store.open(self.state_dir)
+        if store.duplicate_fires:
+            self.logger.warning("%s: %d scheduled fire(s) recorded more than once (by an earlier version): "
+                                "kept; the store's guard against another is off until retention removes them",
+                                store.path, store.duplicate_fires)
         store.defer_checkpoints()
         # the daemon outlives its runs: their finish events go on in the background
         ctx = build_context(self.state_dir, logger=self.logger, store=store, settings=self.settings,
@@ -142,6 +150,10 @@ class Daemon:
             self.firing.fire_reboots(now=utc_now())
             self._process_spool()
             self._retention()
+            # a wall clock step or a resume from suspend wakes the timer at once
+            self.clock = ClockWatch(on_jump=lambda _: self.wake.set(), logger=self.logger)
+            self.clock.start()
+            self.logger.info("watching the wall clock for steps and suspends (%s)", self.clock.mode)
             self._tasks = [asyncio.ensure_future(coro) for coro in (self._timer_loop(), self._watch(),
                                                                     self._watchdog())]
             self.notifier.ready(self._status())
@@ -191,6 +203,8 @@ class Daemon:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout)
                 self.wake.clear()
+                # three clock reads: a jump the clock watch has not reported yet is seen here
+                self.clock.check()
                 continue
             if due > now:
                 time.sleep(due - now)
@@ -209,7 +223,8 @@ class Daemon:
                                       (" ..." if len(names) > 10 else ""), exc)
                     for name in names:
                         if self.heap.due_of(name) is None:
-                            self.table.reschedule(name, after=now_dt)
+                            self.table.reschedule(name, after=schedule_after(self.table.state(name).last_fire,
+                                                                             now_dt))
                 finally:
                     gc.enable()
             # let the runs just claimed start (and signals, watchers) before looking again,
@@ -316,6 +331,8 @@ class Daemon:
                          self.grace, self.firing.running_count())
         if getattr(self, "watcher", None) is not None:
             self.watcher.close()
+        if getattr(self, "clock", None) is not None:
+            self.clock.close()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(BaseException):
