@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,16 +26,7 @@ if TYPE_CHECKING:
 
 
 def _default_zone() -> str:
-    """The default zone, checked once here so a bad ``$CRONFLOW_TIMEZONE`` is one error."""
-    from cronflow.cli.config import verb_settings
-    from cronflow.core.schedule import resolve_zone
-
-    name = verb_settings().timezone
-    try:
-        resolve_zone(name)
-    except CronflowError as exc:
-        raise CronflowError(f"default time zone ($CRONFLOW_TIMEZONE): {exc}") from None
-    return name
+    return common.default_zone()
 
 
 # -- check ---------------------------------------------------------------------------------
@@ -108,9 +99,9 @@ def _plugin_timeout() -> float:
 @click.argument("target", metavar="SCHEDULE_OR_JOB", shell_complete=complete_definition_names)
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many fire times to show.")
-@click.option("--after", metavar="ISO8601", default=None,
-              help="Evaluate as if loaded at this instant (default: now). Without an offset "
-                   "it is read in the schedule's time zone.")
+@click.option("--after", metavar="TIME", default=None,
+              help="Evaluate as if loaded at this instant (default: now): ISO 8601, 05:26, 3h, "
+                   "'tomorrow 09:00', 'monday'... A wall time is read in --tz, else the schedule's zone.")
 @click.option("--tz", "tz", metavar="ZONE", default=None,
               help="Time zone of an expression (default: $CRONFLOW_TIMEZONE or the system "
                    "zone); for a job, only the zone the times are shown in.")
@@ -138,7 +129,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
         exprs = (target,)
     zone = resolve_zone(zone_name)
     shown_zone = resolve_zone(tz) if tz and definition is not None else zone
-    start = _parse_after(after, zone) if after else common.now()
+    start = common.parse_time_flag("--after", after, tz=tz or zone_name) if after else common.now()
     anchor = start
     if definition is not None and after is None:
         # a job's relative "once" forms count from when the daemon first loaded it
@@ -156,7 +147,13 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     except ScheduleError as exc:
         if definition is None and JOB_NAME.match(target) and not any(c.isdigit() for c in target):
             # a lone word is more likely a mistyped job name than a schedule
-            raise CronflowError(f"no job or flow named {target!r} in {common.resolve_jobs_dir(jobs_dir)}, "
+            from cronflow.core.suggest import did_you_mean
+
+            jobs = common.resolve_jobs_dir(jobs_dir)
+            hint = did_you_mean(target, common.definition_names(jobs))
+            if hint:
+                raise CronflowError(f"no job or flow named {target!r} in {jobs}{hint}") from None
+            raise CronflowError(f"no job or flow named {target!r} in {jobs}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
     times = fire_times(schedule, start, count)
@@ -192,17 +189,6 @@ def _find_definition(target: str, flag: Path | None) -> Definition | None:
     if not directory.is_dir():
         return None
     return find_definition(target, directory, now=common.now(), default_timezone=_default_zone())
-
-
-def _parse_after(text: str, zone: Any) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CronflowError(f"--after: {text!r} is not an ISO 8601 timestamp such as "
-                            "2026-03-29T01:30:00+01:00") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value
 
 
 # -- list ----------------------------------------------------------------------------------

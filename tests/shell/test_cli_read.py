@@ -152,7 +152,7 @@ def test_next_that_never_fires_again_is_an_empty_answer(tmp_path):
 @pytest.mark.parametrize(("args", "status", "needle"), [
     (["every blue moon"], 1, "Error: "),
     (["0 3 * * *", "--tz", "Europe/Pariss"], 1, "Error: "),
-    (["0 3 * * *", "--after", "yesterday"], 1, "Error: --after: 'yesterday' is not an ISO 8601"),
+    (["0 3 * * *", "--after", "the day after"], 1, "Error: --after: cannot read 'the day after' as a time; write ISO 8601"),
     (["0 3 * * *", "-n", "0"], 2, "Invalid value for '-n'"),
 ])
 def test_next_errors_are_one_line(tmp_path, args, status, needle):
@@ -253,3 +253,12 @@ def test_next_of_an_unknown_name_says_there_is_no_such_job(jobs, tmp_path):
     assert proc.returncode == 1
     no_traceback(proc)
     assert "no job or flow named 'bakup'" in proc.stderr
+
+
+def test_times_a_person_types_are_accepted_by_next_after(tmp_path):
+    env = {"CRONFLOW_JOBS_DIR": str(tmp_path), "CRONFLOW_TIMEZONE": "UTC"}
+    iso = json.loads(cli("next", "0 3 * * *", "--after", "2026-03-01T00:00", "-n", "1", "--json", env=env).stdout)
+    assert iso == ["2026-03-01T03:00:00+00:00"]
+    for text in ("tomorrow 09:00", "in 3 minutes", "05:26", "3h", "monday", "yesterday"):
+        done = cli("next", "0 3 * * *", "--after", text, "-n", "1", "--json", env=env)
+        assert done.returncode == 0 and len(json.loads(done.stdout)) == 1, (text, done.stderr)
