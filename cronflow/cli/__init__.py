@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plugins": ("plugins", "plugins", "List installed plugins and the hooks they implement."),
     "import-crontab": ("ops", "import_crontab", "Turn crontab lines into job files."),
     "systemd-unit": ("ops", "systemd_unit", "Print the systemd unit for the daemon."),
+    "web": ("web", "web", "Serve the web dashboard and HTTP API."),
 }
 
 

@@ -202,21 +202,13 @@ def _find_definition(target: str, flag: Path | None) -> Definition | None:
 def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
     """List jobs and flows as `systemctl list-timers` does: schedule, next start and time
     left, last run and time passed, its result, tags; soonest first."""
-    from cronflow.core.present.listing import build_rows, daemon_errors
     from cronflow.core.present.listtable import list_table
-    from cronflow.shell.loader import load_dir
-
+    from cronflow.shell.liststate import list_rows
     from cronflow.shell.paths import state_dir
-    from cronflow.shell.liststate import read_list_state
 
     now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
-    result = load_dir(jobs, now=now, default_timezone=zone)
-    # last run, state, paused/running, "once" anchors and the daemon's load errors
-    known = read_list_state(state_dir(None, jobs=jobs), now=now)
-    rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors,
-                      daemon=daemon_errors(known.load_errors))
-    known.annotate(rows)
+    rows = list_rows(jobs, state_dir(None, jobs=jobs), now=now, default_timezone=zone, tag=tag)
     if json_:
         # no indent: an indent forces json's pure-Python encoder (10,000 rows, 0.4 s)
         click.echo(json.dumps(rows))

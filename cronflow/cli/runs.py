@@ -81,10 +81,9 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
 def _submit(state: Path, kind: str, **fields: Any) -> str:
     """Spool a request for the daemon, stamped with one clock read (its time and its
     place in the arrival order); its id (in the daemon's log when it acts on it)."""
-    from cronflow.shell.spool import Request, request_id, submit
+    from cronflow.shell.spool import submit_request
 
-    now_ns = time.time_ns()
-    return request_id(submit(state, Request(kind=kind, requested=now_ns / 1e9, **fields), now_ns=now_ns))
+    return submit_request(state, kind, **fields)
 
 
 def _daemon_note(state: Path) -> str:

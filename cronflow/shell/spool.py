@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -111,3 +112,11 @@ def done(path: Path) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def submit_request(state_dir: Path, kind: str, **fields: Any) -> str:
+    """Spool a request for the daemon, stamped with one clock read (its time and its
+    place in the arrival order); its id (in the daemon's log when it acts on it). What
+    the CLI's control verbs and the web dashboard's buttons both call."""
+    now_ns = time.time_ns()
+    return request_id(submit(state_dir, Request(kind=kind, requested=now_ns / 1e9, **fields), now_ns=now_ns))

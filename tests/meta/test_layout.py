@@ -6,6 +6,9 @@
 - There are no import circles, counting imports inside functions (they are still edges:
   hiding a circle in a function only moves the failure to run time).
 - No module is longer than 400 lines.
+- The web stack (``cronflow[web]``: starlette, uvicorn, jinja2) is imported by
+  ``cronflow.web`` alone, and ``cronflow.web`` by the ``web`` verb alone, so the daemon
+  and ``cronflow --help`` never load it.
 """
 
 from __future__ import annotations
@@ -126,6 +129,41 @@ def test_nothing_imports_the_cli() -> None:
            for target, line in imported(name)
            if target == "cronflow.cli" or target.startswith("cronflow.cli.")]
     assert not bad, "\n".join(bad)
+
+
+WEB_STACK = ("starlette", "uvicorn", "jinja2")
+
+
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_only_the_web_package_imports_the_web_stack() -> None:
+    bad = [f"{MODULES[name]}:{line}: imports {target}"
+           for name in MODULES if not _in(name, "cronflow.web")
+           for target, line in imported(name)
+           if any(_in(target, lib) for lib in WEB_STACK)]
+    assert not bad, "\n".join(bad)
+
+
+def test_only_the_web_verb_imports_the_web_package() -> None:
+    bad = [f"{MODULES[name]}:{line}: imports {target}"
+           for name in MODULES if not (_in(name, "cronflow.web") or name == "cronflow.cli.web")
+           for target, line in imported(name) if _in(target, "cronflow.web")]
+    assert not bad, "\n".join(bad)
+
+
+def test_help_loads_no_web_stack() -> None:
+    """``cronflow --help`` (a real process) has imported none of the web stack."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom cronflow.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in %r or m.startswith('cronflow.web')))"
+             % (WEB_STACK,))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
 
 
 def _cycles() -> list[list[str]]:

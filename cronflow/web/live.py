@@ -1,0 +1,118 @@
+"""Live updates: one watcher of the state directory feeds every open event stream.
+
+Inotify (:mod:`.inotify`) watches the state dir, where the daemon's commits land
+in the database's WAL and runs' output in their log files: nothing is read while nothing
+changes. Each change wakes :class:`Hub`, which diffs the runs' states against what it saw
+before and hands each subscriber the run objects that changed (``/api/v1/events``) and
+the changed paths (log followers re-read their file then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from cronflow.core.records import run_to_json
+from cronflow.web.state import Dirs
+
+# how many of the newest runs are compared at each change (with every unfinished one)
+WINDOW = 500
+
+
+@dataclass(slots=True)
+class Change:
+    """What one wake of the watcher saw: the paths that changed, the runs that moved."""
+
+    paths: frozenset[str]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Hub:
+    """The one state-dir watcher; started with the first subscriber, stopped when the
+    last one leaves."""
+
+    def __init__(self, dirs: Dirs) -> None:
+        self.dirs = dirs
+        self._queues: set[asyncio.Queue[Change]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._seen: dict[str, tuple[str, str | None]] = {}
+        self._latest: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change]]:
+        """A queue of :class:`Change` for as long as the block runs."""
+        queue: asyncio.Queue[Change] = asyncio.Queue()
+        self._queues.add(queue)
+        if self._task is None:
+            self._seen = self._snapshot()
+            started = asyncio.Event()
+            self._task = asyncio.create_task(self._watch(started))
+            # the watch is set before the caller reads what is there: nothing falls between
+            await started.wait()
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+            if not self._queues:
+                await self.stop()
+
+    async def stop(self) -> None:
+        """Stop watching (the server is shutting down, or nobody listens)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _watch(self, started: asyncio.Event) -> None:
+        from cronflow.web.inotify import Inotify
+
+        self.dirs.state.mkdir(parents=True, exist_ok=True)
+        watcher = Inotify(self.dirs.state)
+        started.set()
+        try:
+            while True:
+                paths = frozenset(await watcher.changes())
+                moved = self._moved() if any("cronflow.db" in p for p in paths) else []
+                for queue in list(self._queues):
+                    queue.put_nowait(Change(paths=paths, runs=moved))
+        finally:
+            watcher.close()
+
+    def _snapshot(self) -> dict[str, tuple[str, str | None]]:
+        store = self.dirs.store()
+        if store is None:
+            return {}
+        try:
+            runs = {run.id: run for run in store.list_runs(limit=WINDOW)}
+            runs.update({run.id: run for run in store.unfinished_runs()})
+        finally:
+            store.close()
+        self._latest = runs
+        return {run_id: (run.state.value, run.log_path) for run_id, run in runs.items()}
+
+    def _moved(self) -> list[dict[str, Any]]:
+        before = self._seen
+        self._seen = self._snapshot()
+        return [run_to_json(self._latest[run_id]) for run_id, seen in self._seen.items()
+                if before.get(run_id, (None, None))[0] != seen[0]]
+
+
+def sse(data: str, event: str | None = None) -> str:
+    """One server-sent event (multi-line data as several ``data:`` lines)."""
+    head = f"event: {event}\n" if event else ""
+    return head + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
+
+
+async def run_events(hub: Hub) -> AsyncIterator[str]:
+    """``/api/v1/events``: one ``run`` event per run state change."""
+    async with hub.subscribe() as queue:
+        yield ": watching the state of runs\n\n"
+        while True:
+            change = await queue.get()
+            for obj in change.runs:
+                yield sse(json.dumps(obj), "run")

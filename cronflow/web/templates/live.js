@@ -1,0 +1,36 @@
+// cronflow web: live updates for pages that read fine without this script.
+// The run page follows its log; every page re-renders its main part when a run changes.
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  var state = document.getElementById("run-state");
+  function refresh() {
+    fetch(location.pathname, {credentials: "same-origin"}).then(function (r) { return r.text(); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("live");
+        var keep = document.getElementById("log");
+        if (!fresh) return;
+        if (keep && doc.getElementById("log")) {
+          doc.getElementById("log").replaceWith(keep);  // the followed log stays as it is
+        }
+        document.getElementById("live").replaceWith(fresh);
+      });
+  }
+  if (log && state && state.dataset.terminal === "no") {
+    var follow = new EventSource("/api/v1/runs/" + log.dataset.run + "/log?follow=1");
+    var first = true;
+    follow.onmessage = function (e) {
+      if (first) { log.textContent = ""; first = false; }  // the stream starts from byte 0
+      log.textContent += e.data;
+      log.scrollTop = log.scrollHeight;
+    };
+    follow.addEventListener("end", function () { follow.close(); refresh(); });
+  }
+  var pending = null;
+  var events = new EventSource("/api/v1/events");
+  events.addEventListener("run", function () {
+    if (pending) return;
+    pending = setTimeout(function () { pending = null; refresh(); }, 300);
+  });
+})();
