@@ -26,7 +26,7 @@ IN_CLOEXEC = 0o2000000
 MASK = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE
 _HEADER = struct.Struct("iIII")
 # a burst of writes (a commit: WAL, then shm) is read as one change
-SETTLE = 0.02
+SETTLE = 0.005
 
 
 class Inotify:
