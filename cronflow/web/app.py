@@ -102,10 +102,12 @@ def serve(dirs: Dirs, *, listen: auth.Listen, token: str, announce: Any) -> None
     import uvicorn
 
     app = build_app(dirs, token=token, listen=listen)
+    # open event streams never end by themselves: a stop waits a moment, then closes them
+    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 1}
     if listen.unix is not None:
-        config = uvicorn.Config(app, uds=listen.unix, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, uds=listen.unix, **common)
     else:
-        config = uvicorn.Config(app, host=listen.host, port=listen.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, host=listen.host, port=listen.port, **common)
     server = uvicorn.Server(config)
 
     original = server.startup

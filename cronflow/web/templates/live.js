@@ -17,8 +17,9 @@
         document.getElementById("live").replaceWith(fresh);
       });
   }
+  var follow = null;
   if (log && state && state.dataset.terminal === "no") {
-    var follow = new EventSource("/api/v1/runs/" + log.dataset.run + "/log?follow=1");
+    follow = new EventSource("/api/v1/runs/" + log.dataset.run + "/log?follow=1");
     var first = true;
     follow.onmessage = function (e) {
       if (first) { log.textContent = ""; first = false; }  // the stream starts from byte 0
@@ -28,9 +29,23 @@
     follow.addEventListener("end", function () { follow.close(); refresh(); });
   }
   var pending = null;
-  var events = new EventSource("/api/v1/events");
-  events.addEventListener("run", function () {
+  function soon() {
     if (pending) return;
     pending = setTimeout(function () { pending = null; refresh(); }, 300);
+  }
+  var events = new EventSource("/api/v1/events");
+  events.addEventListener("run", soon);
+  // what changed before the stream opened: after a button's action (the page says so)
+  // or a reconnect, the page may already be behind
+  var opened = 0;
+  events.onopen = function () {
+    if (opened++ > 0 || document.getElementById("notice")) soon();
+  };
+  // a page kept in the back-forward cache would hold its streams open (a browser opens
+  // only six connections per server): close them on leaving, start afresh on return
+  window.addEventListener("pagehide", function () {
+    events.close();
+    if (follow) follow.close();
   });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
 })();
