@@ -199,9 +199,10 @@ def installed_executable() -> str:
     raise CronflowError("cannot find the installed `cronflow` program; pass --exec PATH")
 
 
-def unit_text(*, user: bool, executable: str) -> str:
-    """The shipped unit file with ExecStart running ``executable``."""
-    name = "cronflow-user.service" if user else "cronflow.service"
+def unit_text(*, user: bool, executable: str, web: bool = False) -> str:
+    """The shipped unit file (the daemon's, or with ``web`` that of ``cronflow web``)
+    with ExecStart running ``executable``."""
+    name = f"cronflow{'-web' if web else ''}{'-user' if user else ''}.service"
     text = resources.files("cronflow").joinpath("systemd", name).read_text(encoding="utf-8")
     return text.replace(f"ExecStart={SHIPPED_EXECUTABLE} ", f"ExecStart={executable} ")
 
@@ -211,13 +212,15 @@ def unit_text(*, user: bool, executable: str) -> str:
               help="The unit for `systemctl --user` (jobs run as you).")
 @click.option("--exec", "executable", default=None, metavar="PATH",
               help="The cronflow program for ExecStart (default: this installation's).")
-def systemd_unit(user_mode: bool, executable: str | None) -> None:
-    """Print the systemd unit that runs `cronflow daemon`.
+@click.option("--web", "web", is_flag=True, help="The unit of `cronflow web` (cronflow-web.service) instead.")
+def systemd_unit(user_mode: bool, executable: str | None, web: bool = False) -> None:
+    """Print the systemd unit that runs `cronflow daemon` (or `cronflow web`).
 
     System mode: save it as /etc/systemd/system/cronflow.service. User mode (--user):
-    save it as ~/.config/systemd/user/cronflow.service. See docs/operations.md.
+    save it as ~/.config/systemd/user/cronflow.service. With --web, the same places as
+    cronflow-web.service. See docs/operations.md.
     """
     program = executable or installed_executable()
     if not os.path.isabs(program) or any(c.isspace() for c in program):
         raise CronflowError(f"--exec must be an absolute path without spaces, got {program!r}")
-    click.echo(unit_text(user=user_mode, executable=program), nl=False)
+    click.echo(unit_text(user=user_mode, executable=program, web=web), nl=False)

@@ -106,4 +106,4 @@ def test_the_units_are_package_data():
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'cronflow = ["systemd/*.service"]' in pyproject
     assert sorted(p.name for p in SHIPPED.glob("*.service")) == [
-        "cronflow-user.service", "cronflow.service"]
+        "cronflow-user.service", "cronflow-web-user.service", "cronflow-web.service", "cronflow.service"]
