@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from cronflow.web import state
+from cronflow.web import actions, state
 from cronflow.web.live import Hub, run_events, sse
 from cronflow.web.openapi import OPENAPI
 from cronflow.web.state import Dirs, WebError
@@ -92,18 +92,18 @@ async def get_job(request: Request) -> Response:
 
 async def run_job(request: Request) -> Response:
     body = await _body(request)
-    return JSONResponse(state.force(dirs_of(request), request.path_params["name"], body.get("params")),
+    return JSONResponse(actions.force(dirs_of(request), request.path_params["name"], body.get("params")),
                         status_code=202)
 
 
 async def pause_job(request: Request) -> Response:
     body = await _body(request)
-    return JSONResponse(state.pause(dirs_of(request), request.path_params["name"], body.get("until")),
+    return JSONResponse(actions.pause(dirs_of(request), request.path_params["name"], body.get("until")),
                         status_code=202)
 
 
 async def resume_job(request: Request) -> Response:
-    return JSONResponse(state.resume(dirs_of(request), request.path_params["name"]), status_code=202)
+    return JSONResponse(actions.resume(dirs_of(request), request.path_params["name"]), status_code=202)
 
 
 def _limit(text: str | None) -> int:
@@ -125,18 +125,18 @@ async def get_run(request: Request) -> Response:
 
 
 async def cancel_run(request: Request) -> Response:
-    return JSONResponse(state.cancel(dirs_of(request), request.path_params["id"]), status_code=202)
+    return JSONResponse(actions.cancel(dirs_of(request), request.path_params["id"]), status_code=202)
 
 
 async def retry_run(request: Request) -> Response:
-    return JSONResponse(state.again(dirs_of(request), request.path_params["id"]), status_code=202)
+    return JSONResponse(actions.again(dirs_of(request), request.path_params["id"]), status_code=202)
 
 
 async def rerun_run(request: Request) -> Response:
     body = await _body(request)
     if not body.get("from"):
         raise WebError(400, 'rerun needs {"from": STEP}')
-    return JSONResponse(state.again(dirs_of(request), request.path_params["id"], body["from"]), status_code=202)
+    return JSONResponse(actions.again(dirs_of(request), request.path_params["id"], body["from"]), status_code=202)
 
 
 async def run_log(request: Request) -> Response:

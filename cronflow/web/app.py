@@ -84,9 +84,11 @@ def build_app(dirs: Dirs, *, token: str, listen: auth.Listen) -> ASGIApp:
     from cronflow.web.pages import ROUTES as PAGES, environment
 
     hub = Hub(dirs)
+    dirs.cache.versions = hub.versions
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
         yield
         await hub.stop()
 

@@ -30,10 +30,10 @@ SETTLE = 0.005
 
 
 class Inotify:
-    """Watches ``root`` and its subdirectories; :meth:`changes` waits for the next
+    """Watches ``roots`` and their subdirectories; :meth:`changes` waits for the next
     changed paths."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, *roots: Path) -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         self._add = libc.inotify_add_watch
         self._add.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
@@ -41,7 +41,8 @@ class Inotify:
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
         self._dirs: dict[int, Path] = {}
-        self._watch_tree(Path(root))
+        for root in roots:
+            self._watch_tree(Path(root))
 
     def _watch(self, directory: Path) -> None:
         wd = self._add(self.fd, os.fsencode(directory), MASK)

@@ -1,10 +1,13 @@
-"""Live updates: one watcher of the state directory feeds every open event stream.
+"""Live updates: one watcher of the state and jobs directories for the whole server.
 
-Inotify (:mod:`.inotify`) watches the state dir, where the daemon's commits land
-in the database's WAL and runs' output in their log files: nothing is read while nothing
-changes. Each change wakes :class:`Hub`, which diffs the runs' states against what it saw
-before and hands each subscriber the run objects that changed (``/api/v1/events``) and
-the changed paths (log followers re-read their file then).
+Inotify (:mod:`.inotify`) watches the state dir, where the daemon's commits land in the
+database's WAL and runs' output in their log files, and the jobs dir: nothing is read
+while nothing changes. Each change bumps :attr:`Hub.versions` (what the read caches of
+:mod:`.state` are keyed on) and, while someone listens, the hub diffs the runs' states
+against what it saw before and hands each subscriber the run objects that changed (a
+state that lasted less than one read of the database, such as the ``running`` of an
+``echo``, may be seen only as the state after it) and the changed paths (log followers
+re-read their file then).
 """
 
 from __future__ import annotations
@@ -32,36 +35,39 @@ class Change:
 
 
 class Hub:
-    """The one state-dir watcher; started with the first subscriber, stopped when the
-    last one leaves."""
+    """The server's one watcher (:meth:`start` at start-up, :meth:`stop` at shutdown)."""
 
     def __init__(self, dirs: Dirs) -> None:
         self.dirs = dirs
+        # bumped at every change: "jobs" (the job files), "state" (the database)
+        self.versions = {"jobs": 0, "state": 0}
         self._queues: set[asyncio.Queue[Change]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._seen: dict[str, tuple[str, str | None]] = {}
+        self._seen: dict[str, str] = {}
         self._latest: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        """Start watching; returns once the watches are set."""
+        if self._task is None:
+            started = asyncio.Event()
+            self._task = asyncio.create_task(self._watch(started))
+            await started.wait()
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change]]:
         """A queue of :class:`Change` for as long as the block runs."""
+        await self.start()
         queue: asyncio.Queue[Change] = asyncio.Queue()
-        self._queues.add(queue)
-        if self._task is None:
+        if not self._queues:
             self._seen = self._snapshot()
-            started = asyncio.Event()
-            self._task = asyncio.create_task(self._watch(started))
-            # the watch is set before the caller reads what is there: nothing falls between
-            await started.wait()
+        self._queues.add(queue)
         try:
             yield queue
         finally:
             self._queues.discard(queue)
-            if not self._queues:
-                await self.stop()
 
     async def stop(self) -> None:
-        """Stop watching (the server is shutting down, or nobody listens)."""
+        """Stop watching (the server is shutting down)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -72,18 +78,27 @@ class Hub:
         from cronflow.web.inotify import Inotify
 
         self.dirs.state.mkdir(parents=True, exist_ok=True)
-        watcher = Inotify(self.dirs.state)
+        roots = [self.dirs.state] + ([self.dirs.jobs] if self.dirs.jobs.is_dir() else [])
+        watcher = Inotify(*roots)
         started.set()
+        jobs_prefix = str(self.dirs.jobs).rstrip("/") + "/"
         try:
             while True:
                 paths = frozenset(await watcher.changes())
-                moved = self._moved() if any("cronflow.db" in p for p in paths) else []
+                if any(p.startswith(jobs_prefix) or p == str(self.dirs.jobs) for p in paths):
+                    self.versions["jobs"] += 1
+                database = any("cronflow.db" in p for p in paths)
+                if database:
+                    self.versions["state"] += 1
+                if not self._queues:
+                    continue
+                moved = self._moved() if database else []
                 for queue in list(self._queues):
                     queue.put_nowait(Change(paths=paths, runs=moved))
         finally:
             watcher.close()
 
-    def _snapshot(self) -> dict[str, tuple[str, str | None]]:
+    def _snapshot(self) -> dict[str, str]:
         store = self.dirs.store()
         if store is None:
             return {}
@@ -93,13 +108,13 @@ class Hub:
         finally:
             store.close()
         self._latest = runs
-        return {run_id: (run.state.value, run.log_path) for run_id, run in runs.items()}
+        return {run_id: run.state.value for run_id, run in runs.items()}
 
     def _moved(self) -> list[dict[str, Any]]:
         before = self._seen
         self._seen = self._snapshot()
         return [run_to_json(self._latest[run_id]) for run_id, seen in self._seen.items()
-                if before.get(run_id, (None, None))[0] != seen[0]]
+                if before.get(run_id) != seen]
 
 
 def sse(data: str, event: str | None = None) -> str:

@@ -14,12 +14,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from cronflow.web import state
+from cronflow.web import actions, state
 from cronflow.web.api import dirs_of
 from cronflow.web.state import WebError
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOG_TAIL = 256 * 1024
+# the overview lists the soonest this many jobs (all of them with ?all=1): a page of
+# 10,000 rows is slow to build and to read
+OVERVIEW_ROWS = 200
 
 
 def relative(iso: str | None, now: datetime) -> str:
@@ -77,16 +80,17 @@ def _page(handler: Any) -> Any:
 async def overview(request: Request) -> Response:
     dirs = dirs_of(request)
     rows = state.jobs(dirs)
-    strips = state.strips(dirs)
+    shown = rows if request.query_params.get("all") else rows[:OVERVIEW_ROWS]
+    strips = state.strips(dirs, [row["name"] for row in shown if row.get("name")])
     running = state.runs(dirs, state="running", limit=100)
-    return render(request, "overview.html", rows=rows, strips=strips, running=running)
+    return render(request, "overview.html", rows=shown, total=len(rows), strips=strips, running=running)
 
 
 async def job_page(request: Request) -> Response:
     dirs = dirs_of(request)
     name = request.path_params["name"]
     row = state.job(dirs, name)
-    definition = state.definition(dirs, name)
+    definition = state.find(dirs, name)
     return render(request, "job.html", job=row, definition=definition,
                   upcoming=state.upcoming(dirs, definition, 5))
 
@@ -134,31 +138,31 @@ async def form_run(request: Request) -> Response:
             raise WebError(400, f"parameters are KEY=VALUE lines, got {line!r}")
         if sep:
             params[key.strip()] = value
-    done = state.force(dirs_of(request), name, params)
+    done = actions.force(dirs_of(request), name, params)
     return _back(f"/jobs/{quote(name)}", f"requested a run of {name} (request {done['request']})")
 
 
 async def form_pause(request: Request) -> Response:
     name = request.path_params["name"]
     form = await _form(request)
-    done = state.pause(dirs_of(request), name, str(form.get("until") or "") or None)
+    done = actions.pause(dirs_of(request), name, str(form.get("until") or "") or None)
     until = f" until {done['until']}" if done["until"] else ""
     return _back(f"/jobs/{quote(name)}", f"pausing {name}{until} (request {done['request']})")
 
 
 async def form_resume(request: Request) -> Response:
     name = request.path_params["name"]
-    done = state.resume(dirs_of(request), name)
+    done = actions.resume(dirs_of(request), name)
     return _back(f"/jobs/{quote(name)}", f"resuming {name} (request {done['request']})")
 
 
 async def form_cancel(request: Request) -> Response:
-    done = state.cancel(dirs_of(request), request.path_params["id"])
+    done = actions.cancel(dirs_of(request), request.path_params["id"])
     return _back(f"/runs/{done['run']}", f"cancelling run {done['run']}")
 
 
 async def form_retry(request: Request) -> Response:
-    done = state.again(dirs_of(request), request.path_params["id"])
+    done = actions.again(dirs_of(request), request.path_params["id"])
     return _back(f"/runs/{done['run']}", f"retrying flow run {done['run']}")
 
 
@@ -167,7 +171,7 @@ async def form_rerun(request: Request) -> Response:
     step = str(form.get("from") or "")
     if not step:
         raise WebError(400, "choose the step to rerun from")
-    done = state.again(dirs_of(request), request.path_params["id"], step)
+    done = actions.again(dirs_of(request), request.path_params["id"], step)
     return _back(f"/runs/{done['run']}", f"rerunning flow run {done['run']} from {step}")
 
 

@@ -1,23 +1,19 @@
 """What the dashboard and the API read from the state dir and what they do to it.
 
 The objects are the CLI's own: ``list --json`` rows (:func:`cronflow.shell.liststate.list_rows`),
-``history --json`` objects (:func:`cronflow.core.records.run_to_json`); actions go
-through the spool (:func:`cronflow.shell.spool.submit_request`) as ``force``, ``pause``,
-``resume`` and ``cancel`` do, and a retry or rerun is a detached ``cronflow retry`` /
-``rerun`` process, as ``--detach`` starts one. Every failure is a :class:`WebError`
-with the HTTP status it means.
+``history --json`` objects (:func:`cronflow.core.records.run_to_json`). What the buttons
+do is :mod:`.actions`. Every failure is a :class:`WebError` with the HTTP status it means.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cronflow.core.records import run_to_json, to_iso
+from cronflow.core.records import run_to_json
 from cronflow.errors import CronflowError, NotFoundError
 from cronflow.model import Run, RunState
 from cronflow.shell.store import DB_NAME, Store
@@ -38,14 +34,39 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class Cache:
+    """Reads kept until what they come from changes: each entry is keyed on the
+    :attr:`versions` the server's watcher bumps (:class:`cronflow.web.live.Hub`) and
+    may say itself when it expires. Without versions (no watcher) nothing is kept."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] | None = None
+        self._memo: dict[str, tuple[tuple[int, ...], Any]] = {}
+
+    def get(self, key: str, kinds: tuple[str, ...], compute: Callable[[], Any],
+            valid: Callable[[Any], bool] = lambda _: True) -> Any:
+        """The kept value of ``key`` while the versions of ``kinds`` are unchanged and
+        ``valid`` holds; else ``compute()`` (kept under the versions read before it)."""
+        if self.versions is None:
+            return compute()
+        stamp = tuple(self.versions[kind] for kind in kinds)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp and valid(hit[1]):
+            return hit[1]
+        value = compute()
+        self._memo[key] = (stamp, value)
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class Dirs:
-    """The jobs and state directories the server works on (absolute), and the zone of
-    jobs that set none."""
+    """The jobs and state directories the server works on (absolute), the zone of jobs
+    that set none, and the server's read cache."""
 
     jobs: Path
     state: Path
     zone: str
+    cache: Cache = field(default_factory=Cache, compare=False)
 
     def store(self) -> Store | None:
         """The history database, or None before the daemon has written one."""
@@ -57,10 +78,32 @@ class Dirs:
 
 
 def jobs(dirs: Dirs) -> list[dict[str, Any]]:
-    """The objects of ``cronflow list --json``."""
-    from cronflow.shell.liststate import list_rows
+    """The objects of ``cronflow list --json`` (copies: a caller may change them).
 
-    return list_rows(dirs.jobs, dirs.state, now=now(), default_timezone=dirs.zone)
+    Kept until a job file or the database changes, or the soonest ``next`` fire or
+    pause end passes; ``due_in`` is worked out afresh for each request.
+    """
+    from cronflow.shell.liststate import list_rows
+    from cronflow.shell.loader import load_dir
+
+    at = now()
+    loaded = dirs.cache.get("loaded", ("jobs",), lambda: load_dir(dirs.jobs, now=at, default_timezone=dirs.zone))
+    kept = dirs.cache.get(
+        "rows", ("jobs", "state"),
+        lambda: _expiring(list_rows(dirs.jobs, dirs.state, now=at, default_timezone=dirs.zone, loaded=loaded)),
+        valid=lambda value: value[1] is None or value[1] > at)
+    rows = [dict(row) for row in kept[0]]
+    for row in rows:
+        if row.get("next"):
+            row["due_in"] = (datetime.fromisoformat(row["next"]) - at).total_seconds()
+    return rows
+
+
+def _expiring(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], datetime | None]:
+    """``rows`` and the first instant at which one of them is out of date (its next
+    fire, or the end of its pause)."""
+    times = [datetime.fromisoformat(row[key]) for row in rows for key in ("next", "paused_until") if row.get(key)]
+    return rows, min(times, default=None)
 
 
 def job(dirs: Dirs, name: str) -> dict[str, Any]:
@@ -180,10 +223,9 @@ def health(dirs: Dirs) -> dict[str, Any]:
             "running": running}
 
 
-# --- actions -------------------------------------------------------------------------------
-
-
-def _definition(dirs: Dirs, name: str) -> Any:
+def find(dirs: Dirs, name: str) -> Any:
+    """The loaded job or flow ``name`` (404 when there is none, 409 when its file is
+    invalid)."""
     from cronflow.api import find_definition
 
     try:
@@ -194,96 +236,14 @@ def _definition(dirs: Dirs, name: str) -> Any:
         raise WebError(409, str(exc)) from None
 
 
-def force(dirs: Dirs, name: str, params: Any) -> dict[str, Any]:
-    """Ask the daemon to fire ``name`` now, as ``cronflow force`` does."""
-    from cronflow.shell.spool import submit_request
-
-    if params is None:
-        params = {}
-    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
-        raise WebError(400, "params must be an object of names to values")
-    _definition(dirs, name)
-    values = {key: str(value) for key, value in params.items()}
-    return {"request": submit_request(dirs.state, "force", target=name, params=values), "job": name}
-
-
-def pause(dirs: Dirs, name: str, until: Any) -> dict[str, Any]:
-    """Pause ``name`` (until a time a person types: ``2h``, ISO 8601...), as ``pause`` does."""
-    from cronflow.core.humantime import parse_human_time
-    from cronflow.core.schedule import resolve_zone
-    from cronflow.shell.spool import submit_request
-
-    _definition(dirs, name)
-    end = None
-    if until not in (None, ""):
-        if not isinstance(until, str):
-            raise WebError(400, "until must be a string such as \"2h\" or an ISO 8601 time")
-        at = now()
-        try:
-            end = parse_human_time(until, now=at, zone=resolve_zone(dirs.zone))
-        except CronflowError as exc:
-            raise WebError(400, f"until: {exc}") from None
-        if end <= at:
-            raise WebError(400, f"until: {until!r} is in the past ({to_iso(end)})")
-    request = submit_request(dirs.state, "pause", target=name, by_tag=False, until=to_iso(end))
-    return {"request": request, "job": name, "until": to_iso(end)}
-
-
-def resume(dirs: Dirs, name: str) -> dict[str, Any]:
-    """Resume ``name``, as ``cronflow resume`` does."""
-    from cronflow.shell.spool import submit_request
-
-    _definition(dirs, name)
-    return {"request": submit_request(dirs.state, "resume", target=name, by_tag=False), "job": name}
-
-
-def cancel(dirs: Dirs, run_id: str) -> dict[str, Any]:
-    """Cancel a run that has not ended (409 for one that has)."""
-    from cronflow.shell.spool import submit_request
-
-    run = get_run(dirs, run_id)
-    if run.state.terminal:
-        raise WebError(409, f"run {run.id} has already ended ({run.state.value})")
-    return {"request": submit_request(dirs.state, "cancel", target=run.id), "run": run.id}
-
-
-def again(dirs: Dirs, run_id: str, from_step: Any = None) -> dict[str, Any]:
-    """Retry (``from_step`` None) or rerun from a step a flow run that has ended: a
-    detached ``cronflow retry``/``rerun`` process, as ``--detach`` starts one."""
-    run = get_run(dirs, run_id)
-    if run.kind != "flow":
-        raise WebError(400, f"run {run.id} is a {run.kind} run of {run.job}, not a flow run")
-    if not run.state.terminal:
-        raise WebError(409, f"flow run {run.id} has not ended ({run.state.value})")
-    if from_step is not None:
-        if not isinstance(from_step, str) or not from_step:
-            raise WebError(400, "from must be a step name")
-        flow = _definition(dirs, run.job)
-        names = {step.name for step in getattr(flow, "steps", ())}
-        if from_step not in names:
-            raise WebError(400, f"flow {run.job} has no step {from_step!r} (steps: {', '.join(sorted(names))})")
-    argv = [sys.executable, "-m", "cronflow", "retry" if from_step is None else "rerun", run.id,
-            "--jobs-dir", str(dirs.jobs), "--state-dir", str(dirs.state)]
-    if from_step is not None:
-        argv += ["--from", from_step]
-    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True, close_fds=True)
-    return {"run": run.id, "action": "retry" if from_step is None else "rerun", "from": from_step}
-
 
 # --- for the pages -------------------------------------------------------------------------
-
-
-def definition(dirs: Dirs, name: str) -> Any:
-    """The loaded job or flow ``name`` (404 when there is none, 409 when its file is
-    invalid)."""
-    return _definition(dirs, name)
 
 
 def zone_of(dirs: Dirs, name: str) -> str:
     """The zone a job's times are shown in (its own, else the default)."""
     try:
-        return _definition(dirs, name).timezone or dirs.zone
+        return find(dirs, name).timezone or dirs.zone
     except WebError:
         return dirs.zone
 
@@ -291,7 +251,7 @@ def zone_of(dirs: Dirs, name: str) -> str:
 def step_names(dirs: Dirs, name: str) -> list[str]:
     """The step names of flow ``name`` as its file declares them today."""
     try:
-        return [step.name for step in getattr(_definition(dirs, name), "steps", ())]
+        return [step.name for step in getattr(find(dirs, name), "steps", ())]
     except WebError:
         return []
 
@@ -312,17 +272,27 @@ def upcoming(dirs: Dirs, definition: Any, count: int) -> list[str]:
     return [isoformat(t, zone) for t in fire_times(schedule, at, count)]
 
 
-def strips(dirs: Dirs, count: int = RECENT) -> dict[str, list[tuple[str, str]]]:
-    """Per job, the (run id, state) of its last ``count`` outcomes, oldest first: the
-    strip of the overview, in one query for every job."""
-    store = dirs.store()
+def strips(dirs: Dirs, names: list[str], count: int = RECENT) -> dict[str, list[tuple[str, str]]]:
+    """Per job of ``names``, the (run id, state) of its last ``count`` outcomes, oldest
+    first: the strips of the overview, in one query (kept until the database changes)."""
+    key = f"strips:{count}:{hash(tuple(names))}"
+    return dirs.cache.get(key, ("state",), lambda: _strips(dirs, names, count))
+
+
+def _strips(dirs: Dirs, names: list[str], count: int) -> dict[str, list[tuple[str, str]]]:
+    store = dirs.store() if names else None
     if store is None:
         return {}
     try:
-        rows = store._query(  # one windowed read the Store has no method for
-            "SELECT id, job, state FROM (SELECT id, job, state, row_number() OVER "
-            "(PARTITION BY job ORDER BY created DESC, rowid DESC) AS n FROM runs "
-            "WHERE kind != 'step' AND state != 'skipped') WHERE n <= ?", (count,))
+        found_rows = []
+        for start in range(0, len(names), 500):  # SQLite's limit on bound parameters
+            chunk = names[start:start + 500]
+            found_rows += store._query(  # one windowed read the Store has no method for
+                "SELECT id, job, state FROM (SELECT id, job, state, row_number() OVER "
+                "(PARTITION BY job ORDER BY created DESC, rowid DESC) AS n FROM runs "
+                f"WHERE job IN ({', '.join('?' for _ in chunk)}) AND kind != 'step' AND state != 'skipped') "
+                "WHERE n <= ?", (*chunk, count))
+        rows = found_rows
     finally:
         store.close()
     found: dict[str, list[tuple[str, str]]] = {}
