@@ -63,17 +63,24 @@ def _daemon_alive(status: Any) -> bool:
 
 
 def list_rows(jobs: Path, state_dir: Path, *, now: datetime, default_timezone: str,
-              tag: str | None = None, loaded: Any = None) -> list[dict[str, Any]]:
+              tag: str | None = None) -> list[dict[str, Any]]:
     """The objects of ``cronflow list --json``: the job files of ``jobs`` as the core
     lists them, annotated with what the state dir knows (one builder for the CLI and the
-    web dashboard, which passes the ``loaded`` directory it keeps until a file changes)."""
-    from cronflow.core.present.listing import build_rows, daemon_errors
+    web dashboard, which keeps the parts: see :func:`definition_rows`)."""
     from cronflow.shell.loader import load_dir
 
-    result = loaded if loaded is not None else load_dir(jobs, now=now, default_timezone=default_timezone)
-    # last run, state, paused/running, "once" anchors and the daemon's load errors
+    result = load_dir(jobs, now=now, default_timezone=default_timezone)
     known = read_list_state(state_dir, now=now)
-    rows = build_rows(result, now=now, default_timezone=default_timezone, tag=tag, anchors=known.anchors,
-                      daemon=daemon_errors(known.load_errors))
+    rows = definition_rows(result, known, now=now, default_timezone=default_timezone, tag=tag)
     known.annotate(rows)
     return rows
+
+
+def definition_rows(result: Any, known: ListState, *, now: datetime, default_timezone: str,
+                    tag: str | None = None) -> list[dict[str, Any]]:
+    """The rows of the loaded job files (``result``) before :meth:`ListState.annotate`:
+    what the files say, the "once" anchors and the daemon's load errors of ``known``."""
+    from cronflow.core.present.listing import build_rows, daemon_errors
+
+    return build_rows(result, now=now, default_timezone=default_timezone, tag=tag, anchors=known.anchors,
+                      daemon=daemon_errors(known.load_errors))

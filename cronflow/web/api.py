@@ -8,6 +8,7 @@ conflict, such as cancelling a run that has ended).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,12 +42,21 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def _guarded(handler: Any) -> Any:
-    """A route whose :class:`WebError` becomes its JSON error."""
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except WebError as exc:
-            return error(exc.status, str(exc))
+    """A route whose :class:`WebError` becomes its JSON error. A plain function stays
+    one: Starlette runs it in its thread pool, so a slow read never holds the loop (and
+    the event streams on it)."""
+    if inspect.iscoroutinefunction(handler):
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except WebError as exc:
+                return error(exc.status, str(exc))
+    else:
+        def endpoint(request: Request) -> Response:  # type: ignore[misc]
+            try:
+                return handler(request)
+            except WebError as exc:
+                return error(exc.status, str(exc))
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
     return endpoint
@@ -65,28 +75,28 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-async def healthz(request: Request) -> Response:
+def healthz(request: Request) -> Response:
     """Open to all: whether the server and the daemon run."""
     return JSONResponse(state.health(dirs_of(request)))
 
 
-async def metrics(request: Request) -> Response:
+def metrics(request: Request) -> Response:
     """Prometheus text."""
     from cronflow.web.metrics import render
 
     return PlainTextResponse(render(dirs_of(request)), media_type="text/plain; version=0.0.4")
 
 
-async def openapi(request: Request) -> Response:
+def openapi(request: Request) -> Response:
     """The OpenAPI document of this API."""
     return JSONResponse(OPENAPI)
 
 
-async def list_jobs(request: Request) -> Response:
+def list_jobs(request: Request) -> Response:
     return JSONResponse(state.jobs(dirs_of(request)))
 
 
-async def get_job(request: Request) -> Response:
+def get_job(request: Request) -> Response:
     return JSONResponse(state.job(dirs_of(request), request.path_params["name"]))
 
 
@@ -114,13 +124,13 @@ def _limit(text: str | None) -> int:
     return int(text)
 
 
-async def list_runs(request: Request) -> Response:
+def list_runs(request: Request) -> Response:
     q = request.query_params
     return JSONResponse(state.runs(dirs_of(request), job_name=q.get("job") or None, state=q.get("state") or None,
                                    since=q.get("since") or None, limit=_limit(q.get("limit"))))
 
 
-async def get_run(request: Request) -> Response:
+def get_run(request: Request) -> Response:
     return JSONResponse(state.run_object(dirs_of(request), request.path_params["id"]))
 
 

@@ -23,7 +23,8 @@ IN_DELETE = 0x00000200
 IN_ISDIR = 0x40000000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
-MASK = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE
+# no IN_CLOSE_WRITE: our own read connections close the WAL opened for writing
+MASK = IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE
 _HEADER = struct.Struct("iIII")
 # a burst of writes (a commit: WAL, then shm) is read as one change
 SETTLE = 0.005
@@ -55,8 +56,8 @@ class Inotify:
             for name in subdirs:
                 self._watch(Path(current) / name)
 
-    def _read(self) -> set[str]:
-        paths: set[str] = set()
+    def _read(self) -> dict[str, int]:
+        paths: dict[str, int] = {}
         while True:
             try:
                 data = os.read(self.fd, 65536)
@@ -73,10 +74,11 @@ class Inotify:
                 path = parent / os.fsdecode(name) if name else parent
                 if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
                     self._watch_tree(path)
-                paths.add(str(path))
+                paths[str(path)] = paths.get(str(path), 0) | mask
 
-    async def changes(self) -> set[str]:
-        """The paths that changed since the last call (waits for at least one)."""
+    async def changes(self) -> dict[str, int]:
+        """The paths that changed since the last call, each with the inotify events
+        seen (``IN_*`` bits); waits for at least one."""
         loop = asyncio.get_running_loop()
         while True:
             ready = loop.create_future()

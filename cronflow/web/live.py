@@ -22,6 +22,7 @@ from typing import Any
 from cronflow.core.records import run_to_json
 from cronflow.web.state import Dirs
 
+DB_FILES = ("/cronflow.db", "/cronflow.db-wal")
 # how many of the newest runs are compared at each change (with every unfinished one)
 WINDOW = 500
 
@@ -75,7 +76,7 @@ class Hub:
                 await task
 
     async def _watch(self, started: asyncio.Event) -> None:
-        from cronflow.web.inotify import Inotify
+        from cronflow.web.inotify import IN_MODIFY, Inotify
 
         self.dirs.state.mkdir(parents=True, exist_ok=True)
         roots = [self.dirs.state] + ([self.dirs.jobs] if self.dirs.jobs.is_dir() else [])
@@ -84,10 +85,13 @@ class Hub:
         jobs_prefix = str(self.dirs.jobs).rstrip("/") + "/"
         try:
             while True:
-                paths = frozenset(await watcher.changes())
+                events = await watcher.changes()
+                paths = frozenset(events)
                 if any(p.startswith(jobs_prefix) or p == str(self.dirs.jobs) for p in paths):
                     self.versions["jobs"] += 1
-                database = any("cronflow.db" in p for p in paths)
+                # a write to the database: its WAL (a commit) or the file (a checkpoint);
+                # not the WAL and shm files our own read connections create and remove
+                database = any(p.endswith(DB_FILES) and mask & IN_MODIFY for p, mask in events.items())
                 if database:
                     self.versions["state"] += 1
                 if not self._queues:

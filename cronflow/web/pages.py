@@ -4,6 +4,7 @@ the form posts of their buttons, which redirect back (the pages work without Jav
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,16 +69,25 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 
 
 def _page(handler: Any) -> Any:
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except WebError as exc:
-            return render(request, "error.html", status=exc.status, message=str(exc))
+    """A page whose :class:`WebError` is an error page; a plain function (the pages
+    that read) runs in Starlette's thread pool, off the loop."""
+    if inspect.iscoroutinefunction(handler):
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except WebError as exc:
+                return render(request, "error.html", status=exc.status, message=str(exc))
+    else:
+        def endpoint(request: Request) -> Response:  # type: ignore[misc]
+            try:
+                return handler(request)
+            except WebError as exc:
+                return render(request, "error.html", status=exc.status, message=str(exc))
     endpoint.__name__ = handler.__name__
     return endpoint
 
 
-async def overview(request: Request) -> Response:
+def overview(request: Request) -> Response:
     dirs = dirs_of(request)
     rows = state.jobs(dirs)
     shown = rows if request.query_params.get("all") else rows[:OVERVIEW_ROWS]
@@ -86,7 +96,7 @@ async def overview(request: Request) -> Response:
     return render(request, "overview.html", rows=shown, total=len(rows), strips=strips, running=running)
 
 
-async def job_page(request: Request) -> Response:
+def job_page(request: Request) -> Response:
     dirs = dirs_of(request)
     name = request.path_params["name"]
     row = state.job(dirs, name)
@@ -95,7 +105,7 @@ async def job_page(request: Request) -> Response:
                   upcoming=state.upcoming(dirs, definition, 5))
 
 
-async def run_page(request: Request) -> Response:
+def run_page(request: Request) -> Response:
     from cronflow.core.records import run_to_json
     from cronflow.web.svg import gantt_svg
 

@@ -7,6 +7,7 @@ do is :mod:`.actions`. Every failure is a :class:`WebError` with the HTTP status
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,20 +43,45 @@ class Cache:
     def __init__(self) -> None:
         self.versions: dict[str, int] | None = None
         self._memo: dict[str, tuple[tuple[int, ...], Any]] = {}
+        self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
 
     def get(self, key: str, kinds: tuple[str, ...], compute: Callable[[], Any],
-            valid: Callable[[Any], bool] = lambda _: True) -> Any:
+            valid: Callable[[Any], bool] = lambda _: True, stale_ok: bool = False) -> Any:
         """The kept value of ``key`` while the versions of ``kinds`` are unchanged and
-        ``valid`` holds; else ``compute()`` (kept under the versions read before it)."""
+        ``valid`` holds; else ``compute()`` (kept under the versions read before it).
+
+        ``stale_ok``: a value whose versions moved (but still ``valid``) is returned as
+        it is while a thread computes the new one, so no request waits for a slow read
+        that the daemon's next commit would make stale again anyway."""
         if self.versions is None:
             return compute()
         stamp = tuple(self.versions[kind] for kind in kinds)
         hit = self._memo.get(key)
-        if hit is not None and hit[0] == stamp and valid(hit[1]):
-            return hit[1]
-        value = compute()
-        self._memo[key] = (stamp, value)
+        if hit is not None and valid(hit[1]):
+            if hit[0] == stamp:
+                return hit[1]
+            if stale_ok:
+                self._refresh(key, stamp, compute)
+                return hit[1]
+        with self._lock:
+            value = compute()
+            self._memo[key] = (stamp, value)
         return value
+
+    def _refresh(self, key: str, stamp: tuple[int, ...], compute: Callable[[], Any]) -> None:
+        if key in self._refreshing:
+            return
+        self._refreshing.add(key)
+
+        def work() -> None:
+            try:
+                with self._lock:
+                    self._memo[key] = (stamp, compute())
+            finally:
+                self._refreshing.discard(key)
+
+        threading.Thread(target=work, name=f"cronflow-web-{key}", daemon=True).start()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,30 +106,46 @@ class Dirs:
 def jobs(dirs: Dirs) -> list[dict[str, Any]]:
     """The objects of ``cronflow list --json`` (copies: a caller may change them).
 
-    Kept until a job file or the database changes, or the soonest ``next`` fire or
-    pause end passes; ``due_in`` is worked out afresh for each request.
+    Each part is kept until what it comes from changes: the loaded files until a job
+    file does, what the database says until it does (or a pause it holds ends), the
+    rows of the files until then or until the soonest ``next`` fire passes; ``due_in``
+    is worked out afresh for each request.
     """
-    from cronflow.shell.liststate import list_rows
+    from cronflow.shell.liststate import definition_rows, read_list_state
     from cronflow.shell.loader import load_dir
 
     at = now()
     loaded = dirs.cache.get("loaded", ("jobs",), lambda: load_dir(dirs.jobs, now=at, default_timezone=dirs.zone))
-    kept = dirs.cache.get(
-        "rows", ("jobs", "state"),
-        lambda: _expiring(list_rows(dirs.jobs, dirs.state, now=at, default_timezone=dirs.zone, loaded=loaded)),
-        valid=lambda value: value[1] is None or value[1] > at)
-    rows = [dict(row) for row in kept[0]]
+    known = dirs.cache.get("known", ("state",), lambda: _expiring_state(read_list_state(dirs.state, now=now())),
+                           valid=lambda value: value[1] is None or value[1] > at, stale_ok=True)[0]
+    base = dirs.cache.get(
+        "rows", ("jobs",),
+        lambda: _expiring(definition_rows(loaded, known, now=at, default_timezone=dirs.zone), known),
+        valid=lambda value: (value[1] is None or value[1] > at) and (value[2] is known or _same_inputs(value[2], known)))
+    rows = [dict(row) for row in base[0]]
     for row in rows:
         if row.get("next"):
             row["due_in"] = (datetime.fromisoformat(row["next"]) - at).total_seconds()
+    known.annotate(rows)
     return rows
 
 
-def _expiring(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], datetime | None]:
-    """``rows`` and the first instant at which one of them is out of date (its next
-    fire, or the end of its pause)."""
-    times = [datetime.fromisoformat(row[key]) for row in rows for key in ("next", "paused_until") if row.get(key)]
-    return rows, min(times, default=None)
+def _same_inputs(before: Any, after: Any) -> bool:
+    """Whether two list states give the files' rows the same anchors and load errors."""
+    return before.anchors == after.anchors and before.load_errors == after.load_errors
+
+
+def _expiring_state(known: Any) -> tuple[Any, datetime | None]:
+    ends = [datetime.fromisoformat(info["paused_until"]) for info in known.overview.values()
+            if info.get("paused_until")]
+    return known, min(ends, default=None)
+
+
+def _expiring(rows: list[dict[str, Any]], known: Any) -> tuple[list[dict[str, Any]], datetime | None, Any]:
+    """``rows``, the first instant at which one of them is out of date (its next fire)
+    and the list state they were built with."""
+    times = [datetime.fromisoformat(row["next"]) for row in rows if row.get("next")]
+    return rows, min(times, default=None), known
 
 
 def job(dirs: Dirs, name: str) -> dict[str, Any]:
@@ -274,7 +316,7 @@ def upcoming(dirs: Dirs, definition: Any, count: int) -> list[str]:
 
 def strips(dirs: Dirs, names: list[str], count: int = RECENT) -> dict[str, list[tuple[str, str]]]:
     """Per job of ``names``, the (run id, state) of its last ``count`` outcomes, oldest
-    first: the strips of the overview, in one query (kept until the database changes)."""
+    first: the strips of the overview (kept until the database changes)."""
     key = f"strips:{count}:{hash(tuple(names))}"
     return dirs.cache.get(key, ("state",), lambda: _strips(dirs, names, count))
 
@@ -284,15 +326,10 @@ def _strips(dirs: Dirs, names: list[str], count: int) -> dict[str, list[tuple[st
     if store is None:
         return {}
     try:
-        found_rows = []
-        for start in range(0, len(names), 500):  # SQLite's limit on bound parameters
-            chunk = names[start:start + 500]
-            found_rows += store._query(  # one windowed read the Store has no method for
-                "SELECT id, job, state FROM (SELECT id, job, state, row_number() OVER "
-                "(PARTITION BY job ORDER BY created DESC, rowid DESC) AS n FROM runs "
-                f"WHERE job IN ({', '.join('?' for _ in chunk)}) AND kind != 'step' AND state != 'skipped') "
-                "WHERE n <= ?", (*chunk, count))
-        rows = found_rows
+        # one indexed read per job (runs_job): a window over them all scans the table
+        rows = [row for name in names for row in store._query(  # reads the Store has no method for
+            "SELECT id, job, state FROM runs WHERE job = ? AND kind != 'step' AND state != 'skipped' "
+            "ORDER BY created DESC, rowid DESC LIMIT ?", (name, count))]
     finally:
         store.close()
     found: dict[str, list[tuple[str, str]]] = {}
