@@ -6,6 +6,7 @@ The web stack (the ``cronflow[web]`` extra) is imported here, inside the command
 
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 from pathlib import Path
@@ -14,6 +15,8 @@ import click
 
 from cronflow.cli.common import default_zone, jobs_dir_option, resolve_dirs, state_dir_option
 from cronflow.errors import CronflowError
+
+WEB_NICE = 10
 
 
 @click.command()
@@ -52,4 +55,7 @@ def web(listen: str | None, open_: bool, jobs_dir: Path | None, state_dir: Path 
         if open_:
             webbrowser.open(url)
 
+    # the daemon's fires come first: on a busy machine the web server gets the CPU left
+    # over (its unit sets CPUWeight= too, which is what counts between systemd services)
+    os.nice(WEB_NICE)
     serve(Dirs(jobs=jobs, state=state, zone=default_zone()), listen=where, token=token, announce=announce)

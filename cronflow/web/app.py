@@ -32,7 +32,7 @@ class Guard:
     def __init__(self, app: ASGIApp, *, token: str, listen: auth.Listen) -> None:
         self.app = app
         self.token = token
-        self.listen = listen
+        self.hosts = listen.allowed_hosts()  # once: a wildcard's names need a lookup
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -45,7 +45,7 @@ class Guard:
         verdict = auth.check(method=scope["method"], path=path, host=headers.get("host"),
                              origin=headers.get("origin"), authorization=headers.get("authorization"),
                              cookie=cookies.get(auth.COOKIE_NAME), query_token=query.get("token"),
-                             token=self.token, listen=self.listen)
+                             token=self.token, hosts=self.hosts)
         if verdict.status:
             await _refuse(send, verdict.status, verdict.message, json_body=path.startswith(("/api/", "/metrics")))
             return

@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 import os
 import secrets
+import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +86,17 @@ class Listen:
         if self.unix is not None:
             return frozenset({"localhost"})
         names = {self.url.removeprefix("http://")}
-        if self.loopback:
+        if self.loopback or self.wildcard:
             names |= {f"localhost:{self.port}", f"127.0.0.1:{self.port}", f"[::1]:{self.port}"}
+        if self.wildcard:
+            # every address of the machine: the names it goes by
+            names |= {f"{socket.gethostname()}:{self.port}", f"{socket.getfqdn()}:{self.port}"}
         return frozenset(names)
+
+    @property
+    def wildcard(self) -> bool:
+        """``0.0.0.0`` or ``::``: no name of its own to check a Host against."""
+        return self.unix is None and self.host in ("0.0.0.0", "::")
 
 
 def parse_listen(text: str) -> Listen:
@@ -115,9 +124,10 @@ class Verdict:
 
 
 def check(*, method: str, path: str, host: str | None, origin: str | None, authorization: str | None,
-          cookie: str | None, query_token: str | None, token: str, listen: Listen) -> Verdict:
-    """Whether a request may go on (pure: the request's parts in, a verdict out)."""
-    if host not in listen.allowed_hosts():
+          cookie: str | None, query_token: str | None, token: str, hosts: frozenset[str]) -> Verdict:
+    """Whether a request may go on (pure: the request's parts in, a verdict out);
+    ``hosts`` is :meth:`Listen.allowed_hosts`, worked out once."""
+    if host not in hosts:
         return Verdict(403, f"Host {host!r} is not this server's address (DNS rebinding?)")
     if path == "/healthz":
         return Verdict()
@@ -127,12 +137,14 @@ def check(*, method: str, path: str, host: str | None, origin: str | None, autho
             return Verdict()
         return Verdict(401, "wrong bearer token")
     by_cookie = bool(cookie) and hmac.compare_digest(cookie or "", session_value(token))
-    by_query = bool(query_token) and hmac.compare_digest(query_token or "", token) and method in SAFE_METHODS
+    # the printed URL's ?token= is for opening a page; scripts send the header
+    by_query = (bool(query_token) and hmac.compare_digest(query_token or "", token) and method in SAFE_METHODS
+                and not path.startswith("/api/"))
     if not (by_cookie or by_query):
         return Verdict(401, "authentication needed: open the URL `cronflow web` printed, "
                             "or send Authorization: Bearer <token> (the token is in <state>/web.token)")
     if method not in SAFE_METHODS and by_cookie:
-        expected = {f"http://{name}" for name in listen.allowed_hosts()}
+        expected = {f"http://{name}" for name in hosts}
         if origin not in expected:
             return Verdict(403, f"cross-origin request refused (Origin {origin!r})")
     return Verdict(by_cookie=True)

@@ -19,12 +19,14 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from cronflow.core.records import run_to_json
+from cronflow.core.records import run_to_json, sql_states
+from cronflow.errors import NotFoundError
 from cronflow.web.state import Dirs
 
 DB_FILES = ("/cronflow.db", "/cronflow.db-wal")
 # how many of the newest runs are compared at each change (with every unfinished one)
 WINDOW = 500
+UNFINISHED = sql_states(lambda state: not state.terminal)
 
 
 @dataclass(slots=True)
@@ -45,7 +47,6 @@ class Hub:
         self._queues: set[asyncio.Queue[Change]] = set()
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, str] = {}
-        self._latest: dict[str, Any] = {}
 
     async def start(self) -> None:
         """Start watching; returns once the watches are set."""
@@ -103,22 +104,34 @@ class Hub:
             watcher.close()
 
     def _snapshot(self) -> dict[str, str]:
+        """id -> state of the newest runs and of every unfinished one (two columns
+        read: this runs at every commit of the daemon while someone listens)."""
         store = self.dirs.store()
         if store is None:
             return {}
         try:
-            runs = {run.id: run for run in store.list_runs(limit=WINDOW)}
-            runs.update({run.id: run for run in store.unfinished_runs()})
+            rows = store._query(  # reads the Store has no method for: ids and states only
+                f"SELECT id, state FROM runs WHERE rowid > (SELECT coalesce(max(rowid), 0) - {WINDOW} FROM runs) "
+                f"OR state IN {UNFINISHED}")
         finally:
             store.close()
-        self._latest = runs
-        return {run_id: run.state.value for run_id, run in runs.items()}
+        return {row["id"]: row["state"] for row in rows}
 
     def _moved(self) -> list[dict[str, Any]]:
         before = self._seen
         self._seen = self._snapshot()
-        return [run_to_json(self._latest[run_id]) for run_id, seen in self._seen.items()
-                if before.get(run_id) != seen]
+        changed = [run_id for run_id, seen in self._seen.items() if before.get(run_id) != seen]
+        if not changed:
+            return []
+        store = self.dirs.store()
+        if store is None:
+            return []
+        try:
+            return [run_to_json(store.get_run(run_id)) for run_id in changed]
+        except NotFoundError:  # removed by retention meanwhile
+            return []
+        finally:
+            store.close()
 
 
 def sse(data: str, event: str | None = None) -> str:

@@ -294,3 +294,36 @@ def test_healthz_says_when_the_daemon_is_down(tmp_path: Any) -> None:
         answer = web.post("/api/v1/jobs/one/runs")
         assert answer.status == 202  # waits in the spool for the next daemon
         assert list((daemon.state_dir / "spool").glob("*-force.json"))
+
+
+def test_a_unix_socket(tmp_path: Any) -> None:
+    import http.client
+    import socket as socketlib
+
+    daemon = Daemon(tmp_path)
+    daemon.write_job("one", 'command = "true"\n')
+    path = tmp_path / "web.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "cronflow", "web", "--listen", f"unix:{path}", "--jobs-dir",
+                             str(daemon.jobs_dir), "--state-dir", str(daemon.state_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=base_env())
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("cronflow web: http://localhost/?token=")
+        token = (daemon.state_dir / "web.token").read_text().strip()
+
+        class Unix(http.client.HTTPConnection):
+            def connect(self) -> None:
+                self.sock = socketlib.socket(socketlib.AF_UNIX)
+                self.sock.connect(str(path))
+
+        for host, auth, status in (("localhost", token, 200), ("evil.example", token, 403), ("localhost", "", 401)):
+            conn = Unix("localhost")
+            conn.request("GET", "/api/v1/jobs", headers={"Host": host, "Authorization": f"Bearer {auth}"})
+            answer = conn.getresponse()
+            assert answer.status == status, (host, answer.read())
+            if status == 200:
+                assert [row["name"] for row in json.loads(answer.read())] == ["one"]
+            conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
