@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, created);
+-- newest first without a job (history, the web API's runs): no sort of the whole table
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
 CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
 CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_id);
 CREATE TABLE IF NOT EXISTS job_state (

@@ -94,10 +94,37 @@ class Dirs:
     zone: str
     cache: Cache = field(default_factory=Cache, compare=False)
 
-    def store(self) -> Store | None:
-        """The history database, or None before the daemon has written one."""
+    def store(self) -> Any:
+        """The history database, or None before the daemon has written one: this
+        thread's own connection, kept open (opening one costs more than most requests'
+        reads); its ``close()`` leaves it open for the thread's next request."""
         path = self.state / DB_NAME
-        return Store(path) if path.exists() else None
+        kept: dict[Path, Store] = _THREAD.__dict__.setdefault("stores", {})
+        if path not in kept:
+            if not path.exists():
+                return None
+            kept[path] = Store(path)
+        return _Kept(kept[path])
+
+
+# per thread (the server's pool and its loop), the Store of each state dir
+_THREAD = threading.local()
+
+
+class _Kept:
+    """A kept :class:`Store` whose ``close()`` does nothing (callers close what
+    :meth:`Dirs.store` gives them, as they would a store of their own)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def close(self) -> None:
+        pass
 
 
 # --- reading -------------------------------------------------------------------------------
