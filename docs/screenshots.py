@@ -25,7 +25,7 @@ JOBS = {
     "backup": 'description = "Nightly backup of /srv"\nschedule = "every day at 02:30"\ntags = ["ops"]\n'
               'command = "echo dumping; sleep 0.4; echo done"\n',
     "heartbeat": 'schedule = "every 2s"\ncommand = "echo ok"\n',
-    "report": 'description = "Weekly sales report"\nschedule = "mon 08:00"\ntimezone = "Europe/Paris"\n'
+    "report": 'description = "Weekly sales report"\nschedule = "every monday at 08:00"\ntimezone = "Europe/Paris"\n'
               'command = "echo building report for $CRONFLOW_PARAM_WEEK"\n[params]\nweek = "last"\n',
     "flaky": 'schedule = "every 3s"\ncommand = "test $(( $(date +%s) % 2 )) -eq 0 && echo fine || '
              '(echo something broke >&2; exit 3)"\n',
