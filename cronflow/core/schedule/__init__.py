@@ -27,6 +27,7 @@ from cronflow.errors import ScheduleError
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
 from cronflow.core.schedule.cron import CronPattern, parse_cron
+from cronflow.core.schedule.crontalk import foreign_syntax
 from cronflow.core.schedule.dst import next_elapsed, next_fixed
 from cronflow.core.schedule.hashed import has_hash
 from cronflow.core.schedule.interval import IntervalSchedule, interval_schedule, parse_interval
@@ -130,6 +131,9 @@ def parse_schedule(expr: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
 
 
 def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    foreign = foreign_syntax(text)
+    if foreign is not None:  # CRON_TZ=, a '# comment', @every: say what to write instead
+        raise ScheduleError(foreign)
     lowered = text.lower()
     if lowered == "@reboot":
         return RebootSchedule()
