@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cronflow.core.schedule import parse_schedule, resolve_zone
-from cronflow.core.schedule.crontalk import cron_warnings
+from cronflow.core.schedule import parse_schedule, resolve_zone, schedule_warnings
 from cronflow.errors import ScheduleError
 
 UTC_ZONE = resolve_zone("UTC")
@@ -128,4 +127,4 @@ def test_a_range_ending_on_sunday_by_name_runs_through_sunday(expr):
     ("0 0 * * * 99", []),
 ])
 def test_seconds_last_looking_six_fields_get_a_warning(expr, expected):
-    assert cron_warnings(expr) == expected
+    assert schedule_warnings(expr) == expected

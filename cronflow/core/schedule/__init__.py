@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from cronflow.errors import ScheduleError
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
-from cronflow.core.schedule.cron import CronPattern, parse_cron
-from cronflow.core.schedule.crontalk import foreign_syntax
+from cronflow.core.schedule.cron import CronPattern, parse_cron, parses_as_cron
+from cronflow.core.schedule.crontalk import foreign_syntax, seconds_last_warnings
 from cronflow.core.schedule.dst import next_elapsed, next_fixed
 from cronflow.core.schedule.hashed import has_hash
 from cronflow.core.schedule.interval import IntervalSchedule, interval_schedule, parse_interval
@@ -36,7 +36,7 @@ from cronflow.core.schedule.once import OnceSchedule, once_at, parse_iso
 
 __all__ = [
     "CronSchedule", "IntervalSchedule", "MultiSchedule", "OnceSchedule", "RebootSchedule",
-    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone",
+    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone", "schedule_warnings",
 ]
 
 MAX_LENGTH = 200
@@ -165,6 +165,12 @@ def _looks_like_cron(text: str) -> bool:
         return True
     return (all(_CRON_TOKEN.fullmatch(t) for t in tokens)
             and not any(t in PHRASE_WORDS for t in tokens))
+
+
+def schedule_warnings(expr: str) -> list[str]:
+    """Warnings for an expression that parses but looks written for another tool (today:
+    croniter's seconds-last order, :func:`.crontalk.seconds_last_warnings`)."""
+    return seconds_last_warnings(expr, parses_as_cron)
 
 
 def compile_schedules(exprs: Sequence[str], *, zone: ZoneInfo, anchor: datetime) -> Schedule:

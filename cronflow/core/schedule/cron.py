@@ -199,11 +199,8 @@ def _nearest_weekday(target: int, first_weekday: int, ndays: int) -> int:
 
 
 def parse_cron(expr: str, *, hints: bool = True) -> CronPattern:
-    """Parse a 5- or 6-field cron expression or a macro (not ``@reboot``).
-
-    ``hints`` adds to a 6-field error the forms of other tools it may be
-    (:mod:`.crontalk`); those hints parse candidates with ``hints=False``.
-    """
+    """Parse a 5- or 6-field cron expression or a macro (not ``@reboot``); ``hints``
+    adds to a 6-field error the other tools' forms it may be (:mod:`.crontalk`)."""
     text = " ".join(expr.split())
     if text.startswith("@"):
         expanded = MACROS.get(text.lower())
@@ -232,7 +229,7 @@ def parse_cron(expr: str, *, hints: bool = True) -> CronPattern:
         if not hints:
             raise
         # six fields that fail as seconds-first: a year, or croniter's seconds-last order
-        hint = crontalk.year_field_hint(parts) or crontalk.seconds_last_hint(parts)
+        hint = crontalk.year_field_hint(parts) or crontalk.seconds_last_hint(parts, parses_as_cron)
         if hint is None:
             raise
         raise ScheduleError(f"{exc}: {hint}") from None
@@ -250,6 +247,15 @@ def _parse_fields(text: str, sec_text: str, rest: list[str], quoted: str) -> Cro
                           months=months, days=days, fixed_time=fixed)
     _check_possible(pattern, quoted)
     return pattern
+
+
+def parses_as_cron(expr: str) -> bool:
+    """Whether ``expr`` parses as cron (no hints: the hints themselves ask this)."""
+    try:
+        parse_cron(expr, hints=False)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _check_possible(pattern: CronPattern, quoted: str) -> None:

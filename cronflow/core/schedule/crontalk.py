@@ -6,12 +6,16 @@ a range that wraps around (``fri-mon``), seconds as the last of six fields. Each
 message naming the key or the form to write. Pure: strings in, strings out.
 
 The errors are raised by :mod:`cronflow.core.schedule` and :mod:`.cron`; the warnings of
-:func:`cron_warnings` are for expressions that parse but may not mean what was meant.
+:func:`seconds_last_warnings` are for expressions that parse but may not mean what was meant.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+# whether an expression parses as cron (:mod:`.cron` passes its parser without hints)
+Parses = Callable[[str], bool]
 
 # Vixie cron and its descendants read these before the command: not part of a schedule
 _ZONE_PREFIX = re.compile(r"(CRON_TZ|TZ)=(\S*)\s*(.*)\Z", re.IGNORECASE)
@@ -96,18 +100,18 @@ def year_field_hint(fields: list[str]) -> str | None:
     return f"cron has no year field here: drop {last!r} and write {kept!r}{once}"
 
 
-def seconds_last_hint(fields: list[str]) -> str | None:
+def seconds_last_hint(fields: list[str], parses: Parses) -> str | None:
     """For 6 fields that fail to parse but would with seconds last: the rotated form."""
     if len(fields) != 6:
         return None
     rotated = " ".join([fields[5], *fields[:5]])
-    if not _parses(rotated):
+    if not parses(rotated):
         return None
     return (f"6 fields are read seconds first (second minute hour day-of-month month "
             f"day-of-week); with seconds last, as croniter writes them, that is {rotated!r}")
 
 
-def cron_warnings(expr: str) -> list[str]:
+def seconds_last_warnings(expr: str, parses: Parses) -> list[str]:
     """Warnings for a cron expression that parses but looks written for another tool.
 
     Today one: six fields that look croniter-style, seconds last (``0 0 * * * 5``: a
@@ -115,13 +119,13 @@ def cron_warnings(expr: str) -> list[str]:
     reads seconds first (the Quartz/Spring order, SPEC section 5).
     """
     fields = " ".join(expr.split()).split(" ")
-    if len(fields) != 6 or not _parses(expr):
+    if len(fields) != 6 or not parses(expr):
         return []
     second, minute, hour, _dom, month, last = fields
     # croniter's day of month and day of week, usually `*`, are our hour and month
     looks_seconds_last = _SECONDS_LIKE.fullmatch(last) is not None and hour == month == "*"
     rotated = " ".join([last, second, minute, hour, _dom, month])
-    if not looks_seconds_last or not _parses(rotated):
+    if not looks_seconds_last or not parses(rotated):
         return []
     return [f"{expr.strip()!r}: 6 fields are read seconds first (second minute hour "
             f"day-of-month month day-of-week), so {last!r} is the day of week; if it is "
@@ -131,14 +135,3 @@ def cron_warnings(expr: str) -> list[str]:
 def _toml(text: str) -> str:
     """``text`` as a TOML basic string."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _parses(expr: str) -> bool:
-    from cronflow.core.schedule.cron import parse_cron
-    from cronflow.errors import ScheduleError
-
-    try:
-        parse_cron(expr, hints=False)
-    except ScheduleError:
-        return False
-    return True
