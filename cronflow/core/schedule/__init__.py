@@ -19,7 +19,6 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -84,11 +83,6 @@ def _require_aware(after: datetime) -> None:
         raise ValueError("next_fire needs an aware datetime")
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"}))
-
-
 def zone_or_none(name: str) -> ZoneInfo | None:
     """The IANA zone ``name``, or None (never a file path, whatever the zoneinfo module allows)."""
     try:
@@ -104,11 +98,9 @@ def resolve_zone(name: str) -> ZoneInfo:
     found = zone_or_none(name)
     if found is not None:
         return found
-    from cronflow.core.suggest import did_you_mean
+    from cronflow.core.schedule.zones import unknown_zone_hint
 
-    # a path is refused on purpose: no suggestion would help
-    path_like = str(name).startswith(("/", "."))
-    hint = "" if path_like else did_you_mean(str(name), _zone_names())
+    hint = unknown_zone_hint(name) if isinstance(name, str) else ""
     raise ScheduleError(f"unknown time zone {name!r}{hint}") from None
 
 
