@@ -297,7 +297,12 @@ class Checker:
         for key in ("delay", "max_delay"):
             self.duration(value, key, at)
         line = self.lines.line(*at, "policy")
-        return RetrySpec(policy=policy, attempts=attempts, config=dict(value), line=line)
+        return RetrySpec(policy=policy, attempts=attempts, config=dict(value), line=line,
+                         key_lines=self._key_lines(value, at))
+
+    def _key_lines(self, table: Mapping[str, Any], at: KeyPath) -> dict[str, int]:
+        """Line of each key of a plugin's table (:func:`key_named_by` picks one)."""
+        return {key: self.lines.line(*at, key) for key in table}
 
     def _plugin_name(self, item: Mapping[str, Any], key: str, at: KeyPath, table: str, example: str) -> str | None:
         """The required key of a plugin table that picks its plugin (``via``, ``kind``)."""
@@ -319,7 +324,8 @@ class Checker:
             if via is None:
                 continue
             config = {k: v for k, v in item.items() if k not in ("via", "on")}
-            specs.append(NotifySpec(via=via, on=events, config=config, line=self.lines.line(*at, "via")))
+            specs.append(NotifySpec(via=via, on=events, config=config, line=self.lines.line(*at, "via"),
+                                    key_lines=self._key_lines(item, at)))
         return tuple(specs)
 
     def triggers(self, table: Mapping[str, Any], where: KeyPath) -> tuple[TriggerSpec, ...]:
@@ -330,7 +336,8 @@ class Checker:
             if kind is None:
                 continue
             config = {k: v for k, v in item.items() if k != "kind"}
-            specs.append(TriggerSpec(kind=kind, config=config, line=self.lines.line(*at, "kind")))
+            specs.append(TriggerSpec(kind=kind, config=config, line=self.lines.line(*at, "kind"),
+                                     key_lines=self._key_lines(item, at)))
         return tuple(specs)
 
     def timezone(self, table: Mapping[str, Any], where: KeyPath) -> tuple[str | None, bool]:
