@@ -129,7 +129,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     from cronflow.core.present.text import format_instant
     from cronflow.core.definition.common import JOB_NAME
     from cronflow.core.present.listing import fire_times, isoformat
-    from cronflow.core.schedule import compile_schedules, resolve_zone
+    from cronflow.core.schedule import compile_schedules, resolve_zone, schedule_warnings
 
     definition = _find_definition(target, jobs_dir)
     if definition is not None:
@@ -161,6 +161,9 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
             raise CronflowError(f"no job or flow named {target!r} in {common.resolve_jobs_dir(jobs_dir)}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
+    for expr in exprs:  # e.g. croniter's seconds-last order: said before the times it gives
+        for warning in schedule_warnings(expr):
+            click.echo(f"warning: {warning}", err=True)
     times = fire_times(schedule, start, count)
     if json_:
         click.echo(json.dumps([isoformat(t, shown_zone) for t in times]))
