@@ -34,6 +34,10 @@ def message(expr: str) -> str:
      'schedule = "0 3 * * *"  # nightly backup'),
     ("every day at 03:00 #x", "'every day at 03:00 #x' has a '#' comment inside the schedule "
      'string; a TOML comment goes after the closing quote: schedule = "every day at 03:00"  #x'),
+    # a whole crontab line pasted into the schedule
+    ("0 3 * * 1-5 /usr/local/bin/backup --all", "'0 3 * * 1-5 /usr/local/bin/backup --all' "
+     'has a command after the schedule: write schedule = "0 3 * * 1-5" and the rest in '
+     "command = ..."),
     # Go's robfig/cron interval form
     ("@every 5m", "'@every 5m': write 'every 5m' (an interval, without the @)"),
     ("@every 1h30m", "'@every 1h30m': write 'every 1h30m' (an interval, without the @)"),

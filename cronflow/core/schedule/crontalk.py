@@ -47,6 +47,11 @@ def foreign_syntax(text: str) -> str | None:
             kept = " ".join(tokens[:index])
             return (f"{text!r} has a '#' comment inside the schedule string; a TOML comment "
                     f"goes after the closing quote: schedule = \"{kept}\"  {' '.join(tokens[index:])}")
+    if len(tokens) > 5 and any(t.startswith(("/", "~/")) for t in tokens[5:]):
+        # a whole crontab line pasted in: five time fields, then the command
+        start = next(i for i, t in enumerate(tokens) if i >= 5 and t.startswith(("/", "~/")))
+        return (f"{text!r} has a command after the schedule: write schedule = "
+                f"{_toml(' '.join(tokens[:start]))} and the rest in command = ...")
     if text.lower().startswith("@every"):
         rest = text[len("@every"):].strip() or "5m"
         return f"{text!r}: write 'every {rest}' (an interval, without the @)"
