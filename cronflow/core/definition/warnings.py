@@ -59,64 +59,71 @@ def definition_warnings(definition: Definition, lookups: Lookups) -> list[Config
 
 def _warnings(definition: Definition, lookups: Lookups) -> Iterator[ConfigWarning]:
     path = definition.path
-
-    def warn(line: int | None, message: str) -> ConfigWarning:
-        return ConfigWarning(path, line, message)
-
     lines = definition.lines
+
+    def top(*key: str | int) -> Line:
+        # lines are located on demand: a file without warnings never pays for the scan
+        return lambda: _nested_line(lines, *key)
+
     for index, expr in enumerate(definition.schedule):
         for message in schedule_warnings(expr):
-            yield warn(_nested_line(lines, "schedule", index), f"schedule: {message}")
+            yield ConfigWarning(path, top("schedule", index)(), f"schedule: {message}")
     if definition.workdir:
-        yield from _workdir(warn, lines.get("workdir"), "workdir", definition.workdir, path, lookups)
+        yield from _workdir(top("workdir"), "workdir", definition.workdir, path, lookups)
     if isinstance(definition, Job):
-        yield from _program(warn, lines.get("command"), "command", definition.command, path, lookups)
+        yield from _program(top("command"), "command", definition.command, path, lookups)
         if definition.env_file:
             resolved, kind = lookups.path(path, definition.env_file)
             if kind != FILE:
-                yield warn(lines.get("env_file"), f"env_file {_shown(definition.env_file, resolved)} "
-                           + ("does not exist" if kind == MISSING else "is a directory")
-                           + ": the job will fail at each start")
+                yield ConfigWarning(path, top("env_file")(), f"env_file {_shown(definition.env_file, resolved)} "
+                                    + ("does not exist" if kind == MISSING else "is a directory")
+                                    + ": the job will fail at each start")
         if definition.user and not lookups.user_exists(definition.user):
-            yield warn(lines.get("user"), f"user {definition.user!r} does not exist on this machine "
-                       "(a run as root would fail to start)")
+            yield ConfigWarning(path, top("user")(), f"user {definition.user!r} does not exist on "
+                                "this machine (a run as root would fail to start)")
     elif isinstance(definition, Flow):
         for step in definition.steps:
             step_lines = step.lines or {}
             label = f"step {step.name!r}"
             if step.command is not None:
-                yield from _program(warn, step_lines.get("command", step.line), f"{label}: command",
+                yield from _program(lambda: step_lines.get("command", step.line), f"{label}: command",
                                     step.command, path, lookups)
             if step.workdir:
-                yield from _workdir(warn, step_lines.get("workdir", step.line), f"{label}: workdir",
+                yield from _workdir(lambda: step_lines.get("workdir", step.line), f"{label}: workdir",
                                     step.workdir, path, lookups)
 
 
-Warn = Callable[[int | None, str], ConfigWarning]
+# the line of a warning, found only when there is one
+Line = Callable[[], "int | None"]
 
 
-def _program(warn: Warn, line: int | None, label: str, command: tuple[str, ...] | str,
-             path: str, lookups: Lookups) -> Iterator[ConfigWarning]:
+def _program(line: Line, label: str, command: tuple[str, ...] | str, path: str,
+             lookups: Lookups) -> Iterator[ConfigWarning]:
     program = program_of(command)
     if program is None:
         return
     resolved, kind = lookups.path(path, program)
     if kind == MISSING:
-        yield warn(line, f"{label}: program {program} does not exist: the job will fail to start")
+        problem = "does not exist: the job will fail to start"
     elif kind == DIRECTORY:
-        yield warn(line, f"{label}: program {program} is a directory")
+        problem = "is a directory"
     elif not lookups.executable(resolved):
-        yield warn(line, f"{label}: program {program} is not executable (chmod +x, or run it "
-                   "through its interpreter)")
+        problem = "is not executable (chmod +x, or run it through its interpreter)"
+    else:
+        return
+    yield ConfigWarning(path, line(), f"{label}: program {program} {problem}")
 
 
-def _workdir(warn: Warn, line: int | None, label: str, workdir: str, path: str,
+def _workdir(line: Line, label: str, workdir: str, path: str,
              lookups: Lookups) -> Iterator[ConfigWarning]:
     resolved, kind = lookups.path(path, workdir)
     if kind == MISSING:
-        yield warn(line, f"{label} {_shown(workdir, resolved)} does not exist: the job will fail to start")
+        problem = "does not exist: the job will fail to start"
     elif kind != DIRECTORY:
-        yield warn(line, f"{label} {_shown(workdir, resolved)} is not a directory")
+        problem = "is not a directory"
+    else:
+        return
+    yield ConfigWarning(path, line(), f"{label} {_shown(workdir, resolved)} {problem}")
 
 
 def program_of(command: tuple[str, ...] | str) -> str | None:
@@ -137,9 +144,10 @@ def _shown(written: str, resolved: str) -> str:
     return written if written == resolved else f"{written} ({resolved})"
 
 
-def _nested_line(lines: Mapping[str, int], key: str, index: int) -> int | None:
-    """The line of ``schedule``'s element ``index`` when the definition knows it."""
+def _nested_line(lines: Mapping[str, int], *path: str | int) -> int | None:
+    """The line of ``path`` (``("schedule", 1)``) when the definition knows it, else of
+    its top-level key (a definition built in code has a plain dict of lines)."""
     at = getattr(lines, "at", None)
     if callable(at):
-        return at(key, index)
-    return lines.get(key)
+        return at(*path)
+    return lines.get(str(path[0]))
