@@ -144,3 +144,12 @@ def test_next_warns_about_a_seconds_last_expression_on_stderr(tmp_path):
     assert proc.returncode == 0
     assert proc.stdout.startswith("[")
     assert proc.stderr.startswith("warning: '0 0 * * * 5': 6 fields are read seconds first")
+
+
+def test_a_cron_tz_prefix_before_an_h_expression_keeps_the_h_in_the_advice(jobs, tmp_path):
+    (jobs / "spread.toml").write_text('command = "true"\nschedule = "CRON_TZ=Europe/Paris H 3 * * *"\n')
+    proc = check(jobs, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"{jobs}/spread.toml:2: schedule: CRON_TZ= is not part of a schedule: "
+                           'set the job\'s time zone with timezone = "Europe/Paris" and write '
+                           'schedule = "H 3 * * *"\n')

@@ -369,10 +369,13 @@ class Checker:
         from cronflow.core.schedule import parse_schedule, resolve_zone
 
         if hash_key is not None:
+            from cronflow.core.schedule.crontalk import foreign_syntax
             from cronflow.core.schedule.hashed import resolve_hashed
 
             try:
-                exprs = tuple(resolve_hashed(expr, hash_key) for expr in exprs)
+                # another tool's form (CRON_TZ=...) is answered as written, its H kept
+                exprs = tuple(expr if foreign_syntax(" ".join(expr.split())) else
+                              resolve_hashed(expr, hash_key) for expr in exprs)
             except CronflowError as exc:
                 self.error(where + ("schedule",), f"schedule: {exc}")
                 return exprs
