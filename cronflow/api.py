@@ -68,7 +68,10 @@ def find_definition(name: str, jobs: Path, *, now: datetime, default_timezone: s
     zone = default_timezone or load_settings(jobs).timezone
     definition = loader.find_definition(name, jobs, now=now, default_timezone=zone)
     if definition is None:
-        raise NotFoundError(f"no job or flow named {name!r} in {jobs}")
+        from cronflow.core.suggest import did_you_mean
+
+        names = [path.stem for path in loader.job_files(jobs)] if Path(jobs).is_dir() else []
+        raise NotFoundError(f"no job or flow named {name!r} in {jobs}{did_you_mean(name, names)}")
     return definition
 
 

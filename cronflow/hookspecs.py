@@ -36,7 +36,9 @@ def register_notifiers(register: Register) -> None:
 
     ``notify(event, run, config) -> None`` delivers one notification. ``event`` is one
     of ``start``, ``success``, ``failure``, ``retry``, ``recovered`` (the first success
-    after a failure) or ``missed``; ``run`` is the run it is about; ``config`` is the
+    after a failure) or ``missed``; ``run`` is the run it is about (for ``retry``: the run
+    ``retrying``, with the failed attempt's number and exit code and ``next_attempt``, the
+    instant the next attempt starts); ``config`` is the
     job's ``[[notify]]`` table without ``via`` and ``on``. Job files select a notifier
     with ``via = "<name>"``. It runs in a worker thread and is abandoned (and reported)
     after the notify timeout; an exception it raises is logged and never affects the run.

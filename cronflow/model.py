@@ -46,6 +46,9 @@ class RunState(StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    # an attempt failed and the next one waits for its delay (``Run.next_attempt``): the
+    # run is still going (it holds its lock, counts for overlap and can be cancelled)
+    RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
@@ -59,7 +62,7 @@ class RunState(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        """Ended: neither queued nor running."""
+        """Ended: neither queued, running nor waiting to retry."""
         return self not in _UNFINISHED
 
     @property
@@ -89,7 +92,7 @@ class RunState(StrEnum):
         return tuple(state for state in cls if rule(state))
 
 
-_UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING})
+_UNFINISHED = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 _OK = frozenset({RunState.SUCCEEDED, RunState.WARNING})
 _FAILURES = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
 
@@ -249,7 +252,8 @@ class Run:
 
     Identity is ``job`` + ``nominal`` (the scheduled instant; for forced and manual runs,
     the instant of the request). ``attempt`` is 1-based. Flow step runs carry
-    ``parent_id`` (the flow run), ``step`` and, for fan-out, ``item``.
+    ``parent_id`` (the flow run), ``step`` and, for fan-out, ``item``. ``next_attempt``
+    is when the next attempt starts while the run is ``retrying`` (None otherwise).
     """
 
     id: str
@@ -269,6 +273,7 @@ class Run:
     parent_id: str | None = None
     step: str | None = None
     item: str | None = None
+    next_attempt: datetime | None = None
 
     @property
     def duration(self) -> float | None:

@@ -92,6 +92,66 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def default_zone() -> str:
+    """The default zone, checked once here so a bad ``$CRONFLOW_TIMEZONE`` is one error."""
+    from cronflow.cli.config import verb_settings
+    from cronflow.core.schedule import resolve_zone
+    from cronflow.errors import CronflowError
+
+    name = verb_settings().timezone
+    try:
+        resolve_zone(name)
+    except CronflowError as exc:
+        raise CronflowError(f"default time zone ($CRONFLOW_TIMEZONE): {exc}") from None
+    return name
+
+
+def parse_time_flag(flag: str, text: str, *, past: bool = False, tz: str | None = None) -> datetime:
+    """The instant a person meant by ``text`` for option ``flag`` (SPEC 13: ISO 8601,
+    ``05:26``, ``3m``, ``in 3 minutes``, ``tomorrow 09:00``, ...), wall times in ``tz``,
+    else the default zone; ``past`` for a flag that looks back (``--since``)."""
+    from cronflow.core.humantime import parse_human_time
+    from cronflow.core.schedule import resolve_zone
+    from cronflow.errors import CronflowError
+
+    try:
+        return parse_human_time(text, now=now(), zone=resolve_zone(tz or default_zone()), past=past)
+    except CronflowError as exc:
+        raise CronflowError(f"{flag}: {exc}") from None
+
+
+def definition_names(jobs: Path) -> list[str]:
+    """The names of the job and flow files in ``jobs`` (for "did you mean")."""
+    from cronflow.shell.loader import job_files
+
+    return [path.stem for path in job_files(jobs)] if jobs.is_dir() else []
+
+
+def unknown_name_error(name: str, jobs: Path, *, what: str = "job or flow",
+                       extra: list[str] | None = None) -> Exception:
+    """The error for a name that is no job or flow in ``jobs``, with "did you mean"."""
+    from cronflow.core.suggest import did_you_mean
+    from cronflow.errors import NotFoundError
+
+    return NotFoundError(f"no {what} named {name!r} in {jobs}"
+                         f"{did_you_mean(name, definition_names(jobs) + (extra or []))}")
+
+
+def warn_undeclared_params(definition: Any, values: dict[str, str]) -> None:
+    """One warning line for ``-p`` keys ``definition`` neither declares in ``[params]``
+    nor reads through a ``foreach = "params.NAME"``; they are passed all the same (a
+    script may read ``$CRONFLOW_PARAM_*`` without declaring it)."""
+    declared = set(definition.params)
+    for step in getattr(definition, "steps", ()):
+        if isinstance(step.foreach, str) and step.foreach.startswith("params."):
+            declared.add(step.foreach.removeprefix("params."))
+    extra = sorted(set(values) - declared)
+    if extra:
+        names = ", ".join(sorted(declared)) or "none"
+        click.echo(f"warning: {definition.kind} {definition.name} declares no parameter "
+                   f"{', '.join(repr(k) for k in extra)} (declared: {names}); passed anyway", err=True)
+
+
 def load_definition(name: str, jobs: Path) -> Any:
     """The job or flow called ``name`` in ``jobs`` (a CronflowError names what is wrong)."""
     from cronflow.api import find_definition

@@ -102,20 +102,25 @@ def _existing_names(target: Path) -> tuple[set[str], dict[tuple[str, str], str]]
 
 
 def _checker(out: Path):
-    """Validate a rendered file exactly as ``cronflow check`` would."""
+    """Validate a rendered file exactly as ``cronflow check`` would (the same plugin check,
+    with its deadline)."""
+    import logging
+
     from cronflow.core.definition.job import check_definition
     from cronflow.cli.config import verb_settings
-    from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
+    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.plugins.validation import PluginChecker
 
     now = common.now()
-    zone = verb_settings().timezone
-    registry = build_registry(get_plugin_manager())
+    settings = verb_settings()
+    checker = PluginChecker(build_registry(get_plugin_manager()), logging.getLogger("cronflow.check"),
+                            timeout=settings.plugin_timeout)
 
     def check(file_name: str, text: str) -> str | None:
         definition, errors = check_definition(str(out / file_name), text, now=now,
-                                              default_timezone=zone)
+                                              default_timezone=settings.timezone)
         if not errors and definition is not None:
-            errors = check_plugin_names(definition, registry)
+            errors = checker.check_all([definition]).get(definition.path, [])
         if errors:
             return errors[0].message
         return None

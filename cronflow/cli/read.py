@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,16 +26,7 @@ if TYPE_CHECKING:
 
 
 def _default_zone() -> str:
-    """The default zone, checked once here so a bad ``$CRONFLOW_TIMEZONE`` is one error."""
-    from cronflow.cli.config import verb_settings
-    from cronflow.core.schedule import resolve_zone
-
-    name = verb_settings().timezone
-    try:
-        resolve_zone(name)
-    except CronflowError as exc:
-        raise CronflowError(f"default time zone ($CRONFLOW_TIMEZONE): {exc}") from None
-    return name
+    return common.default_zone()
 
 
 # -- check ---------------------------------------------------------------------------------
@@ -93,14 +84,30 @@ def _not_yet_reported(found: list[ConfigError], reported: list[ConfigError]) -> 
 
 
 def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
-    """Unknown notifier / retry policy / trigger names (against the installed plugins)."""
-    from cronflow.plugins import build_registry, check_plugin_names, get_plugin_manager
+    """Unknown notifier / retry policy / trigger names (against the installed plugins) and
+    tables a plugin's ``validate`` refuses: the daemon's own check (one deadline,
+    ``plugin_timeout``; a plugin that hangs is reported and its file passes unchecked)."""
+    import logging
 
-    registry = build_registry(get_plugin_manager())
-    errors: list[ConfigError] = []
-    for definition in definitions.values():
-        errors.extend(check_plugin_names(definition, registry))
-    return errors
+    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.plugins.validation import PluginChecker
+
+    checker = PluginChecker(build_registry(get_plugin_manager()), logging.getLogger("cronflow.check"),
+                            timeout=_plugin_timeout())
+    found = checker.check_all(definitions.values())
+    return [error for definition in definitions.values() for error in found.get(definition.path, ())]
+
+
+def _plugin_timeout() -> float:
+    """``plugin_timeout`` of cronflow.toml (the default when the file has errors: check
+    reports those itself)."""
+    from cronflow.cli.config import verb_settings
+    from cronflow.plugins.dispatch import DEFAULT_TIMEOUT
+
+    try:
+        return float(verb_settings().plugin_timeout)
+    except CronflowError:
+        return DEFAULT_TIMEOUT
 
 
 # -- next ----------------------------------------------------------------------------------
@@ -110,9 +117,9 @@ def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
 @click.argument("target", metavar="SCHEDULE_OR_JOB", shell_complete=complete_definition_names)
 @click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many fire times to show.")
-@click.option("--after", metavar="ISO8601", default=None,
-              help="Evaluate as if loaded at this instant (default: now). Without an offset "
-                   "it is read in the schedule's time zone.")
+@click.option("--after", metavar="TIME", default=None,
+              help="Evaluate as if loaded at this instant (default: now): ISO 8601, 05:26, 3h, "
+                   "'tomorrow 09:00', 'monday'... A wall time is read in --tz, else the schedule's zone.")
 @click.option("--tz", "tz", metavar="ZONE", default=None,
               help="Time zone of an expression (default: $CRONFLOW_TIMEZONE or the system "
                    "zone); for a job, only the zone the times are shown in.")
@@ -140,7 +147,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
         exprs = (target,)
     zone = resolve_zone(zone_name)
     shown_zone = resolve_zone(tz) if tz and definition is not None else zone
-    start = _parse_after(after, zone) if after else common.now()
+    start = common.parse_time_flag("--after", after, tz=tz or zone_name) if after else common.now()
     anchor = start
     if definition is not None and after is None:
         # a job's relative "once" forms count from when the daemon first loaded it
@@ -158,7 +165,13 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     except ScheduleError as exc:
         if definition is None and JOB_NAME.match(target) and not any(c.isdigit() for c in target):
             # a lone word is more likely a mistyped job name than a schedule
-            raise CronflowError(f"no job or flow named {target!r} in {common.resolve_jobs_dir(jobs_dir)}, "
+            from cronflow.core.suggest import did_you_mean
+
+            jobs = common.resolve_jobs_dir(jobs_dir)
+            hint = did_you_mean(target, common.definition_names(jobs))
+            if hint:
+                raise CronflowError(f"no job or flow named {target!r} in {jobs}{hint}") from None
+            raise CronflowError(f"no job or flow named {target!r} in {jobs}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
     for expr in exprs:  # e.g. croniter's seconds-last order: said before the times it gives
@@ -180,7 +193,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
 
 def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
     from cronflow.shell.paths import state_dir
-    from cronflow.shell.store import read_list_state
+    from cronflow.shell.liststate import read_list_state
 
     return read_list_state(state_dir(None, jobs=jobs), now=now).anchors.get(name)
 
@@ -199,17 +212,6 @@ def _find_definition(target: str, flag: Path | None) -> Definition | None:
     return find_definition(target, directory, now=common.now(), default_timezone=_default_zone())
 
 
-def _parse_after(text: str, zone: Any) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CronflowError(f"--after: {text!r} is not an ISO 8601 timestamp such as "
-                            "2026-03-29T01:30:00+01:00") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value
-
-
 # -- list ----------------------------------------------------------------------------------
 
 
@@ -219,54 +221,25 @@ def _parse_after(text: str, zone: Any) -> datetime:
 @click.option("--json", "json_", is_flag=True, help="Print one JSON array of objects.")
 @jobs_dir_option
 def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
-    """List jobs and flows: schedule, time zone, next fire, tags, load errors."""
-    from cronflow.core.present.listing import build_rows
+    """List jobs and flows as `systemctl list-timers` does: schedule, next start and time
+    left, last run and time passed, its result, tags; soonest first."""
+    from cronflow.core.present.listing import build_rows, daemon_errors
+    from cronflow.core.present.listtable import list_table
     from cronflow.shell.loader import load_dir
 
     from cronflow.shell.paths import state_dir
-    from cronflow.shell.store import read_list_state
+    from cronflow.shell.liststate import read_list_state
 
     now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
     result = load_dir(jobs, now=now, default_timezone=zone)
-    # last run, state, paused/running and "once" anchors from the state dir (cronflow.shell.store)
+    # last run, state, paused/running, "once" anchors and the daemon's load errors
     known = read_list_state(state_dir(None, jobs=jobs), now=now)
-    rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors)
+    rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors,
+                      daemon=daemon_errors(known.load_errors))
     known.annotate(rows)
     if json_:
         # no indent: an indent forces json's pure-Python encoder (10,000 rows, 0.4 s)
         click.echo(json.dumps(rows))
         return
-    click.echo(_list_text(rows))
-
-
-def _list_text(rows: list[dict[str, Any]]) -> str:
-    from cronflow.core.present.text import format_span, format_table
-
-    if not rows:
-        return "no jobs or flows"
-    table = []
-    errors = []
-    for row in rows:
-        if row["error"] is not None and row["kind"] is None:
-            errors.extend(row.get("errors") or [row["error"]])
-            table.append([row["name"], "error", "-", "-", "-", "-", "-", "-"])
-            continue
-        if not row["enabled"]:
-            when, due = "disabled", "-"
-        elif row["next"] is None:
-            when, due = "-", "-"
-        else:
-            span = format_span(row["due_in"])
-            when, due = row["next"].replace("T", " "), span if span == "now" else f"in {span}"
-        last = row.get("last_state") or "-"
-        if row.get("running"):
-            last += ", running"
-        if row.get("paused"):
-            last += ", paused"
-        table.append([row["name"], row["kind"], row["schedule"] or "-", row["timezone"],
-                      when, due, ",".join(row["tags"]) or "-", last])
-    text = format_table(["NAME", "KIND", "SCHEDULE", "TZ", "NEXT", "DUE", "TAGS", "LAST"], table)
-    if errors:
-        text += "\n\nerrors:\n" + "\n".join(f"  {error}" for error in errors)
-    return text
+    click.echo(list_table(rows, now=now))

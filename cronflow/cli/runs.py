@@ -10,35 +10,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cronflow.cli.common import (EXIT_CANCELLED, jobs_dir_option, load_definition, log_of, now, open_history, parse_params,
-                                 resolve_dirs, state_dir_option)
+                                 parse_time_flag, resolve_dirs, state_dir_option, unknown_name_error,
+                                 warn_undeclared_params)
+from cronflow.errors import CronflowError
 from cronflow.cli.foreground import foreground_context, foreground_flow, job_exit_status
 from cronflow.cli.completion import complete_definition_names, complete_run_ids, complete_tags
-
-
-def _parse_when(text: str, *, future: bool) -> datetime:
-    """An ISO 8601 instant, or a duration counted from now (ahead or back)."""
-    from cronflow.durations import parse_duration
-    from cronflow.errors import CronflowError
-
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            seconds = parse_duration(text)
-        except CronflowError:
-            raise click.BadParameter(f"expected an ISO 8601 time or a duration such as 2h, got {text!r}") from None
-        delta = timedelta(seconds=seconds)
-        return now() + delta if future else now() - delta
-    if instant.tzinfo is None:
-        instant = instant.astimezone()  # local time, as a person typing it means
-    return instant.astimezone(timezone.utc)
 
 
 # --- daemon ----------------------------------------------------------------------------
@@ -76,6 +58,7 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
     definition = load_definition(name, jobs)
+    warn_undeclared_params(definition, values)
     ctx = foreground_context(state)
     try:
         if isinstance(definition, Flow):
@@ -95,13 +78,23 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
 # --- control requests ------------------------------------------------------------------
 
 
-def _submit(state: Path, kind: str, **fields: Any) -> None:
+def _submit(state: Path, kind: str, **fields: Any) -> str:
     """Spool a request for the daemon, stamped with one clock read (its time and its
-    place in the arrival order)."""
-    from cronflow.shell.spool import Request, submit
+    place in the arrival order); its id (in the daemon's log when it acts on it)."""
+    from cronflow.shell.spool import Request, request_id, submit
 
     now_ns = time.time_ns()
-    submit(state, Request(kind=kind, requested=now_ns / 1e9, **fields), now_ns=now_ns)
+    return request_id(submit(state, Request(kind=kind, requested=now_ns / 1e9, **fields), now_ns=now_ns))
+
+
+def _daemon_note(state: Path) -> str:
+    """What to add when no daemon serves ``state``: the request waits for one."""
+    from cronflow.shell.daemon.instance import running
+
+    if running(state) is False:
+        return (f"; no daemon is running on {state}: the request waits in its spool until one starts"
+                " (cronflow daemon, or systemctl start cronflow)")
+    return ""
 
 
 @click.command()
@@ -113,9 +106,24 @@ def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: 
     """Ask the daemon to fire a job or flow now (kept until the daemon runs)."""
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    load_definition(name, jobs)
-    _submit(state, "force", target=name, params=values)
-    click.echo(f"requested a run of {name}")
+    warn_undeclared_params(load_definition(name, jobs), values)
+    request = _submit(state, "force", target=name, params=values)
+    click.echo(f"requested a run of {name} (request {request}){_daemon_note(state)}")
+
+
+def _check_target(target: str, by_tag: bool, jobs: Path) -> None:
+    """An unknown job or tag is an error (with "did you mean"), not a silent no-op."""
+    if not by_tag:
+        load_definition(target, jobs)
+        return
+    from cronflow.core.suggest import did_you_mean
+    from cronflow.errors import NotFoundError
+    from cronflow.shell.loader import load_dir
+
+    tags = {tag for d in load_dir(jobs, now=now()).definitions.values() for tag in d.tags} if jobs.is_dir() else set()
+    if target not in tags:
+        known = f" (tags: {', '.join(sorted(tags))})" if tags and not did_you_mean(target, tags) else ""
+        raise NotFoundError(f"no job or flow tagged {target!r} in {jobs}{did_you_mean(target, tags)}{known}")
 
 
 def _target(name: str | None, tag: str | None) -> tuple[str, bool]:
@@ -127,7 +135,9 @@ def _target(name: str | None, tag: str | None) -> tuple[str, bool]:
 @click.command()
 @click.argument("name", required=False, shell_complete=complete_definition_names)
 @click.option("--tag", default=None, help="Pause every job with this tag.", shell_complete=complete_tags)
-@click.option("--until", "until", default=None, help="ISO 8601 time or duration (e.g. 2h); default: until resumed.")
+@click.option("--until", "until", metavar="TIME", default=None,
+              help="When the pause ends: ISO 8601, 05:26, 2h, 'in 3 minutes', 'tomorrow 09:00', "
+                   "'monday'...; default: until resumed.")
 @jobs_dir_option
 @state_dir_option
 def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path | None,
@@ -136,11 +146,15 @@ def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path |
     from cronflow.core.records import to_iso
 
     target, by_tag = _target(name, tag)
-    end = _parse_when(until, future=True) if until else None
-    _, state = resolve_dirs(jobs_dir, state_dir)
-    _submit(state, "pause", target=target, by_tag=by_tag, until=to_iso(end))
+    end = parse_time_flag("--until", until) if until else None
+    if end is not None and end <= now():
+        raise CronflowError(f"--until: {until!r} is in the past ({to_iso(end)})")
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
+    _check_target(target, by_tag, jobs)
+    request = _submit(state, "pause", target=target, by_tag=by_tag, until=to_iso(end))
     what = f"jobs tagged {target}" if by_tag else target
-    click.echo(f"pausing {what}" + (f" until {to_iso(end)}" if end else ""))
+    click.echo(f"pausing {what}" + (f" until {to_iso(end)}" if end else "")
+               + f" (request {request}){_daemon_note(state)}")
 
 
 @click.command()
@@ -151,9 +165,10 @@ def pause(name: str | None, tag: str | None, until: str | None, jobs_dir: Path |
 def resume(name: str | None, tag: str | None, jobs_dir: Path | None, state_dir: Path | None) -> None:
     """Resume a paused job, or every job with a tag."""
     target, by_tag = _target(name, tag)
-    _, state = resolve_dirs(jobs_dir, state_dir)
-    _submit(state, "resume", target=target, by_tag=by_tag)
-    click.echo(f"resuming {f'jobs tagged {target}' if by_tag else target}")
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
+    _check_target(target, by_tag, jobs)
+    request = _submit(state, "resume", target=target, by_tag=by_tag)
+    click.echo(f"resuming {f'jobs tagged {target}' if by_tag else target} (request {request}){_daemon_note(state)}")
 
 
 @click.command()
@@ -181,7 +196,8 @@ def cancel(run_id: str, jobs_dir: Path | None, state_dir: Path | None) -> None:
 @click.command()
 @click.argument("job", required=False, shell_complete=complete_definition_names)
 @click.option("--status", "status", default=None, help="Only runs in this state (e.g. failed, skipped).")
-@click.option("--since", default=None, help="ISO 8601 time or a duration ago (e.g. 1d).")
+@click.option("--since", metavar="TIME", default=None,
+              help="Runs since: ISO 8601, a duration ago (1d), 'yesterday', 'monday', 05:26...")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many runs.")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON array, newest first.")
 @click.option("--gantt", is_flag=True, help="With a flow RUN_ID: draw the steps as bars on a time axis.")
@@ -197,8 +213,8 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
     if status is not None and status not in {s.value for s in RunState}:
         raise click.BadParameter(f"{status!r} is not one of {', '.join(s.value for s in RunState)}",
                                  param_hint="--status")
-    start = _parse_when(since, future=False) if since else None
-    _, state = resolve_dirs(jobs_dir, state_dir)
+    start = parse_time_flag("--since", since, past=True) if since else None
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
     if not (state / DB_NAME).exists():
         click.echo("[]" if json_ else "no runs yet")
         return
@@ -212,6 +228,8 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
             return
         runs = store.list_runs(job=job, states=[status] if status else None, since=start, limit=limit,
                                top_level=True)
+        if job is not None and not runs and not store.list_runs(job=job, limit=1):
+            _known_job(job, jobs, store)
         rows = [run_to_json(run, flow_steps(store, run.id) if run.kind == "flow" else None)
                 for run in runs]
     finally:
@@ -222,58 +240,118 @@ def history(job: str | None, status: str | None, since: str | None, limit: int, 
     click.echo(_history_text(rows))
 
 
+def _known_job(name: str, jobs: Path, store: Any) -> None:
+    """``history NAME`` of a name that is no job or flow in the jobs dir, in the history
+    or as a run id: an error with "did you mean" (a typo must not read as "no runs")."""
+    from cronflow.shell.loader import find_definition
+
+    if jobs.is_dir() and find_definition(name, jobs, now=now()) is not None:
+        return
+    raise unknown_name_error(name, jobs, what="job, flow or run", extra=list(store.last_runs()))
+
+
 def _history_text(rows: list[dict[str, Any]]) -> str:
-    from cronflow.core.present.text import format_table
+    from cronflow.core.present.history import history_table
 
-    if not rows:
-        return "no runs"
-
-    def when(value: str | None) -> str:
-        if value is None:
-            return "-"
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-    table = [[row["id"][:12], row["job"], row["state"], row["reason"] or "-", str(row["attempt"]),
-              when(row["nominal"]), when(row["started"]),
-              "-" if row["duration"] is None else f"{row['duration']:.1f}s",
-              "-" if row["exit_code"] is None else str(row["exit_code"])] for row in rows]
-    return format_table(["ID", "JOB", "STATE", "REASON", "TRY", "NOMINAL", "STARTED", "TOOK", "EXIT"], table)
+    return history_table(rows, now=now())
 
 
 @click.command()
-@click.argument("run_id", shell_complete=complete_run_ids)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing output until the run ends.")
+@click.argument("target", metavar="RUN_ID|JOB", shell_complete=complete_run_ids)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing output until the run ends, then its final state.")
 @click.option("--attempt", type=int, default=None, metavar="N",
               help="Only attempt N (a flow run: its steps' attempt N; a step: that attempt of the step).")
 @jobs_dir_option
 @state_dir_option
-def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None,
+def logs(target: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None,
          attempt: int | None = None) -> None:
-    """Show (or follow) the log of a run (a unique id prefix is enough)."""
-    _, state = resolve_dirs(jobs_dir, state_dir)
+    """Show (or follow) the log of a run (a unique id prefix is enough), of a job's latest
+    run, or of a flow run's steps in order, each headed."""
+    jobs, state = resolve_dirs(jobs_dir, state_dir)
     store = open_history(state)
     try:
-        found = store.get_run(run_id)
+        found = _log_target(store, target, jobs)
         if attempt is not None:
             from cronflow.cli.flows import print_attempt
 
             print_attempt(store, found, attempt, state=state, follow=follow)
-            return
-        path = log_of(found, state)
-        if path is None:
-            return  # it ran and printed nothing
-        out = sys.stdout.buffer
-        offset = 0
-        while True:
-            offset = _copy_from(path, offset, out)
-            if not follow or found.state.terminal:
-                break
-            time.sleep(0.2)
-            found = store.get_run(found.id)
-        if offset:
-            _copy_from(path, offset, out)
+        elif found.kind == "flow":
+            _flow_logs(store, found, state=state, follow=follow)
+        else:
+            out = sys.stdout.buffer
+            offset = 0
+            while True:
+                done = not follow or found.state.terminal  # seen before the read: the last read is whole
+                waiting = follow and found.started is None and not done  # queued: no log yet
+                path = None if waiting else log_of(found, state)
+                if path is not None:
+                    offset = _copy_from(path, offset, out)
+                if done:
+                    break
+                time.sleep(0.2)
+                found = store.get_run(found.id)
+        if follow:
+            _final_line(store.get_run(found.id))
     finally:
         store.close()
+
+
+def _log_target(store: Any, target: str, jobs: Path) -> Any:
+    """The run ``logs TARGET`` is about: a job or flow with runs of its own means its
+    latest run (as ``history NAME``); else a run id or unique prefix; else an error with
+    "did you mean"."""
+    from cronflow.errors import NotFoundError
+
+    latest = store.list_runs(job=target, limit=1, top_level=True)
+    if latest:
+        return latest[0]
+    try:
+        return store.get_run(target)
+    except NotFoundError:
+        from cronflow.shell.loader import find_definition
+
+        if jobs.is_dir() and find_definition(target, jobs, now=now()) is not None:
+            raise CronflowError(f"{target} has no runs yet") from None
+        raise unknown_name_error(target, jobs, what="run, job or flow", extra=list(store.last_runs())) from None
+
+
+def _flow_logs(store: Any, flow_run: Any, *, state: Path, follow: bool) -> None:
+    """Every step run's log (every attempt) in the order they started, each headed by a
+    ``==> step attempt N (state) run ID <==`` line; with ``follow``, until the flow ends."""
+    from cronflow.cli.flows import flow_steps
+    from cronflow.core.present.gantt import step_label
+
+    out = sys.stdout.buffer
+    offsets: dict[str, int] = {}
+    while True:
+        ended = flow_run.state.terminal  # seen before the read: the last pass is whole
+        for row in flow_steps(store, flow_run.id):
+            if row.started is None:
+                continue  # not begun (or never will: `history RUN_ID` shows why): no log
+            if row.id not in offsets:
+                gap = b"\n" if offsets else b""
+                out.write(gap + f"==> {step_label(row)} attempt {row.attempt} ({row.state.value}) "
+                                f"run {row.id} <==\n".encode())
+                out.flush()
+                offsets[row.id] = 0
+            path = log_of(row, state)
+            if path is not None:
+                offsets[row.id] = _copy_from(path, offsets[row.id], out)
+        if not offsets and not follow:
+            click.echo(f"flow run {flow_run.id} has no steps that ran yet", err=True)
+        if ended or not follow:
+            return
+        time.sleep(0.2)
+        flow_run = store.get_run(flow_run.id)
+
+
+def _final_line(run: Any) -> None:
+    """The line ``--follow`` ends with: how the run ended (on stderr, so the log on
+    stdout stays the run's own output)."""
+    detail = f", exit {run.exit_code}" if run.exit_code is not None else ""
+    reason = f": {run.reason}" if run.reason and not run.state.ok else ""
+    took = f" after {run.duration:.1f}s" if run.duration is not None else ""
+    click.echo(f"==> run {run.id} ({run.job}) {run.state.value}{detail}{took}{reason} <==", err=True)
 
 
 def _copy_from(path: Path, offset: int, out: Any) -> int:

@@ -1,4 +1,4 @@
-"""The life of one run as pure state changes: queued -> running -> (retry wait) -> final.
+"""The life of one run as pure state changes: queued -> running -> (retrying -> running)* -> final.
 
 Each function takes a :class:`~cronflow.model.Run` and the instant ``now`` (never read
 from a clock here) and returns the new Run; the shell runner (``shell/run/job.py``)
@@ -40,8 +40,10 @@ def attempt(run: Run, number: int) -> Run:
 
 
 def start(run: Run, started: datetime, pid: int) -> Run:
-    """The attempt's process is running. ``started`` stays the first attempt's."""
-    return replace(run, state=RunState.RUNNING, pid=pid, started=run.started or started, reason=None)
+    """The attempt's process is running. ``started`` stays the first attempt's; what the
+    previous attempt left (its end, exit code, the retry wait) is cleared."""
+    return replace(run, state=RunState.RUNNING, pid=pid, started=run.started or started, reason=None,
+                   ended=None, exit_code=None, next_attempt=None)
 
 
 def spawn_failed(run: Run, started: datetime, now: datetime) -> Run:
@@ -69,9 +71,20 @@ def retryable(run: Run, *, stopping: bool = False) -> bool:
     return run.state.failure and not stopping
 
 
+def retrying(run: Run, now: datetime, next_attempt: datetime) -> Run:
+    """The ended attempt of ``run`` failed and the next one starts at ``next_attempt``
+    (never before ``now``): ``retrying``, not ended, no process. The reason says which
+    attempt ended how; its exit code stays until the next attempt starts (:func:`start`).
+    ValueError when the attempt did not fail (only a failure is retried)."""
+    if not run.state.failure:
+        raise ValueError(f"run {run.id}: a {run.state.value} attempt is not retried")
+    return replace(run, state=RunState.RETRYING, reason=f"attempt {run.attempt} {run.state.value}",
+                   ended=None, pid=None, next_attempt=max(now, next_attempt))
+
+
 def cancel(run: Run, now: datetime, reason: str = "cancelled") -> Run:
     """Stopped by a cancel (while waiting for a retry, or interrupted by its host)."""
-    return replace(run, state=RunState.CANCELLED, reason=reason, ended=now)
+    return replace(run, state=RunState.CANCELLED, reason=reason, ended=now, next_attempt=None)
 
 
 def interrupt(run: Run, now: datetime) -> Run:
@@ -82,7 +95,7 @@ def interrupt(run: Run, now: datetime) -> Run:
 def lose(run: Run, now: datetime, reason: str) -> Run:
     """The run's process is gone and its exit status with it (the daemon that watched it
     died), or it was queued and never started: ``lost``."""
-    return replace(run, state=RunState.LOST, reason=reason, ended=now)
+    return replace(run, state=RunState.LOST, reason=reason, ended=now, next_attempt=None)
 
 
 def finish_hook(run: Run) -> tuple[str, str]:

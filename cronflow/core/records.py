@@ -15,7 +15,7 @@ from cronflow.model import JobState, Run, RunState
 
 RUN_FIELDS = tuple(f.name for f in fields(Run))
 COLUMNS = (*RUN_FIELDS, "lock_path", "created")
-TIME_FIELDS = ("nominal", "started", "ended")
+TIME_FIELDS = ("nominal", "started", "ended", "next_attempt")
 
 # a run's column values (:func:`encode_run`)
 EncodedRun = tuple[Any, ...]
@@ -109,7 +109,7 @@ def run_to_json(run: Run, steps: Sequence[Run] | None = None) -> dict[str, Any]:
         "started": to_iso(run.started), "ended": to_iso(run.ended), "exit_code": run.exit_code,
         "duration": run.duration, "pid": run.pid, "params": dict(run.params),
         "log_path": run.log_path, "trigger": run.trigger, "parent_id": run.parent_id,
-        "step": run.step, "item": run.item,
+        "step": run.step, "item": run.item, "next_attempt": to_iso(run.next_attempt),
     }
     if steps is not None:
         data["steps"] = [run_to_json(step) for step in steps]

@@ -8,7 +8,7 @@ the line of its table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cronflow.core.definition.keylines import point_at_keys
@@ -20,10 +20,20 @@ if TYPE_CHECKING:
     from cronflow.plugins.manager import Registered, Registry
 
 
-def check_plugin_names(defn: Job | Flow, registry: Registry) -> list[ConfigError]:
+# how one ``validate(config)`` is called: the message of its refusal, or None
+Validate = Callable[["Registered", Mapping[str, Any]], "str | None"]
+
+
+def check_plugin_names(defn: Job | Flow, registry: Registry, *,
+                       validate: Validate | None = None) -> list[ConfigError]:
     """Errors for every ``via``, retry ``policy`` and trigger ``kind`` that no installed
     plugin provides (with the available names), and for tables an object's
-    ``validate(config)`` refuses; each at the line of its table."""
+    ``validate(config)`` refuses; each at the line of its table.
+
+    ``validate`` calls one object's validate (default: :func:`call_validate`, here and
+    now); :mod:`cronflow.plugins.validation` passes its own to guard against hung plugins.
+    """
+    validate = validate or call_validate
     # (what, table of that kind, name used, its config, line, how to name it in a message)
     uses: list[tuple[str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
     for spec in defn.notify:
@@ -40,7 +50,7 @@ def check_plugin_names(defn: Job | Flow, registry: Registry) -> list[ConfigError
         registered = table.get(name)
         if registered is None:
             errors.append(ConfigError(defn.path, line, _unknown(what, name, table)))
-        elif (problem := _validate(registered, config)) is not None:
+        elif (problem := validate(registered, config)) is not None:
             errors.append(ConfigError(defn.path, line, f"{label}: {problem}"))
     return point_at_keys(errors, defn)  # at the key a refusal names, not its table
 
@@ -64,7 +74,26 @@ def _unknown(what: str, name: str, table: Mapping[str, Registered]) -> str:
     return f"unknown {what} {name!r}{did_you_mean(name, table)} (available: {available})"
 
 
-def _validate(registered: Registered, config: Mapping[str, Any]) -> str | None:
+def has_validate(registered: Registered) -> bool:
+    """Whether the registered object has a ``validate(config)`` to call."""
+    return callable(getattr(registered.obj, "validate", None))
+
+
+def plugins_to_validate(defn: Job | Flow, registry: Registry) -> list[Registered]:
+    """The registered objects with a ``validate`` that checking ``defn`` calls."""
+    found: list[Registered] = []
+    tables = ([(registry.notifiers, spec.via) for spec in defn.notify]
+              + [(registry.triggers, trig.kind) for trig in defn.triggers]
+              + [(registry.retry_policies, retry.policy) for retry, _ in _retries(defn)])
+    for table, name in tables:
+        registered = table.get(name)
+        if registered is not None and has_validate(registered):
+            found.append(registered)
+    return found
+
+
+def call_validate(registered: Registered, config: Mapping[str, Any]) -> str | None:
+    """Call ``registered.obj.validate(config)``: the message of its refusal, or None."""
     validate = getattr(registered.obj, "validate", None)
     if not callable(validate):
         return None

@@ -45,6 +45,12 @@ class Request:
     path: Path | None = None
 
 
+def request_id(path: Path) -> str:
+    """The short id of the request spooled at ``path`` (the random part of its name)."""
+    parts = path.name.split("-")
+    return parts[1] if len(parts) >= 3 else path.stem
+
+
 def submit(state_dir: Path, request: Request, *, now_ns: int) -> Path:
     """Write ``request`` atomically into the spool (the state dir 0700, the spool 0700,
     the file 0600); return its path. ``now_ns`` (POSIX nanoseconds) starts the file's

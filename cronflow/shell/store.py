@@ -20,7 +20,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,9 @@ from cronflow.model import JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
+from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
+from cronflow.shell.migrate import add_missing_columns
 
 DB_NAME = "cronflow.db"
 
@@ -97,6 +98,9 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            add_missing_columns(self._db)
+            # each scheduled fire recorded once; how many are twice already (then unguarded)
+            self.duplicate_fires = fireguard.guard(self._db)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
@@ -162,16 +166,21 @@ class Store:
 
     # --- runs ---------------------------------------------------------------------------
 
-    def insert_run(self, run: Run, *, created: datetime, lock_path: str | None = None) -> None:
-        """Insert a new run row; ``created`` orders the history."""
-        self.insert_runs([run], lock_paths=[lock_path], created=created)
+    def insert_run(self, run: Run, *, created: datetime, lock_path: str | None = None) -> bool:
+        """Insert a new run row; ``created`` orders the history. Whether it was inserted
+        (not when it is a scheduled fire already recorded: see :meth:`insert_runs`)."""
+        return not self.insert_runs([run], lock_paths=[lock_path], created=created)
 
     def insert_runs(self, runs: Sequence[Run], *, created: datetime, lock_paths: Sequence[str | None] | None = None,
-                    encoded: Sequence[EncodedRun | None] | None = None) -> None:
+                    encoded: Sequence[EncodedRun | None] | None = None) -> list[str]:
         """Insert several new run rows in one transaction. ``encoded`` may hold a run's
-        :func:`encode_run` worked out earlier (the daemon prepares its fires ahead)."""
-        self._write(f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})",
-                    encode_rows(runs, created, lock_paths, encoded), many=True)
+        :func:`encode_run` worked out earlier (the daemon prepares its fires ahead).
+
+        A scheduled fire already recorded (same job and nominal time) is not recorded
+        again: the ids of the rows left out for that are returned (none, normally)."""
+        with self.batch():
+            return fireguard.insert(self._db, f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS})",
+                                    encode_rows(runs, created, lock_paths, encoded), guarded=not self.duplicate_fires)
 
     def upsert_run(self, run: Run, *, now: datetime, lock_path: str | None = None) -> None:
         """Write ``run``: a new row (``created`` = ``now``) or every field of its row."""
@@ -239,7 +248,8 @@ class Store:
         return [decode_run(row) for row in self._query(sql, args)]
 
     def unfinished_runs(self) -> list[Run]:
-        """Rows still ``queued`` or ``running`` (what a starting daemon reconciles)."""
+        """Rows still ``queued``, ``running`` or ``retrying`` (what a starting daemon
+        reconciles)."""
         return self.list_runs(states=[state.value for state in RunState.matching(lambda s: not s.terminal)])
 
     def last_runs(self) -> dict[str, Run]:
@@ -250,7 +260,7 @@ class Store:
         return {row["job"]: decode_run(row) for row in rows}
 
     def running_jobs(self) -> dict[str, int]:
-        """Job name -> number of runs queued or running (steps excluded)."""
+        """Job name -> number of runs queued, running or retrying (steps excluded)."""
         rows = self._query("SELECT job, count(*) AS n FROM runs WHERE state IN "
                            f"{_UNFINISHED_SQL} AND kind != 'step' GROUP BY job")
         return {row["job"]: row["n"] for row in rows}
@@ -263,23 +273,31 @@ class Store:
         return RunState(rows[0]["state"]) if rows else None
 
     def list_overview(self, now: datetime) -> dict[str, dict[str, Any]]:
-        """Per job: ``last_run`` (ISO), ``last_state``, ``paused`` and ``running`` (count),
-        for ``cronflow list``. Jobs with neither history nor state are absent."""
+        """Per job: ``last_run`` (ISO: started, else nominal), ``last_started``,
+        ``last_ended``, ``last_state``, ``last_attempt``, ``paused``, ``paused_until``
+        and ``running`` (count), for ``cronflow list``. Jobs with neither history nor
+        state are absent."""
         overview: dict[str, dict[str, Any]] = {}
 
         def entry(name: str) -> dict[str, Any]:
-            return overview.setdefault(name, {"last_run": None, "last_state": None,
-                                              "paused": False, "running": 0})
+            return overview.setdefault(name, {"last_run": None, "last_started": None, "last_ended": None,
+                                              "last_state": None, "last_attempt": None, "paused": False,
+                                              "paused_until": None, "running": 0})
 
         for name, run in self.last_runs().items():
             item = entry(name)
             item["last_run"] = to_iso(run.started or run.nominal)
+            item["last_started"] = to_iso(run.started)
+            item["last_ended"] = to_iso(run.ended)
             item["last_state"] = run.state.value
+            item["last_attempt"] = run.attempt
         for name, count in self.running_jobs().items():
             entry(name)["running"] = count
         for state in self.job_states().values():
             if state.is_paused(now):
-                entry(state.job)["paused"] = True
+                item = entry(state.job)
+                item["paused"] = True
+                item["paused_until"] = to_iso(state.paused_until)
         return overview
 
     def retain(self, *, now: datetime, max_age: float = DEFAULT_KEEP_RUNS, max_per_job: int = 1000) -> int:
@@ -351,35 +369,3 @@ class Store:
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-@dataclass(frozen=True, slots=True)
-class ListState:
-    """What ``cronflow list`` adds from the state dir: the first-load anchors of the
-    jobs (so relative "once" schedules show their real next fire) and, per job, the
-    last run, its state, and whether it is paused or running."""
-
-    anchors: dict[str, datetime]
-    overview: dict[str, dict[str, Any]]
-
-    def annotate(self, rows: list[dict[str, Any]]) -> None:
-        """Add ``last_run``, ``last_state``, ``paused``, ``running`` to each row."""
-        for row in rows:
-            info = self.overview.get(row.get("name") or "", {})
-            row["last_run"] = info.get("last_run")
-            row["last_state"] = info.get("last_state")
-            row["paused"] = bool(info.get("paused", False))
-            row["running"] = int(info.get("running", 0))
-
-
-def read_list_state(state_dir: Path, *, now: datetime) -> ListState:
-    """The :class:`ListState` of a state dir (empty when there is no database yet)."""
-    path = Path(state_dir) / DB_NAME
-    if not path.exists():
-        return ListState(anchors={}, overview={})
-    store = Store(path)
-    try:
-        anchors = {name: s.anchor for name, s in store.job_states().items() if s.anchor is not None}
-        return ListState(anchors=anchors, overview=store.list_overview(now))
-    finally:
-        store.close()

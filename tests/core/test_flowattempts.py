@@ -112,7 +112,7 @@ def test_tree_shows_the_latest_attempt_first_and_the_earlier_marked_under_it():
 
 def test_gantt_draws_every_attempt_and_marks_the_earlier_ones():
     text = render_gantt(FLOW_RUN, ROWS, now=at(30), width=20)
-    bars = {line.split("│")[0].strip(): line for line in text.splitlines() if "│" in line}
+    bars = {line.split("│")[0].lstrip("* ").strip(): line for line in text.splitlines() if "│" in line}
     assert set(bars) == {"a", "b #1", "b #2", "c #1", "c #2"}
     assert bars["b #1"].endswith("earlier") and "X" not in bars["b #1"].split("│")[1]
     assert "█" in bars["b #2"].split("│")[1] and "earlier" not in bars["b #2"]

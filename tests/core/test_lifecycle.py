@@ -32,7 +32,7 @@ def test_each_state_formats_as_its_value(state: RunState) -> None:
 
 @pytest.mark.parametrize("state", list(RunState))
 def test_the_rules_of_each_state(state: RunState) -> None:
-    assert state.terminal is (state not in (RunState.QUEUED, RunState.RUNNING))
+    assert state.terminal is (state not in (RunState.QUEUED, RunState.RUNNING, RunState.RETRYING))
     assert state.ok is (state in OKS)
     assert state.failure is (state in FAILURES)
     assert not (state.ok and state.failure)
@@ -53,7 +53,15 @@ def test_lost_counts_as_a_failure_and_a_success_after_it_recovers() -> None:
 
 def test_matching_keeps_declaration_order() -> None:
     assert RunState.matching(lambda s: s.failure) == (RunState.FAILED, RunState.TIMED_OUT, RunState.LOST)
-    assert RunState.matching(lambda s: not s.terminal) == (RunState.QUEUED, RunState.RUNNING)
+    assert RunState.matching(lambda s: not s.terminal) == (RunState.QUEUED, RunState.RUNNING, RunState.RETRYING)
+
+
+def test_retrying_is_still_going_neither_an_outcome_nor_a_failure() -> None:
+    # a run waiting for its next attempt has not ended: it counts for overlap and
+    # `running`, can be cancelled, and reaches no finish hook or notification yet
+    state = RunState.RETRYING
+    assert (state.terminal, state.outcome, state.ok, state.failure) == (False, False, False, False)
+    assert not state.recovers(RunState.FAILED) and not RunState.SUCCEEDED.recovers(state)
 
 
 # --- queued -> running -> final --------------------------------------------------------------
@@ -105,6 +113,51 @@ def test_finish(code: int, timed_out: bool, cancelled: bool, state: RunState, re
 def test_only_a_failure_is_retried_and_never_while_stopping(state: RunState, stopping: bool) -> None:
     run = Run(id="r", job="j", state=state)
     assert lifecycle.retryable(run, stopping=stopping) is (state in FAILURES and not stopping)
+
+
+def failed_attempt(code: int = 1, **kw: object) -> Run:
+    return lifecycle.finish(lifecycle.start(queued(), NOW, 7), LATER, exit_code=code, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("ended", "reason"), [
+    (failed_attempt(1), "attempt 1 failed"),
+    (failed_attempt(-15, timed_out=True), "attempt 1 timed_out"),
+    (lifecycle.spawn_failed(queued(), NOW, LATER), "attempt 1 failed"),
+])
+def test_retrying_waits_for_the_next_attempt_without_an_end_or_a_process(ended: Run, reason: str) -> None:
+    due = LATER + timedelta(seconds=30)
+    run = lifecycle.retrying(ended, LATER, due)
+    assert (run.state, run.next_attempt, run.ended, run.pid, run.reason) == (RunState.RETRYING, due, None, None,
+                                                                             reason)
+    # what the attempt ended with stays readable until the next one starts
+    assert (run.exit_code, run.started, run.attempt) == (ended.exit_code, NOW, 1)
+
+
+def test_retrying_never_names_a_next_attempt_before_now() -> None:
+    assert lifecycle.retrying(failed_attempt(), LATER, NOW).next_attempt == LATER
+
+
+@pytest.mark.parametrize("state", [s for s in RunState if s not in FAILURES])
+def test_only_a_failed_attempt_waits_to_retry(state: RunState) -> None:
+    with pytest.raises(ValueError, match=f"a {state.value} attempt is not retried"):
+        lifecycle.retrying(Run(id="r", job="j", state=state), NOW, LATER)
+
+
+def test_the_next_attempts_start_clears_the_wait_and_what_the_last_attempt_left() -> None:
+    waiting = lifecycle.retrying(failed_attempt(), LATER, LATER + timedelta(seconds=3))
+    later = LATER + timedelta(seconds=3)
+    run = lifecycle.start(lifecycle.attempt(waiting, 2), later, 8)
+    assert (run.state, run.attempt, run.pid, run.next_attempt, run.ended, run.exit_code, run.reason) == (
+        RunState.RUNNING, 2, 8, None, None, None, None)
+    assert run.started == NOW  # the run started with its first attempt
+
+
+@pytest.mark.parametrize("end", [lambda run: lifecycle.cancel(run, LATER), lambda run: lifecycle.interrupt(run, LATER),
+                                 lambda run: lifecycle.lose(run, LATER, "gone")])
+def test_a_retry_wait_that_ends_leaves_no_next_attempt(end: object) -> None:
+    waiting = lifecycle.retrying(failed_attempt(), LATER, LATER + timedelta(seconds=30))
+    run = end(waiting)  # type: ignore[operator]
+    assert run.state.terminal and run.next_attempt is None and run.ended == LATER
 
 
 def test_cancel_and_interrupt() -> None:

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from test_chaos import TERMINAL, Daemon, Env, job_pids, long_requested, overlaps, process_alive, wait_for, write_atomic
+from test_chaos import (TERMINAL, Daemon, Env, job_pids, long_requested, mount_small_fs, overlaps, process_alive,
+                        wait_for, write_atomic)
 
 FAULTY_PLUGIN = '''
 import os
@@ -187,15 +188,11 @@ def test_sigkill_with_faulty_plugins_retry_waits_and_escaping_jobs_loses_nothing
 @pytest.fixture
 def small_state_dir(tmp_path: Path):
     """A state dir on a 2 MiB tmpfs, so that the disk fills within seconds."""
-    if os.geteuid() != 0:
-        pytest.skip("NEEDS ROOT: the full-disk fault mounts a small tmpfs as the state dir; "
-                    "run the suite as root (CI does) to cover it")
     state = tmp_path / "state"
     state.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"CANNOT MOUNT a tmpfs here ({mounted.stderr.strip()}): the full-disk fault is not covered")
+    why = mount_small_fs(state, tmp_path, megabytes=2)
+    if why:
+        pytest.skip(why)
     yield state
     subprocess.run(["umount", "-l", str(state)], check=False)
 

@@ -152,7 +152,7 @@ def test_next_that_never_fires_again_is_an_empty_answer(tmp_path):
 @pytest.mark.parametrize(("args", "status", "needle"), [
     (["every blue moon"], 1, "Error: "),
     (["0 3 * * *", "--tz", "Europe/Pariss"], 1, "Error: "),
-    (["0 3 * * *", "--after", "yesterday"], 1, "Error: --after: 'yesterday' is not an ISO 8601"),
+    (["0 3 * * *", "--after", "the day after"], 1, "Error: --after: cannot read 'the day after' as a time; write ISO 8601"),
     (["0 3 * * *", "-n", "0"], 2, "Invalid value for '-n'"),
 ])
 def test_next_errors_are_one_line(tmp_path, args, status, needle):
@@ -193,15 +193,37 @@ def test_list_filters_by_tag(jobs, tmp_path):
     assert [row["name"] for row in json.loads(proc.stdout)] == ["extract", "tokyo"]
 
 
-def test_list_human_table_shows_errors_after_the_rows(jobs, tmp_path):
+def test_list_human_table_is_sorted_by_next_start_and_shows_errors_after_the_rows(jobs, tmp_path):
     add_bad_files(jobs)
     proc = cronflow("list", cwd=tmp_path, jobs=jobs)
     assert proc.returncode == 0, proc.stderr
     header, *rows = proc.stdout.split("\n\nerrors:\n")[0].splitlines()
-    assert header.split() == ["NAME", "KIND", "SCHEDULE", "TZ", "NEXT", "DUE", "TAGS", "LAST"]
-    assert [row.split()[0] for row in rows] == ["extract", "flow", "off", "syntax", "tokyo", "typo"]
-    assert "disabled" in rows[2]
+    assert header.split() == ["NAME", "SCHEDULE", "NEXT", "LEFT", "LAST", "PASSED", "RESULT", "TAGS"]
+    names = [row.split()[0] for row in rows]
+    # the two scheduled ones soonest first, then those without a next start, by name
+    assert sorted(names[:2]) == ["flow", "tokyo"] and names[2:] == ["extract", "off", "syntax", "typo"]
+    off = rows[names.index("off")]
+    assert "disabled" in off
+    tokyo = rows[names.index("tokyo")]
+    assert " JST " in tokyo and "asia,etl" in tokyo
+    assert "error" in rows[names.index("typo")]
     assert f"  {jobs}/typo.toml:3: unknown key 'comand'" in proc.stdout
+
+
+def test_list_json_gains_the_times_of_the_last_run_pauses_and_the_jittered_start(jobs, tmp_path):
+    (jobs / "jittery.toml").write_text('command = "x"\nschedule = "0 * * * *"\njitter = "30m"\n'
+                                       '[retry]\nattempts = 3\n')
+    proc = cronflow("list", "--json", cwd=tmp_path, jobs=jobs)
+    rows = {row["name"]: row for row in json.loads(proc.stdout)}
+    for row in rows.values():
+        assert {"last_started", "last_ended", "paused_until", "next_start", "triggers", "attempts"} <= set(row)
+    jittery = rows["jittery"]
+    start, nominal = datetime.fromisoformat(jittery["next_start"]), datetime.fromisoformat(jittery["next"])
+    assert timedelta(0) <= start - nominal < timedelta(minutes=30)
+    assert jittery["attempts"] == 3 and rows["tokyo"]["attempts"] is None
+    text = cronflow("list", cwd=tmp_path, jobs=jobs).stdout
+    assert "ATTEMPTS" in text.splitlines()[0]
+    assert "0/3" in next(line for line in text.splitlines() if line.startswith("jittery "))
 
 
 def test_list_of_a_missing_jobs_dir_is_one_error(tmp_path):
@@ -231,3 +253,12 @@ def test_next_of_an_unknown_name_says_there_is_no_such_job(jobs, tmp_path):
     assert proc.returncode == 1
     no_traceback(proc)
     assert "no job or flow named 'bakup'" in proc.stderr
+
+
+def test_times_a_person_types_are_accepted_by_next_after(tmp_path):
+    env = {"CRONFLOW_JOBS_DIR": str(tmp_path), "CRONFLOW_TIMEZONE": "UTC"}
+    iso = json.loads(cli("next", "0 3 * * *", "--after", "2026-03-01T00:00", "-n", "1", "--json", env=env).stdout)
+    assert iso == ["2026-03-01T03:00:00+00:00"]
+    for text in ("tomorrow 09:00", "in 3 minutes", "05:26", "3h", "monday", "yesterday"):
+        done = cli("next", "0 3 * * *", "--after", text, "-n", "1", "--json", env=env)
+        assert done.returncode == 0 and len(json.loads(done.stdout)) == 1, (text, done.stderr)

@@ -82,7 +82,7 @@ def test_run_ids_complete_newest_first(jobs, tmp_path):
     store = Store.open(state)
     t = datetime(2025, 1, 1, tzinfo=timezone.utc)
     for run_id, minute in (("ab12cd34ef567890", 1), ("ab99000000000000", 2), ("ff00000000000000", 3)):
-        store.insert_run(Run(id=run_id, job="backup", state=RunState.SUCCEEDED, nominal=t),
+        store.insert_run(Run(id=run_id, job="backup", state=RunState.SUCCEEDED, nominal=t.replace(minute=minute)),
                          created=t.replace(minute=minute))
     store.close()
     env = {"CRONFLOW_JOBS_DIR": str(jobs), "CRONFLOW_STATE_DIR": str(state)}

@@ -203,8 +203,12 @@ def test_history_of_a_flow_run_shows_the_tree_and_the_gantt(env: Env) -> None:
     assert [line.split()[1] for line in lines[1:]] == ["a", "b", "c"]
     gantt = env.cli("history", run_id, "--gantt")
     assert gantt.returncode == 0, gantt.stderr
-    bars = {line.split("│")[0].strip(): line.split("│")[1] for line in gantt.stdout.splitlines() if "│" in line}
+    rows = [line.split("│") for line in gantt.stdout.splitlines() if "│" in line]
+    bars = {head[2:].strip(): bar for head, bar, _ in rows}
     assert set(bars) == {"a", "b", "c"}
+    # c ran last: it is on the critical path, marked with a character
+    assert {head[2:].strip() for head, _, _ in rows if head.startswith("*")} >= {"c"}
+    assert "* critical path" in gantt.stdout
     # a and b start near the left edge (within 10% of the span); c starts where b ends
     lead = {name: len(bar) - len(bar.lstrip()) for name, bar in bars.items()}
     assert lead["a"] <= 5 and lead["b"] <= 5

@@ -118,14 +118,15 @@ def test_deferred_checkpoints_leave_the_wal_to_the_caller(store: Store) -> None:
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     # well past SQLite's automatic mark of 1,000 pages
     for batch in range(40):
-        store.insert_runs([Run(id=f"{batch:04d}{i:04d}", job="j", kind="job", state=RunState.QUEUED, nominal=at,
-                               params={"pad": "x" * 3000}, trigger="schedule") for i in range(100)],
+        store.insert_runs([Run(id=f"{batch:04d}{i:04d}", job="j", kind="job", state=RunState.QUEUED,
+                               nominal=at + timedelta(seconds=100 * batch + i), params={"pad": "x" * 3000},
+                               trigger="schedule") for i in range(100)],
                           created=at)
     wal = store.path.with_name(store.path.name + "-wal")
     assert wal.stat().st_size > 2000 * 4096, "no checkpoint happened at a commit (it stays near 1,000 pages)"
     assert store.checkpoint() == 0, "every frame copied into the database"
     size = wal.stat().st_size
-    store.insert_runs([Run(id="after", job="j", kind="job", state=RunState.QUEUED, nominal=at, params={},
+    store.insert_runs([Run(id="after", job="j", kind="job", state=RunState.QUEUED, nominal=at - timedelta(1), params={},
                            trigger="schedule")], created=at)
     assert wal.stat().st_size == size, "the WAL is reused from its start after a checkpoint"
     assert len(store.list_runs(job="j", limit=10_000)) == 4001

@@ -298,11 +298,7 @@ class Checker:
             self.duration(value, key, at)
         line = self.lines.line(*at, "policy")
         return RetrySpec(policy=policy, attempts=attempts, config=dict(value), line=line,
-                         key_lines=self._key_lines(value, at))
-
-    def _key_lines(self, table: Mapping[str, Any], at: KeyPath) -> dict[str, int]:
-        """Line of each key of a plugin's table (:func:`key_named_by` picks one)."""
-        return {key: self.lines.line(*at, key) for key in table}
+                         key_lines={k: self.lines.line(*at, k) for k in value})
 
     def _plugin_name(self, item: Mapping[str, Any], key: str, at: KeyPath, table: str, example: str) -> str | None:
         """The required key of a plugin table that picks its plugin (``via``, ``kind``)."""
@@ -325,7 +321,7 @@ class Checker:
                 continue
             config = {k: v for k, v in item.items() if k not in ("via", "on")}
             specs.append(NotifySpec(via=via, on=events, config=config, line=self.lines.line(*at, "via"),
-                                    key_lines=self._key_lines(item, at)))
+                                    key_lines={k: self.lines.line(*at, k) for k in item}))
         return tuple(specs)
 
     def triggers(self, table: Mapping[str, Any], where: KeyPath) -> tuple[TriggerSpec, ...]:
@@ -337,7 +333,7 @@ class Checker:
                 continue
             config = {k: v for k, v in item.items() if k != "kind"}
             specs.append(TriggerSpec(kind=kind, config=config, line=self.lines.line(*at, "kind"),
-                                     key_lines=self._key_lines(item, at)))
+                                     key_lines={k: self.lines.line(*at, k) for k in item}))
         return tuple(specs)
 
     def timezone(self, table: Mapping[str, Any], where: KeyPath) -> tuple[str | None, bool]:

@@ -50,6 +50,15 @@ class Buffers:
             del self._queues[name]
         return row
 
+    def discard(self, run_ids: set[str]) -> None:
+        """Forget these waiting fires without recording anything (rows never written)."""
+        for name in [name for name, queue in self._queues.items() if any(row.id in run_ids for row in queue)]:
+            kept = deque(row for row in self._queues[name] if row.id not in run_ids)
+            if kept:
+                self._queues[name] = kept
+            else:
+                del self._queues[name]
+
     def cancel(self, run_id: str, *, reason: str, now: datetime) -> Run | None:
         """Take the waiting fire ``run_id`` out and record it ``cancelled``; the row, or
         None when no such fire waits here."""

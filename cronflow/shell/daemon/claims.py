@@ -5,6 +5,10 @@ kind of record (the queued and skipped rows, the jobs' last handled fire), so a 
 fires costs one commit (SPEC section 10, ``docs/performance.md``). Outside a claim a
 record is written at once. The skipped fires reach the hooks like every finished run
 (:mod:`cronflow.shell.daemon.outcomes`), once their transaction has committed.
+
+A scheduled fire the store already holds (the wall clock was set back; the store records
+each (job, nominal) once, :mod:`cronflow.shell.fireguard`) is left out, logged, and
+listed in :attr:`Claims.dropped`, so that it is not started or reported either.
 """
 
 from __future__ import annotations
@@ -43,21 +47,25 @@ class Claims:
         self._states: dict[str, JobState] = {}
         # the final runs of the batch, reported once it has committed
         self._finished: list[Run] | None = None
+        # ids of the rows of the last batch that the store already held as fires
+        self.dropped: set[str] = set()
 
     @contextlib.contextmanager
     def batch(self, now: datetime) -> Iterator[None]:
         """One transaction for the records of fires handled together; the runs it
         finishes are reported after the commit (not at all when it rolls back)."""
         self._rows, self._states, self._finished = [], {}, []
+        self.dropped = set()
         try:
             with self.ctx.store.batch():
                 yield
                 if self._rows:
                     rows, lock_paths, encoded = zip(*self._rows)
-                    self.ctx.store.insert_runs(rows, lock_paths=lock_paths, created=now, encoded=encoded)
+                    self._left_out(rows, self.ctx.store.insert_runs(rows, lock_paths=lock_paths, created=now,
+                                                                    encoded=encoded))
                 if self._states:
                     self.ctx.store.set_job_states(list(self._states.values()))
-            finished = self._finished
+            finished = [run for run in self._finished if run.id not in self.dropped]
         finally:
             self._rows = self._finished = None
         self.outcomes.report_all(finished)
@@ -66,8 +74,17 @@ class Claims:
         """Record a new row (``lock_path``: the job lock its process will hold)."""
         if self._rows is not None:
             self._rows.append((row, lock_path, encoded))
-        else:
-            self.ctx.store.insert_run(row, lock_path=lock_path, created=now)
+        elif not self.ctx.store.insert_run(row, lock_path=lock_path, created=now):
+            self._left_out([row], [row.id])
+
+    def _left_out(self, rows: tuple[Run, ...] | list[Run], ids: list[str]) -> None:
+        if not ids:
+            return
+        self.dropped.update(ids)
+        for row in rows:
+            if row.id in self.dropped:
+                self.logger.warning("job %s: the fire at %s is recorded already (the wall clock went back?); "
+                                    "not run again", row.job, row.nominal.isoformat() if row.nominal else "?")
 
     def set_state(self, state: JobState) -> None:
         """Write a job's state with the batch (the caller caches it)."""

@@ -89,6 +89,8 @@ class Firing:
             raise
         finally:
             self.preparing.handled(now)
+        if self.claims.dropped:
+            starts = self._left_out(starts, self.claims.dropped)
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
         prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec) if isinstance(d, Job) else None
@@ -146,6 +148,16 @@ class Firing:
             self.table.cache_state(updated)
             self.claims.set_state(updated)
         reschedules.append((name, plan.last or now, upcoming))
+
+    def _left_out(self, starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]],
+                  dropped: set[str]) -> list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]]:
+        """The starts without the fires the store already held (it did not record them
+        again): those start nothing and wait in no buffer."""
+        for _, row, lock, _ in starts:
+            if row.id in dropped:
+                lock.release()
+        self.buffers.discard(dropped)
+        return [start for start in starts if start[1].id not in dropped]
 
     def fire_reboots(self, *, now: datetime) -> None:
         """Fire the ``@reboot`` jobs found at start on a boot they have not run in."""
@@ -271,6 +283,23 @@ class Firing:
             skipped = lifecycle.skip(row, self.ctx.now(), SkipReason.OVERLAP if definition is not None else "removed")
             self.ctx.store.update_run(skipped)
             self.outcomes.report(skipped)
+
+    def resume(self, run: Run) -> str | None:
+        """Go on with job run ``run``, left ``retrying`` by a previous daemon: its wait to
+        its ``next_attempt``, then its next attempts (:func:`execute` resumes a retrying
+        row), holding its job's lock and counted as running. None when started, else
+        why it cannot be (the caller records it ``lost``)."""
+        definition = self.table.definitions.get(run.job)
+        if not isinstance(definition, Job):
+            return "its job is no longer loaded" if definition is None else "it is no longer a job"
+        lock = self._lock(definition)
+        if lock is None:
+            return "its job's lock is held by another process"
+        self.ctx.store.upsert_run(run, now=self.ctx.now(), lock_path=str(lock.path))
+        self.logger.info("job %s: run %s resumed: attempt %d at %s", run.job, run.id, run.attempt + 1,
+                         run.next_attempt.isoformat() if run.next_attempt else "once")
+        self._start(definition, run, lock)
+        return None
 
     def adopt(self, run: Run, watcher: Awaitable[Run]) -> None:
         """Count an adopted run as running until ``watcher`` (its lock watch) ends."""

@@ -7,6 +7,7 @@ that must pass to a child are the per-job ``flock`` files of :mod:`shell.process
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import filelock
@@ -41,3 +42,28 @@ def acquire(state_dir: Path) -> InstanceLock:
     except filelock.Timeout:
         raise CronflowError(f"another cronflow daemon is using {state_dir}") from None
     return InstanceLock(lock)
+
+
+def running(state_dir: Path) -> bool | None:
+    """Whether a daemon holds ``state_dir``'s instance lock: read from ``/proc/locks``,
+    without touching the lock (taking it to test it could make a starting daemon fail).
+    None where that cannot be told (no /proc)."""
+    try:
+        info = (Path(state_dir) / LOCK_NAME).stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": the file is major:minor:inode
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].lower() == wanted:
+            return True
+    return False

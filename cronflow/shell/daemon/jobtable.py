@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from cronflow.core.fire.catchup import jitter_offset
+from cronflow.core.fire.clockjump import schedule_after
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.shell.loader import is_job_file, job_files, load_file
 from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
+from cronflow.core.present.listing import kept_definition
+from cronflow.plugins.threads import PluginThreads
+from cronflow.plugins.validation import PendingCheck, PluginChecker
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -55,9 +59,19 @@ class JobTable:
         # @reboot fires found at the initial load, for the firing side to start
         self.reboot_due: list[str] = []
         self.on_trigger: Callable[[str, Mapping[str, str] | None, str], None] | None = None
+        # called when the heap changed outside a load the loop made (a background check)
+        self.on_change: Callable[[], None] | None = None
         # triggers run on a loop of their own: one that blocks cannot freeze the fires
         self.trigger_loop = TriggerLoop()
         self._triggers: dict[str, list[concurrent.futures.Future[None]]] = {}
+        # plugin validate() calls, on threads of their own (a burst of them at a reload
+        # must not queue the notifiers), each load under one deadline (plugin_timeout)
+        self.checker = PluginChecker(ctx.registry, logger, timeout=ctx.dispatch.timeout,
+                                     threads=PluginThreads(4, name="cronflow-validate"))
+        # per path, bumped at each load or removal: a background check of an older
+        # version of the file is then dropped
+        self._generation: dict[str, int] = {}
+        self._checking: set[asyncio.Future[None]] = set()
 
     # --- state --------------------------------------------------------------------------
 
@@ -95,7 +109,10 @@ class JobTable:
     # --- loading ------------------------------------------------------------------------
 
     def load_all(self, *, now: datetime, initial: bool) -> None:
-        """(Re)load every file in the jobs dir; files gone since remove their jobs."""
+        """(Re)load every file in the jobs dir; files gone since remove their jobs.
+
+        At the initial load the plugin checks are waited for (one deadline, before the
+        daemon is ready); at a reload they go on in the background (:meth:`_check_later`)."""
         if initial:
             self.states.update(self.ctx.store.job_states())
         try:
@@ -104,8 +121,7 @@ class JobTable:
             self.logger.error("%s", exc)
             return
         with self.ctx.store.batch():
-            for path in files:
-                self._load_path(path, now=now, initial=initial)
+            self._load_paths(files, now=now, initial=initial)
             present = {str(path) for path in files}
             for path in [p for p in self.by_path if p not in present]:
                 self._remove_path(path)
@@ -115,29 +131,85 @@ class JobTable:
 
     def reload_paths(self, paths: Iterable[Path], *, now: datetime) -> None:
         """Apply changes to these files (added, modified or deleted)."""
+        loaded: list[Path] = []
         with self.ctx.store.batch():
             for path in sorted(paths):
                 if not is_job_file(path.name):
                     continue
                 if path.is_file():
-                    self._load_path(path, now=now, initial=False)
+                    loaded.append(path)
                 else:
                     self._remove_path(str(path))
                     self.errors.pop(str(path), None)
+            self._load_paths(loaded, now=now, initial=False)
         self._publish_errors()
 
-    def _load_path(self, path: Path, *, now: datetime, initial: bool) -> None:
+    def _load_paths(self, paths: list[Path], *, now: datetime, initial: bool) -> None:
+        """Parse these files, check their plugin tables (one deadline for them all) and
+        install what passes, in order."""
+        parsed = [item for item in (self._parse(path, now=now) for path in paths) if item is not None]
+        deadline = self.checker.deadline()
+        started = [(definition, schedule, self.checker.start(definition)) for definition, schedule in parsed]
+        if initial:
+            futures = [checked.call.future for *_, checked in started if isinstance(checked, PendingCheck)]
+            if futures:
+                concurrent.futures.wait(futures, timeout=max(0.0, deadline - self.checker.clock()))
+        waiting: list[tuple[PendingCheck, Any, int]] = []
+        for definition, schedule, checked in started:
+            if isinstance(checked, PendingCheck):
+                if not initial:
+                    # the last good definition runs on meanwhile
+                    waiting.append((checked, schedule, self._generation[definition.path]))
+                    continue
+                checked = self.checker.finish(checked)
+            self._apply(definition, schedule, checked, now=now, initial=initial)
+        if waiting:
+            task = asyncio.ensure_future(self._check_later(waiting, deadline, now=now))
+            self._checking.add(task)
+            task.add_done_callback(self._checking.discard)
+
+    async def _check_later(self, waiting: list[tuple[PendingCheck, Any, int]], deadline: float, *,
+                           now: datetime) -> None:
+        """Install each definition of a reload whose plugin check ran on the plugin
+        threads, once it answers (or is abandoned at the reload's deadline), unless its
+        file changed again meanwhile."""
+        async def one(pending: PendingCheck, schedule: Any, generation: int) -> None:
+            errors = await self.checker.wait(pending, deadline)
+            definition = pending.definition
+            if self._generation.get(definition.path) != generation:
+                return  # superseded by a later load or a removal of the file
+            with self.ctx.store.batch():
+                self._apply(definition, schedule, errors, now=now, initial=False)
+            self._publish_errors()
+            if self.on_change is not None:
+                self.on_change()
+
+        await asyncio.gather(*(one(*item) for item in waiting))
+
+    def _parse(self, path: Path, *, now: datetime) -> tuple[Definition, Any] | None:
+        """A file's definition and compiled schedule; None (reported) when it has errors."""
         key = str(path)
+        # a check still running for an earlier version of this file no longer counts
+        self._generation[key] = self._generation.get(key, 0) + 1
         try:
             definition = load_file(path, now=now, default_timezone=self.ctx.default_timezone)
-            other = self.definitions.get(definition.name)
-            if other is not None and other.path != key:
-                raise ConfigError(key, definition.lines.get("name"),
-                                  f"duplicate name {definition.name!r}: {other.path} defines it too")
             schedule = self._compile(definition, now=now)
         except CronflowError as exc:
             error = exc if isinstance(exc, ConfigError) else ConfigError(key, None, str(exc))
-            self._config_error(key, error, kept=key in self.by_path)
+            self._config_error(key, [error], kept=key in self.by_path)
+            return None
+        return definition, schedule
+
+    def _apply(self, definition: Definition, schedule: Any, errors: list[ConfigError], *, now: datetime,
+               initial: bool) -> None:
+        """Install a parsed definition, or keep the last good one when ``errors``."""
+        key = definition.path
+        other = self.definitions.get(definition.name)
+        if not errors and other is not None and other.path != key:
+            errors = [ConfigError(key, definition.lines.get("name"),
+                                  f"duplicate name {definition.name!r}: {other.path} defines it too")]
+        if errors:
+            self._config_error(key, errors, kept=key in self.by_path)
             return
         self.errors.pop(key, None)
         old_name = self.by_path.get(key)
@@ -171,8 +243,9 @@ class JobTable:
             # relative "once" forms count from the first load, for good
             updated = replace(updated, anchor=now)
         if state.last_fire is None or reset:
-            # a new (or rescheduled) job has no missed fires before now
-            updated = replace(updated, last_fire=now)
+            # a new (or rescheduled) job has no missed fires before now, and after a wall
+            # clock set back it fires none of the nominal times it handled already
+            updated = replace(updated, last_fire=schedule_after(state.last_fire, now))
         if schedule is not None and getattr(schedule, "has_reboot", False) and state.boot_id != self.boot_id:
             if initial:
                 self.reboot_due.append(name)
@@ -197,6 +270,7 @@ class JobTable:
         self.heap.set(name, nominal.timestamp() + jitter_offset(name, nominal, definition.jitter))
 
     def _remove_path(self, key: str) -> None:
+        self._generation[key] = self._generation.get(key, 0) + 1
         name = self.by_path.pop(key, None)
         if name is None:
             return
@@ -206,15 +280,24 @@ class JobTable:
         self._stop_triggers(name)
         self.logger.info("job %s: removed (%s is gone)", name, key)
 
-    def _config_error(self, key: str, error: ConfigError, *, kept: bool) -> None:
-        self.errors[key] = [error]
-        self.logger.error("%s%s", error, "; keeping its last good definition" if kept else "")
+    def _config_error(self, key: str, errors: list[ConfigError], *, kept: bool) -> None:
+        self.errors[key] = errors
+        for error in errors:
+            self.logger.error("%s%s", error, "; keeping its last good definition" if kept else "")
         # off the event loop: a slow plugin must not delay the fires
-        self.ctx.dispatch.hook_soon("on_config_error", path=key, error=error)
+        self.ctx.dispatch.hook_soon("on_config_error", path=key, error=errors[0])
 
     def _publish_errors(self) -> None:
-        rows = [{"path": e.path, "line": e.line, "message": e.message, "error": str(e)}
-                for errors in self.errors.values() for e in errors]
+        """Store the load errors for ``cronflow list``; a refused file whose last good
+        definition runs on carries it (``kept``), so that list shows its schedule and
+        next fire beside the error."""
+        rows = []
+        for path, errors in self.errors.items():
+            name = self.by_path.get(path)
+            kept = None if name is None else kept_definition(self.definitions[name],
+                                                              default_timezone=self.ctx.default_timezone)
+            rows.extend({"path": e.path, "line": e.line, "message": e.message, "error": str(e), "kept": kept}
+                        for e in errors)
         self.ctx.store.set_status("load_errors", rows)
 
     # --- triggers -----------------------------------------------------------------------
@@ -268,7 +351,10 @@ class JobTable:
             task.cancel()
 
     def stop_triggers(self) -> None:
-        """Cancel every trigger and stop their loop, bounded (shutdown)."""
+        """Cancel every trigger and stop their loop, bounded (shutdown); plugin checks
+        still going are abandoned too."""
+        for task in list(self._checking):
+            task.cancel()
         for name in list(self._triggers):
             self._stop_triggers(name)
         if not self.trigger_loop.close():

@@ -4,8 +4,10 @@ One asyncio process. A heap holds each job's next due instant; the loop sleeps u
 the earliest (no polling tick) or until something changes (a job file, a control request,
 a signal). It sleeps on the monotonic clock and re-reads the wall clock when it wakes,
 ending each wait with a short precise sleep, so fires start within a millisecond of their
-due instant; a wait is capped at ``MAX_SLEEP`` so that a wall clock step or a suspend is
-noticed within that long. Fires due together are claimed in one transaction.
+due instant. A wall clock step or a suspend wakes it at once
+(:mod:`cronflow.shell.daemon.clock`); the fires passed meanwhile then follow each job's
+catch-up rules, and after a step back no fire repeats
+(:mod:`cronflow.core.fire.clockjump`). Fires due together are claimed in one transaction.
 
 The job table (loading, reloading, schedules) is :mod:`cronflow.shell.daemon.jobtable`; what a fire
 does is :mod:`cronflow.shell.daemon.firing`; this module is the loop, the watchers, the signals and
@@ -33,20 +35,23 @@ from cronflow.core.settings import DEFAULTS, Settings
 from cronflow.shell.settings import load_settings
 
 from cronflow.core.fire import lookahead
+from cronflow.core.fire.clockjump import schedule_after
 
 from cronflow.shell import spool
 from cronflow.shell.files import ensure_state_dir, private_dir
+from cronflow.shell.daemon.clock import ClockWatch
 from cronflow.shell.daemon.watcher import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
 from cronflow.shell.daemon.jobtable import JobTable
-from cronflow.shell.daemon.reconcile import reconcile, watch_adopted
+from cronflow.shell.daemon.reconcile import reconcile, resume_retrying, watch_adopted
 from cronflow.shell.run.context import build_context, utc_now
 from cronflow.core.fire.heap import FireHeap
 from cronflow.shell.daemon.sdnotify import Notifier
+from cronflow.model import Run
 from cronflow.shell.store import Store
 
-# longest single wait, so that a wall clock step or a suspend is noticed this quickly
+# longest single wait: the last resort for a clock jump that the clock watch missed
 MAX_SLEEP = 300.0
 # the final part of a wait is a blocking sleep, which is precise (asyncio timers are not)
 PRECISE = 0.003
@@ -113,6 +118,10 @@ class Daemon:
         ensure_state_dir(self.state_dir, logger=self.logger)
         own = instance.acquire(self.state_dir)
         store = Store.open(self.state_dir)
+        if store.duplicate_fires:
+            self.logger.warning("%s: %d scheduled fire(s) recorded more than once (by an earlier version): "
+                                "kept; the store's guard against another is off until retention removes them",
+                                store.path, store.duplicate_fires)
         store.defer_checkpoints()
         # the daemon outlives its runs: their finish events go on in the background
         ctx = build_context(self.state_dir, logger=self.logger, store=store, settings=self.settings,
@@ -121,6 +130,8 @@ class Daemon:
         self.table = JobTable(self.jobs_dir, ctx=ctx, heap=self.heap, logger=self.logger)
         self.firing = Firing(ctx=ctx, table=self.table, logger=self.logger)
         self.table.on_trigger = self.firing.fire_now
+        # a definition installed in the background (its plugin check) may be due first
+        self.table.on_change = self.wake.set
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
@@ -130,14 +141,19 @@ class Daemon:
         # armed before the first load: a file written while loading is seen afterwards
         self.watcher = DirWatcher([self.jobs_dir, spool_dir], debounce=0.02)
         try:
-            self._reconcile()
+            retrying = self._reconcile()
             self.table.load_all(now=utc_now(), initial=True)
+            self._resume(retrying)
             # what is loaded lives as long as the daemon: keep it out of the collector's
             # full passes, whose pauses would otherwise land on fires (SPEC section 10)
             gc.freeze()
             self.firing.fire_reboots(now=utc_now())
             self._process_spool()
             self._retention()
+            # a wall clock step or a resume from suspend wakes the timer at once
+            self.clock = ClockWatch(on_jump=lambda _: self.wake.set(), logger=self.logger)
+            self.clock.start()
+            self.logger.info("watching the wall clock for steps and suspends (%s)", self.clock.mode)
             self._tasks = [asyncio.ensure_future(coro) for coro in (self._timer_loop(), self._watch(),
                                                                     self._watchdog())]
             self.notifier.ready(self._status())
@@ -187,6 +203,8 @@ class Daemon:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout)
                 self.wake.clear()
+                # three clock reads: a jump the clock watch has not reported yet is seen here
+                self.clock.check()
                 continue
             if due > now:
                 time.sleep(due - now)
@@ -205,7 +223,8 @@ class Daemon:
                                       (" ..." if len(names) > 10 else ""), exc)
                     for name in names:
                         if self.heap.due_of(name) is None:
-                            self.table.reschedule(name, after=now_dt)
+                            self.table.reschedule(name, after=schedule_after(self.table.state(name).last_fire,
+                                                                             now_dt))
                 finally:
                     gc.enable()
             # let the runs just claimed start (and signals, watchers) before looking again,
@@ -275,16 +294,25 @@ class Daemon:
 
     # --- start and stop ----------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        lost, adopted = reconcile(self.ctx.store, now=utc_now())
+    def _reconcile(self) -> list[Run]:
+        """Settle the rows a previous daemon left; the retrying runs to resume once the
+        job files are loaded (:meth:`_resume`)."""
+        found = reconcile(self.ctx.store, now=utc_now())
+        self._report_lost(found.lost)
+        for item in found.adopted:
+            self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
+            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
+        return found.retrying
+
+    def _resume(self, retrying: list[Run]) -> None:
+        self._report_lost(resume_retrying(self.ctx.store, retrying, resume=self.firing.resume, now=utc_now()))
+
+    def _report_lost(self, lost: list[Run]) -> None:
         for run in lost:
             self.logger.warning("%s %s: run %s is lost (%s)", run.kind if run.kind == "flow" else "job", run.job,
                                 run.id, run.reason)
         # reported on the loop's first turn, once the job files (notifiers, triggers) are loaded
         self.firing.outcomes.report_all(lost)
-        for item in adopted:
-            self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
-            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
 
     def _retention(self) -> None:
         try:
@@ -303,6 +331,8 @@ class Daemon:
                          self.grace, self.firing.running_count())
         if getattr(self, "watcher", None) is not None:
             self.watcher.close()
+        if getattr(self, "clock", None) is not None:
+            self.clock.close()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(BaseException):

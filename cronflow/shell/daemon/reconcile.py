@@ -1,19 +1,32 @@
-"""What a starting daemon does with runs left ``queued`` or ``running`` by its predecessor.
+"""What a starting daemon does with runs left ``queued``, ``running`` or ``retrying`` by
+its predecessor.
 
 A row whose lock is still held belongs to a process that outlived the daemon (the
 child inherited the lock): it is adopted, and the job counts as running until the lock
 is released; the run then ends ``lost`` (its exit status went with the old daemon)
 unless whoever held it recorded an outcome first (``cronflow run`` in the foreground
-does). A row whose lock is free, or that never got one, ends ``lost`` at once. The daemon
-reports the runs ended here to the hooks and notifiers (:mod:`cronflow.shell.daemon.outcomes`).
+does). A row whose lock is free, or that never got one, ends ``lost`` at once.
+
+A ``retrying`` row of a job is a run between attempts whose lock was the dead daemon's:
+no process of it is left, so nothing is lost yet. It is resumed
+(:func:`resume_retrying`, once the job files are loaded): its wait goes on to the
+recorded ``next_attempt`` (at once when that has passed) and its remaining attempts
+follow, under its lock again. When that cannot be (its job is gone, or its lock is
+taken), or when it was not a daemon's run (``cronflow run`` killed in its wait), it ends
+``lost`` with the reason. A retrying flow step ends ``lost`` with its flow (the flow's
+runner went with the daemon). A retrying row whose lock is held is a ``cronflow run``
+waiting in the foreground, adopted like any other.
+
+The daemon reports the runs ended here to the hooks and notifiers
+(:mod:`cronflow.shell.daemon.outcomes`): a lost run sends the ``failure`` notification.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +38,21 @@ from cronflow.shell.store import Store
 LOST_DOWN = "process gone while the daemon was down"
 LOST_UNKNOWN = "exit status unknown (adopted after a daemon restart)"
 LOST_QUEUED = "queued when the daemon stopped; never started"
+LOST_RETRYING = "waiting to retry when the daemon stopped; attempt {attempt} never started"
+
+
+# runs whose host was a process of their own, not a daemon (`cronflow run`, cronflow.api's
+# worker): the one who started them watched that process, so a daemon does not take over
+# their remaining attempts in the background
+FOREIGN_TRIGGERS = frozenset({"manual", "api"})
+NOT_OURS = "its host was not a daemon"
+
+
+def lost_reason(run: Run) -> str:
+    """Why unfinished ``run``, whose process is gone, is recorded ``lost``."""
+    if run.state is RunState.RETRYING:
+        return LOST_RETRYING.format(attempt=run.attempt + 1)
+    return LOST_DOWN if run.state is RunState.RUNNING else LOST_QUEUED
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +63,21 @@ class Adopted:
     lock_path: Path
 
 
-def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]:
-    """Mark the unfinished rows whose process is gone ``lost``; return those rows (the
-    flow runs last, after their steps) and the runs to adopt."""
-    lost: list[Run] = []
-    adopted: list[Adopted] = []
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What a starting daemon found: the rows it recorded ``lost`` (flow runs last, after
+    their steps), the runs to adopt, and the job runs to resume (``retrying``, lock free;
+    see :func:`resume_retrying`)."""
+
+    lost: list[Run] = field(default_factory=list)
+    adopted: list[Adopted] = field(default_factory=list)
+    retrying: list[Run] = field(default_factory=list)
+
+
+def reconcile(store: Store, *, now: datetime) -> Reconciled:
+    """Mark the unfinished rows whose process is gone ``lost``, except the job runs
+    waiting to retry (left to :func:`resume_retrying`); say what was found."""
+    found = Reconciled()
     unfinished = store.unfinished_runs()
     for run in unfinished:
         if run.kind == "flow":
@@ -47,16 +85,34 @@ def reconcile(store: Store, *, now: datetime) -> tuple[list[Run], list[Adopted]]
             continue
         lock_path = store.lock_path_of(run.id)
         if lock_path and locks.is_held(Path(lock_path)):
-            adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
-            continue
-        reason = LOST_DOWN if run.state is RunState.RUNNING else LOST_QUEUED
-        lost.append(lifecycle.lose(run, now, reason))
-    lost += [lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
-             if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in adopted)]
+            found.adopted.append(Adopted(run=run, lock_path=Path(lock_path)))
+        elif run.state is RunState.RETRYING and run.kind == "job":
+            found.retrying.append(run)
+        else:
+            found.lost.append(lifecycle.lose(run, now, lost_reason(run)))
+    found.lost.extend(lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
+                      if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in found.adopted))
+    with store.batch():
+        for run in found.lost:
+            store.update_run(run)
+    return found
+
+
+def resume_retrying(store: Store, runs: Iterable[Run], *, resume: Callable[[Run], str | None],
+                    now: datetime) -> list[Run]:
+    """Hand each retrying run a daemon started to ``resume``, which starts it again (its
+    wait, then its next attempts) and returns None, or returns why it cannot; those, and
+    the runs of ``cronflow run`` or the API (:data:`FOREIGN_TRIGGERS`), are recorded
+    ``lost`` with the reason and returned (to be reported)."""
+    lost = []
+    for run in runs:
+        why = NOT_OURS if run.trigger in FOREIGN_TRIGGERS else resume(run)
+        if why is not None:
+            lost.append(lifecycle.lose(run, now, f"{lost_reason(run)} ({why})"))
     with store.batch():
         for run in lost:
             store.update_run(run)
-    return lost, adopted
+    return lost
 
 
 async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime]) -> Run:
@@ -76,6 +132,8 @@ async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], dat
     current = store.get_run(adopted.run.id)
     if current.state.terminal:
         return current
-    final = lifecycle.lose(current, now(), LOST_UNKNOWN)
+    # a foreground run killed in its retry wait left no exit status to be unknown
+    reason = lost_reason(current) if current.state is RunState.RETRYING else LOST_UNKNOWN
+    final = lifecycle.lose(current, now(), reason)
     store.update_run(final)
     return final

@@ -9,14 +9,14 @@ from datetime import datetime, timezone
 
 from cronflow.shell.daemon.firing import Firing
 from cronflow.shell.daemon.jobtable import JobTable
-from cronflow.shell.spool import Request
+from cronflow.shell.spool import Request, request_id
 
 
 def handle_request(request: Request, *, firing: Firing, table: JobTable, logger: logging.Logger,
                    now: datetime) -> None:
     """Act on one control request (durably, before the caller deletes it)."""
     if request.kind == "force":
-        logger.info("force: %s", request.target)
+        logger.info("force: %s (request %s)", request.target, request_id(request.path) if request.path else "-")
         firing.fire_now(request.target, request.params, "force", now=now)
     elif request.kind in ("pause", "resume"):
         _pause(table, request, logger=logger)

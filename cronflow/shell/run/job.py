@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cronflow.shell.files import open_private, private_dir
@@ -20,7 +20,7 @@ from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started
 from cronflow.core import lifecycle
 from cronflow.core.command import command_argv
 from cronflow.core.limits import rlimits
-from cronflow.model import Definition, Job, Overlap, Run, replace
+from cronflow.model import Definition, Job, Overlap, Run, RunState, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
@@ -89,7 +89,10 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
     plugin errors are logged, never raised, and a plugin call never holds up the run:
     the start events go on beside the process, the finish events after the row is
     recorded and the lock released (in the background with ``ctx.detach_events``).
-    ``extra_env`` is added to the job's environment (a flow step's outputs).
+    ``extra_env`` is added to the job's environment (a flow step's outputs). Between
+    attempts the row is ``retrying`` with ``next_attempt``; a ``retrying`` row given here
+    (a run a restarted daemon resumes) first waits out that instant, then makes its next
+    attempts.
     """
     run = row
     job_lock = claim.lock
@@ -180,6 +183,13 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
     # a flow step run again by `cronflow retry` starts its new row at its unit's next
     # attempt number; its own [retry] counts (and the policy sees) from 1 within the row
     first = attempt = run.attempt
+    if run.state is RunState.RETRYING:
+        # a job's run resumed by a restarted daemon (reconcile): its wait goes on to the
+        # recorded instant, then its next attempt, counted on from the row's
+        first, attempt = 1, run.attempt + 1
+        left = 0.0 if run.next_attempt is None else (run.next_attempt - ctx.now()).total_seconds()
+        if await _waited(stop, max(0.0, left)):
+            return lifecycle.cancel(run, ctx.now())
     while True:
         run = lifecycle.attempt(run, attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > first else b""
@@ -217,20 +227,39 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         delay = await _retry_delay(job, run, attempt - first + 1, ctx=ctx, stop=stop)
         if delay is None:
             return run
-        ctx.record(run)
         ctx.logger.warning("job %s: run %s attempt %d %s; retrying in %gs", job.name, run.id, attempt,
-                        run.state.value, delay)
+                           run.state.value, delay)
+        # the wait is recorded as what it is: not an end, but `retrying` until the instant
+        # the next attempt starts (history, `list` and a restarted daemon see it so)
+        waited = ctx.now()
+        run = lifecycle.retrying(run, waited, _after_delay(waited, delay))
+        ctx.record(run)
         if ctx.dispatch.wants(job, "retry"):
             retried = run  # bound now: `run` moves on to the next attempt
             events.append(asyncio.ensure_future(
                 _after(events[:], lambda: ctx.dispatch.notify_event(job, "retry", retried))))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except asyncio.TimeoutError:
-            pass
-        if stop.is_set():
+        if await _waited(stop, delay):
+            # a cancel ends the wait at once; the run is recorded `cancelled` by execute
             return lifecycle.cancel(run, ctx.now())
         attempt += 1
+
+
+async def _waited(stop: asyncio.Event, delay: float) -> bool:
+    """Wait ``delay`` seconds for the next attempt; True when stopped meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=delay)
+    except asyncio.TimeoutError:
+        pass
+    return stop.is_set()
+
+
+def _after_delay(now: datetime, delay: float) -> datetime:
+    """The instant ``delay`` seconds after ``now``; the last one a datetime holds for a
+    policy's finite but enormous wait."""
+    try:
+        return now + timedelta(seconds=delay)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 async def _retry_delay(job: Job, run: Run, attempt: int, *, ctx: RunContext, stop: asyncio.Event) -> float | None:

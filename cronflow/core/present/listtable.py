@@ -1,0 +1,126 @@
+"""The text table of ``cronflow list`` (pure): the columns of ``systemctl list-timers``
+and cronflow's own, soonest first (SPEC section 13).
+
+    NAME    SCHEDULE   NEXT                         LEFT  LAST                         PASSED   RESULT     TAGS
+    backup  0 3 * * *  Fri 2026-12-04 03:00:12 CET  16h   Thu 2026-12-03 03:00:07 CET  7h ago   succeeded  nightly
+
+NEXT is when the next run really starts (its nominal fire plus the job's jitter); a
+paused job shows ``paused until ...`` there (``paused`` without an end) and is listed
+with the jobs that have no next fire, after the others, by name. A trigger-only job shows
+its triggers as its schedule. RESULT is the last run's state, ``running`` while one runs
+(with the count when several do), after ``error`` when the file is refused (the errors
+follow the table). ATTEMPTS (``1/3``: the last run's attempt of its total) appears when
+a job has retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cronflow.core.present.text import format_span, format_table
+from cronflow.core.schedule import resolve_zone
+from cronflow.errors import CronflowError
+
+HEADERS = ("NAME", "SCHEDULE", "NEXT", "LEFT", "LAST", "PASSED", "RESULT")
+
+
+def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
+    """The rows of :func:`cronflow.core.present.listing.build_rows` (annotated with the
+    state dir's columns) as the table, then the errors of refused files."""
+    if not rows:
+        return "no jobs or flows"
+    with_attempts = any(row.get("attempts") for row in rows)
+    headers = [*HEADERS, *(["ATTEMPTS"] if with_attempts else []), "TAGS"]
+    table: list[list[str]] = []
+    errors: list[str] = []
+    for row in sorted(rows, key=lambda row: order(row)):
+        if row.get("error") is not None:
+            errors.extend(row.get("errors") or [row["error"]])
+        cells = [row["name"], schedule_cell(row), *next_cells(row, now), *last_cells(row, now), result_cell(row)]
+        if with_attempts:
+            cells.append(attempts_cell(row))
+        cells.append(",".join(row.get("tags") or ()) or "-")
+        table.append(cells)
+    text = format_table(headers, table)
+    if errors:
+        text += "\n\nerrors:\n" + "\n".join(f"  {error}" for error in errors)
+    return text
+
+
+def order(row: Mapping[str, Any]) -> tuple[int, float, str]:
+    """Sort key: rows with a next start, soonest first; then the others by name."""
+    start = _next_start(row)
+    if start is None:
+        return (1, 0.0, row["name"])
+    return (0, start.timestamp(), row["name"])
+
+
+def _next_start(row: Mapping[str, Any]) -> datetime | None:
+    if not row.get("enabled") or row.get("paused"):
+        return None
+    text = row.get("next_start") or row.get("next")
+    return datetime.fromisoformat(text) if text else None
+
+
+def schedule_cell(row: Mapping[str, Any]) -> str:
+    """The schedule, and the triggers (a trigger-only job shows only them)."""
+    parts = ([row["schedule"]] if row.get("schedule") else []) + list(row.get("triggers") or ())
+    return ", ".join(parts) or "-"
+
+
+def next_cells(row: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+    """NEXT and LEFT."""
+    if row.get("enabled") is False:
+        return "disabled", "-"
+    if row.get("paused"):
+        until = row.get("paused_until")
+        return (f"paused until {when(until, row.get('timezone'))}" if until else "paused"), "-"
+    start = _next_start(row)
+    if start is None:
+        return "-", "-"
+    return when(row.get("next_start") or row["next"], row.get("timezone")), format_span((start - now).total_seconds())
+
+
+def last_cells(row: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+    """LAST (when the last run started; its nominal time if it never did) and PASSED."""
+    text = row.get("last_started") or row.get("last_run")
+    if not text:
+        return "-", "-"
+    passed = format_span((now - datetime.fromisoformat(text)).total_seconds())
+    return when(text, row.get("timezone")), passed if passed == "now" else f"{passed} ago"
+
+
+def result_cell(row: Mapping[str, Any]) -> str:
+    """``error`` for a refused file, then ``running`` (once, with a count; ``retrying``
+    when the latest run waits for its next attempt) or the last run's state."""
+    parts = ["error"] if row.get("error") is not None else []
+    running = int(row.get("running") or 0)
+    if running:
+        going = "retrying" if row.get("last_state") == "retrying" else "running"
+        parts.append(going if running == 1 else f"{going} ({running})")
+    elif row.get("last_state"):
+        parts.append(str(row["last_state"]))
+    return ", ".join(parts) or "-"
+
+
+def attempts_cell(row: Mapping[str, Any]) -> str:
+    """``1/3``: the last run's attempt of the total (``0/3`` before any run)."""
+    total = row.get("attempts")
+    if not total:
+        return "-"
+    return f"{row.get('last_attempt') or 0}/{total}"
+
+
+def when(text: str, zone_name: str | None) -> str:
+    """An ISO 8601 instant as ``Thu 2026-12-03 11:00:00 CET``, in ``zone_name`` (the
+    instant's own offset when there is no zone or it is unknown)."""
+    instant = datetime.fromisoformat(text)
+    if zone_name:
+        try:
+            instant = instant.astimezone(resolve_zone(zone_name))
+        except CronflowError:
+            pass
+    # whole seconds: a table for people (--json keeps the fractions)
+    return f"{instant:%a %Y-%m-%d %H:%M:%S} {instant.tzname() or instant.strftime('%z')}"

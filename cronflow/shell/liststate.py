@@ -1,0 +1,62 @@
+"""What ``cronflow list`` reads from the state dir, beside the job files: anchors, last
+runs, pauses, and the running daemon's load errors (see :class:`ListState`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cronflow.shell.store import DB_NAME, Store
+
+
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """What ``cronflow list`` adds from the state dir: the first-load anchors of the
+    jobs (so relative "once" schedules show their real next fire), per job the last
+    run, its state and times, whether it is paused or running, and the running daemon's
+    load errors (empty when no daemon runs: they are what a live daemon keeps)."""
+
+    anchors: dict[str, datetime]
+    overview: dict[str, dict[str, Any]]
+    load_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def annotate(self, rows: list[dict[str, Any]]) -> None:
+        """Add ``last_run``, ``last_started``, ``last_ended``, ``last_state``,
+        ``last_attempt``, ``paused``, ``paused_until``, ``running`` to each row."""
+        for row in rows:
+            info = self.overview.get(row.get("name") or "", {})
+            for key in ("last_run", "last_started", "last_ended", "last_state", "last_attempt", "paused_until"):
+                row[key] = info.get(key)
+            row["paused"] = bool(info.get("paused", False))
+            row["running"] = int(info.get("running", 0))
+
+
+def read_list_state(state_dir: Path, *, now: datetime) -> ListState:
+    """The :class:`ListState` of a state dir (empty when there is no database yet)."""
+    path = Path(state_dir) / DB_NAME
+    if not path.exists():
+        return ListState(anchors={}, overview={})
+    store = Store(path)
+    try:
+        anchors = {name: s.anchor for name, s in store.job_states().items() if s.anchor is not None}
+        errors = store.load_errors() if _daemon_alive(store.status("daemon")) else []
+        return ListState(anchors=anchors, overview=store.list_overview(now), load_errors=errors)
+    finally:
+        store.close()
+
+
+def _daemon_alive(status: Any) -> bool:
+    """Whether the daemon that wrote ``status`` (``{"pid": ...}``) still runs."""
+    pid = status.get("pid") if isinstance(status, dict) else None
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's (a system daemon read by a user)
+    return True
