@@ -153,3 +153,18 @@ def test_a_cron_tz_prefix_before_an_h_expression_keeps_the_h_in_the_advice(jobs,
     assert proc.stderr == (f"{jobs}/spread.toml:2: schedule: CRON_TZ= is not part of a schedule: "
                            'set the job\'s time zone with timezone = "Europe/Paris" and write '
                            'schedule = "H 3 * * *"\n')
+
+
+def test_the_daemon_logs_the_same_warnings_when_it_loads_a_job(tmp_path):
+    from daemon_helpers import Daemon, wait_for
+
+    with Daemon(tmp_path) as daemon:
+        daemon.write_job("later", 'command = ["/opt/not-installed/bin/tool"]\n'
+                                  'schedule = "0 0 * * * 5"\n')
+        wait_for(lambda: "later.toml:2: warning" in daemon.log(), timeout=10,
+                 message="the load's warnings", on_timeout=daemon.log)
+        log = daemon.log()
+    jobs = daemon.jobs_dir
+    assert (f"{jobs}/later.toml:1: warning: command: program /opt/not-installed/bin/tool "
+            "does not exist: the job will fail to start") in log
+    assert f"{jobs}/later.toml:2: warning: schedule: '0 0 * * * 5': 6 fields" in log
