@@ -121,6 +121,8 @@ class RetrySpec:
     attempts: int = 1
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +133,8 @@ class NotifySpec:
     on: tuple[str, ...] = ("failure",)
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +144,8 @@ class TriggerSpec:
     kind: str
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

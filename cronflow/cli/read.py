@@ -38,9 +38,12 @@ def _default_zone() -> str:
 def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
     """Validate job and flow files (default: the jobs directory).
 
-    PATHS are files or directories. Each error is printed as `path:line: message`;
-    the exit status is 1 if there is any error, 0 otherwise.
+    PATHS are files or directories. Each error is printed as `path:line: message`,
+    each warning (a missing program, workdir, env_file or user; a schedule that may not
+    mean what was meant) as `path:line: warning: message`; the exit status is 1 if there
+    is any error, 0 otherwise (warnings alone exit 0).
     """
+    from cronflow.shell.checks import machine_warnings, partial_definitions
     from cronflow.shell.loader import load_dir, load_paths
 
     from cronflow.cli.config import check_settings
@@ -56,13 +59,28 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
         except ConfigError:
             pass
     result = load_paths(targets, now=now, default_timezone=zone, references=known)
-    errors = settings.errors + result.errors + _plugin_errors(result.definitions)
-    for error in errors:
-        click.echo(str(error), err=True)
+    # a file's own errors must not hide the rest: what could be read of it is checked too
+    partials = partial_definitions(result, now=now, default_timezone=zone)
+    plugin = _plugin_errors({**result.definitions, **{d.path: d for d in partials}})
+    errors = settings.errors + result.errors + _not_yet_reported(plugin, result.errors)
+    warnings = machine_warnings([*result.definitions.values(), *partials])
+    order = {str(file): index for index, file in enumerate(result.files)}
+    # file by file in load order (cronflow.toml first), each by line, errors before warnings
+    for item in sorted([*errors, *warnings], key=lambda e: (order.get(e.path, -1), e.line or 0)):
+        click.echo(str(item), err=True)
     files = len(result.files) + settings.files
     counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}" if errors else "no errors"
+    if warnings:
+        counted += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
     click.echo(f"{files} file{'s' if files != 1 else ''}, {counted}")
     sys.exit(1 if errors else 0)
+
+
+def _not_yet_reported(found: list[ConfigError], reported: list[ConfigError]) -> list[ConfigError]:
+    """``found`` less those at a line that already has an error (a partial definition's
+    plugin check can find again what the file check found, e.g. a bad retry delay)."""
+    taken = {(error.path, error.line) for error in reported}
+    return [error for error in found if (error.path, error.line) not in taken]
 
 
 def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
@@ -118,7 +136,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     from cronflow.core.present.text import format_instant
     from cronflow.core.definition.common import JOB_NAME
     from cronflow.core.present.listing import fire_times, isoformat
-    from cronflow.core.schedule import compile_schedules, resolve_zone
+    from cronflow.core.schedule import compile_schedules, resolve_zone, schedule_warnings
 
     definition = _find_definition(target, jobs_dir)
     if definition is not None:
@@ -156,6 +174,9 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
             raise CronflowError(f"no job or flow named {target!r} in {jobs}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
+    for expr in exprs:  # e.g. croniter's seconds-last order: said before the times it gives
+        for warning in schedule_warnings(expr):
+            click.echo(f"warning: {warning}", err=True)
     times = fire_times(schedule, start, count)
     if json_:
         click.echo(json.dumps([isoformat(t, shown_zone) for t in times]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cronflow.core.definition.keylines import point_at_keys
 from cronflow.errors import ConfigError
 from cronflow.core.suggest import did_you_mean
 from cronflow.model import Flow, Job, RetrySpec
@@ -51,7 +52,7 @@ def check_plugin_names(defn: Job | Flow, registry: Registry, *,
             errors.append(ConfigError(defn.path, line, _unknown(what, name, table)))
         elif (problem := validate(registered, config)) is not None:
             errors.append(ConfigError(defn.path, line, f"{label}: {problem}"))
-    return errors
+    return point_at_keys(errors, defn)  # at the key a refusal names, not its table
 
 
 def _line(defn: Job | Flow, line: int | None, key: str) -> int | None:

@@ -52,7 +52,8 @@ class _Checked(NamedTuple):
 
 def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: datetime,
                default_timezone: str) -> Flow | None:
-    """Check a decoded flow file; None when ``checker`` recorded an error."""
+    """Check a decoded flow file: valid only when ``checker`` recorded no error (else
+    the partial flow, or None when not even its steps could be placed)."""
     checker.unknown_keys(data, FLOW_KEYS, (), hints=_FLOW_HINTS)
     name = definition_name(checker, data, path)
     fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
@@ -67,8 +68,6 @@ def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     steps = _build_steps(checker, placed)
     if steps:
         _check_graph(checker, steps, fields["params"])
-    if checker.errors:
-        return None
     return Flow(name=name, path=path, steps=tuple(checked.step for checked in steps),
                 max_parallel=max_parallel, lines=key_lines(checker, data), **fields)
 

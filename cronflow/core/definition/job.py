@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -52,26 +53,46 @@ def check_definition(path: str, text: str, *, now: datetime,
 
     Returns ``(definition, [])`` for a good file and ``(None, errors)`` for a bad one.
     """
+    checked = check_file(path, text, now=now, default_timezone=default_timezone)
+    return checked.definition, checked.errors
+
+
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """What checking one file found.
+
+    ``partial`` is, for a file with errors, what could still be read (each bad key at its
+    fallback): what ``cronflow check`` hands to the checks that come after the file's own
+    (plugin tables, warnings), so that one mistake does not hide the others. Never run.
+    """
+
+    definition: Definition | None
+    errors: list[ConfigError]
+    partial: Definition | None = None
+
+
+def check_file(path: str, text: str, *, now: datetime, default_timezone: str) -> FileCheck:
+    """Parse one file: its definition, or every error (sorted by line) and the partial one."""
     path = str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return None, [_syntax_error(path, text, exc)]
+        return FileCheck(None, [_syntax_error(path, text, exc)])
     checker = Checker(path, locate_keys(text))
     if "steps" in data or "phases" in data:
-
         definition: Definition | None = build_flow(checker, data, path=path, now=now,
                                                    default_timezone=default_timezone)
     else:
         definition = _build_job(checker, data, path=path, now=now,
                                 default_timezone=default_timezone)
     if checker.errors:
-        return None, sorted(checker.errors, key=lambda e: e.line or 0)
-    return definition, []
+        return FileCheck(None, sorted(checker.errors, key=lambda e: e.line or 0), definition)
+    return FileCheck(definition, [])
 
 
 def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: datetime,
-               default_timezone: str) -> Job | None:
+               default_timezone: str) -> Job:
+    """The job, valid only when ``checker`` recorded no error (else the partial one)."""
     checker.unknown_keys(data, JOB_KEYS, ())
     name = definition_name(checker, data, path)
     fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
@@ -91,12 +112,10 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     retry = checker.retry(data, ())
     nice = checker.nice(data, "nice", ())
     limits = checker.limits(data, "limits", ())
-    if command is None or checker.errors:
-        return None
     kwargs: dict[str, Any] = {}
     if retry is not None:
         kwargs["retry"] = retry
-    return Job(name=name, path=path, command=command, kill_timeout=kill_timeout or 0.0,
+    return Job(name=name, path=path, command=command or "", kill_timeout=kill_timeout or 0.0,
                env_file=env_file, user=user, max_concurrent=max_concurrent, nice=nice, limits=limits,
                lines=key_lines(checker, data), **fields, **kwargs)
 

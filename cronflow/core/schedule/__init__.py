@@ -19,14 +19,14 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from cronflow.errors import ScheduleError
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
-from cronflow.core.schedule.cron import CronPattern, parse_cron
+from cronflow.core.schedule.cron import CronPattern, parse_cron, parses_as_cron
+from cronflow.core.schedule.crontalk import foreign_syntax, seconds_last_warnings
 from cronflow.core.schedule.dst import next_elapsed, next_fixed
 from cronflow.core.schedule.hashed import has_hash
 from cronflow.core.schedule.interval import IntervalSchedule, interval_schedule, parse_interval
@@ -35,7 +35,7 @@ from cronflow.core.schedule.once import OnceSchedule, once_at, parse_iso
 
 __all__ = [
     "CronSchedule", "IntervalSchedule", "MultiSchedule", "OnceSchedule", "RebootSchedule",
-    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone",
+    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone", "schedule_warnings",
 ]
 
 MAX_LENGTH = 200
@@ -83,11 +83,6 @@ def _require_aware(after: datetime) -> None:
         raise ValueError("next_fire needs an aware datetime")
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"}))
-
-
 def zone_or_none(name: str) -> ZoneInfo | None:
     """The IANA zone ``name``, or None (never a file path, whatever the zoneinfo module allows)."""
     try:
@@ -103,11 +98,9 @@ def resolve_zone(name: str) -> ZoneInfo:
     found = zone_or_none(name)
     if found is not None:
         return found
-    from cronflow.core.suggest import did_you_mean
+    from cronflow.core.schedule.zones import unknown_zone_hint
 
-    # a path is refused on purpose: no suggestion would help
-    path_like = str(name).startswith(("/", "."))
-    hint = "" if path_like else did_you_mean(str(name), _zone_names())
+    hint = unknown_zone_hint(name) if isinstance(name, str) else ""
     raise ScheduleError(f"unknown time zone {name!r}{hint}") from None
 
 
@@ -130,6 +123,9 @@ def parse_schedule(expr: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
 
 
 def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    foreign = foreign_syntax(text)
+    if foreign is not None:  # CRON_TZ=, a '# comment', @every: say what to write instead
+        raise ScheduleError(foreign)
     lowered = text.lower()
     if lowered == "@reboot":
         return RebootSchedule()
@@ -161,6 +157,12 @@ def _looks_like_cron(text: str) -> bool:
         return True
     return (all(_CRON_TOKEN.fullmatch(t) for t in tokens)
             and not any(t in PHRASE_WORDS for t in tokens))
+
+
+def schedule_warnings(expr: str) -> list[str]:
+    """Warnings for an expression that parses but looks written for another tool (today:
+    croniter's seconds-last order, :func:`.crontalk.seconds_last_warnings`)."""
+    return seconds_last_warnings(expr, parses_as_cron)
 
 
 def compile_schedules(exprs: Sequence[str], *, zone: ZoneInfo, anchor: datetime) -> Schedule:

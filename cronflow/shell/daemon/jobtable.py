@@ -226,6 +226,10 @@ class JobTable:
         self._install(definition, schedule, now=now, initial=initial, reset=changed_timing)
         if previous is None or not initial:
             self.logger.info("job %s: %s from %s", definition.name, "loaded" if previous is None else "reloaded", key)
+            from cronflow.shell.checks import machine_warnings
+
+            for warning in machine_warnings([definition]):  # what `cronflow check` warns about
+                self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
         if not definition.schedule:
