@@ -32,6 +32,7 @@ from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
 from cronflow.shell.migrate import add_missing_columns
+from cronflow.shell.process.logcap import tail_segments
 
 DB_NAME = "cronflow.db"
 
@@ -321,10 +322,12 @@ class Store:
                 self._db.execute(f"DELETE FROM runs WHERE id IN ({marks})", part)
         for row in doomed:
             if row["log_path"]:
-                try:
-                    os.unlink(row["log_path"])
-                except OSError:
-                    pass
+                log = Path(row["log_path"])
+                for path in (log, *tail_segments(log)):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
         return len(ids)
 
     # --- job state ----------------------------------------------------------------------
