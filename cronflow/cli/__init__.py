@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pause": ("runs", "pause", "Pause a job, or every job with a tag."),
     "resume": ("runs", "resume", "Resume a paused job, or every job with a tag."),
     "cancel": ("runs", "cancel", "Cancel a running run."),
+    "test": ("examine", "test", "Test a flow's plan with mocked step outcomes; nothing is run."),
     "retry": ("flows", "retry", "Retry the failed and not-run steps of a flow run."),
     "rerun": ("flows", "rerun", "Rerun a flow run from a step onwards."),
     "plugins": ("plugins", "plugins", "List installed plugins and the hooks they implement."),

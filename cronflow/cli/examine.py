@@ -10,13 +10,15 @@ history, no kept definition). ``test`` exits 0 when the flow would end ``succeed
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cronflow.cli.common import jobs_dir_option, now, open_history, resolve_dirs, state_dir_option
-from cronflow.cli.completion import complete_run_ids
+from cronflow.cli.common import jobs_dir_option, load_definition, now, open_history, resolve_dirs, state_dir_option
+from cronflow.cli.completion import complete_definition_names, complete_run_ids
+from cronflow.cli.runs import deselection, step_options
 
 
 @click.command()
@@ -116,3 +118,51 @@ def _print_definition(store: Any, run: Any, *, json_: bool) -> None:
         click.echo(json.dumps({"id": run.id, "definition": run.definition, "path": path, "text": text}, indent=2))
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.command()
+@click.argument("flow", shell_complete=complete_definition_names)
+@click.option("--mock", "mocks", multiple=True, metavar="STEP=STATE",
+              help="A step's outcome: succeeded, failed, timed_out or skipped; STEP[ITEM]=STATE for one "
+                   "fan-out item. Unmocked steps succeed.")
+@click.option("--output", "outputs", multiple=True, metavar="STEP.KEY=VALUE",
+              help="A value a step writes to $CRONFLOW_OUTPUT (for a foreach over outputs.STEP.KEY).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a flow parameter.")
+@step_options
+@click.option("--json", "json_", is_flag=True, help='Print {"state": ..., "steps": [...]}.')
+@jobs_dir_option
+@state_dir_option
+def test(flow: str, mocks: tuple[str, ...], outputs: tuple[str, ...], params: tuple[str, ...], json_: bool,
+         jobs_dir: Path | None, state_dir: Path | None, only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Test a flow's plan without running anything: each step's would-be state and the
+    flow's; exit 0 when the flow would end succeeded or warning, 1 otherwise.
+
+    The planner is the one real runs use; no process starts and nothing is recorded
+    (--state-dir is accepted like every verb's, and left untouched).
+    """
+    from cronflow.cli.common import parse_params
+    from cronflow.core.flow.simulate import parse_mock, parse_output, simulate
+    from cronflow.errors import CronflowError
+    from cronflow.model import Flow
+
+    jobs, _ = resolve_dirs(jobs_dir, None)
+    definition = load_definition(flow, jobs)
+    if not isinstance(definition, Flow):
+        raise CronflowError(f"{definition.name} is a job: cronflow test takes a flow")
+    values = parse_params(params)
+    try:
+        given: dict[str, dict[str, str]] = {}
+        for text in outputs:
+            step, key, value = parse_output(text)
+            given.setdefault(step, {})[key] = value
+        verdict = simulate(definition, mocks=[parse_mock(text) for text in mocks], outputs=given, params=values,
+                           deselected=deselection(definition, only, skip))
+    except ValueError as exc:
+        raise CronflowError(str(exc)) from None
+    if json_:
+        click.echo(json.dumps(verdict.to_json(), indent=2))
+    else:
+        from cronflow.core.present.flowtest import verdict_text
+
+        click.echo(verdict_text(definition.name, verdict))
+    sys.exit(0 if verdict.state.ok else 1)

@@ -6,11 +6,13 @@ satisfied (its ``foreach`` items may come from an upstream output, known only th
 :func:`advance` is the one decision function; the flow runner calls it after every change
 and carries out what it says:
 
-* a disabled step, or one left out of the run (``--only``/``--skip``: reason
-  ``deselected``), is settled ``skipped`` (and satisfies its dependants);
+* a disabled step is settled ``skipped`` (and satisfies its dependants);
 * a step whose needs failed (without ``continue_on_failure``), were cancelled or were not
   run is settled ``not_run``, so a failure stops its downstream while independent
   branches go on;
+* a ready step left out of the run (``--only``/``--skip``) is settled ``skipped``
+  with reason ``deselected`` (done for its dependants, in the flow's order: after what
+  it needs, so a failure upstream still stops what follows it);
 * a ready step is expanded into units (a ``foreach`` that cannot be resolved settles the
   step ``failed`` with the reason; an empty one settles it ``skipped``);
 * queued units start, in file order, within the step's and the flow's ``max_parallel``.
@@ -218,12 +220,14 @@ def advance(flow: Flow, fs: FlowState, *, params: Mapping[str, str],
         blocked = [need for need, state in need_states.items() if blocks(by_name[need], state)]
         if not step.enabled:
             settle(step.name, RunState.SKIPPED, "disabled")
-        elif step.name in fs.deselected:
-            settle(step.name, RunState.SKIPPED, DESELECTED)
         elif blocked:
             what = ", ".join(f"{need} {need_states[need].value}" for need in blocked)  # type: ignore[union-attr]
             settle(step.name, RunState.NOT_RUN, f"needs {what}")
         elif all(satisfies(by_name[need], state) for need, state in need_states.items()):
+            if step.name in fs.deselected:
+                # done, as if it had run in no time: after what it needs, before what needs it
+                settle(step.name, RunState.SKIPPED, DESELECTED)
+                continue
             try:
                 expanded = resolve_foreach(step, params=params, outputs=outputs)
             except ForeachError as exc:
