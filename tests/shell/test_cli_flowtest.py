@@ -119,3 +119,10 @@ needs = ["a"]
     assert run["state"] == predicted["state"] == "failed"
     real = sorted((s["step"], s["item"] or "", s["state"]) for s in run["steps"])
     assert real == sorted((s["name"], s["item"] or "", s["state"]) for s in predicted["steps"])
+
+
+def test_the_readme_shows_what_the_sample_flow_prints(env: Env) -> None:
+    readme = (SAMPLES.parent / "README.md").read_text()
+    command = "$ cronflow test etl --mock 'prices[MSFT]=failed'\n"
+    shown = readme.split(command, 1)[1].split("$ echo $?", 1)[0]
+    assert env.cli("test", "etl", "--mock", "prices[MSFT]=failed").stdout == shown
