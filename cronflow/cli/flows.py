@@ -66,7 +66,7 @@ def _again(run_id: str, from_step: str | None, detach: bool, jobs_dir: Path | No
         def prepare() -> Any:
             current = ctx.store.get_run(flow_run.id)  # as of now, under the flow's lock
             steps = ctx.store.list_runs(parent_id=current.id)
-            return prepare_again(flow, current, steps, ctx=ctx, from_step=from_step)
+            return prepare_again(flow, current, steps, from_step=from_step)
 
         code = foreground_flow(flow, ctx=ctx, jobs=jobs, trigger=flow_run.trigger, run_id=flow_run.id,
                                prepare=prepare, attempt=flow_run.attempt + 1, nominal=flow_run.nominal,

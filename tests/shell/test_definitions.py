@@ -140,3 +140,14 @@ def test_the_daemon_records_the_hash_and_a_comment_edit_is_a_new_one(tmp_path: P
         hashes = {run["definition"] for run in daemon.history("tick")}
     assert first in hashes and None not in hashes
     assert {first, second} <= set(kept(tmp_path / "state"))
+
+
+def test_a_job_step_that_never_ran_has_its_text_kept_too(env: Env) -> None:
+    env.write("work", 'command = "true"\n')
+    env.write("pipe", '[[steps]]\nname = "first"\ncommand = "exit 1"\n[[steps]]\nname = "work"\njob = "work"\n'
+                      'needs = ["first"]\n')
+    assert env.cli("run", "pipe").returncode == 1
+    step = next(s for s in env.last("pipe")["steps"] if s["step"] == "work")
+    assert step["state"] == "not_run" and step["definition"] == digest(env.jobs / "work.toml")
+    result = env.cli("show", step["id"], "--definition")
+    assert result.returncode == 0 and result.stdout == 'command = "true"\n', result.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cronflow.core.flow import attempts as flowattempts
 from cronflow.core.flow import plan as flowplan
@@ -21,9 +22,11 @@ from cronflow.core.flow.plan import DESELECTED, FlowState
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.model import Definition, Flow, Run, RunState
 
+if TYPE_CHECKING:
+    from cronflow.shell.store import Store
 
-def prepare_again(flow: Flow, flow_run: Run, steps: list[Run], *, ctx: object = None,
-                  from_step: str | None = None) -> FlowState:
+
+def prepare_again(flow: Flow, flow_run: Run, steps: list[Run], *, from_step: str | None = None) -> FlowState:
     """The state a ``retry`` (``from_step`` None) or ``rerun --from`` starts from,
     computed from the latest attempt of each unit among ``steps`` (every row of the flow
     run). Steps deselected in the run (``--only``/``--skip``) stay deselected for a
@@ -56,7 +59,7 @@ class Chosen:
     note: str
 
 
-def choose_definition(flow_run: Run, steps: Sequence[Run], *, store: object,
+def choose_definition(flow_run: Run, steps: Sequence[Run], *, store: Store,
                       current: Mapping[str, Definition], latest: bool, now: datetime,
                       default_timezone: str | None = None) -> Chosen:
     """The definition ``retry``/``rerun`` of ``flow_run`` uses (see the module docstring).
@@ -67,7 +70,7 @@ def choose_definition(flow_run: Run, steps: Sequence[Run], *, store: object,
     """
     name, started = flow_run.job, flow_run.definition
     now_flow = current.get(name)
-    kept = None if latest or started is None else store.definition_text(started)  # type: ignore[attr-defined]
+    kept = None if latest or started is None else store.definition_text(started)
     if kept is None:
         if not isinstance(now_flow, Flow):
             what = "is no longer a flow" if now_flow is not None else "is not in the jobs dir"
@@ -89,7 +92,7 @@ def choose_definition(flow_run: Run, steps: Sequence[Run], *, store: object,
     return Chosen(flow=flow, definitions=definitions, note=note)
 
 
-def _step_jobs(flow: Flow, steps: Sequence[Run], *, store: object, now: datetime,
+def _step_jobs(flow: Flow, steps: Sequence[Run], *, store: Store, now: datetime,
                zone: str | None) -> dict[str, Definition]:
     """The job files the flow run's ``job = "x"`` steps ran first, as kept."""
     found: dict[str, Definition] = {}
@@ -100,7 +103,7 @@ def _step_jobs(flow: Flow, steps: Sequence[Run], *, store: object, now: datetime
     for step in flow.steps:
         if step.job is None or step.job in found or step.job not in first:
             continue
-        kept = store.definition_text(first[step.job])  # type: ignore[attr-defined]
+        kept = store.definition_text(first[step.job])
         if kept is not None:
             found[step.job] = _parse(kept, now=now, zone=zone, what=f"job {step.job} as the run ran it")
     return found

@@ -262,7 +262,10 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
               attempt=attempt, nominal=nominal, params=run_params, trigger=trigger,
               started=(existing.started if existing and existing.started else ctx.now()),
               definition=flow.file_hash)
-    ctx.store.keep_definition(flow, now=ctx.now())
+    # the texts of the hashes its rows record, a step settled without running included
+    for kept in (flow, *(definitions.get(step.job) for step in flow.steps if step.job)):
+        if kept is not None:
+            ctx.store.keep_definition(kept, now=ctx.now())
     # the rows of earlier attempts stay; the units run again count on from them
     earlier = flowattempts.last_attempts(ctx.store.list_runs(parent_id=row.id)) if existing else {}
     ctx.store.upsert_run(row, now=ctx.now())
