@@ -154,6 +154,7 @@ class Store:
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
                     self._db.execute("ROLLBACK")
+                    self._kept.clear()  # a definition written inside is gone with it
                 raise
             self._batch_depth -= 1
             if self._batch_depth == 0:

@@ -151,3 +151,24 @@ def test_a_job_step_that_never_ran_has_its_text_kept_too(env: Env) -> None:
     assert step["state"] == "not_run" and step["definition"] == digest(env.jobs / "work.toml")
     result = env.cli("show", step["id"], "--definition")
     assert result.returncode == 0 and result.stdout == 'command = "true"\n', result.stderr
+
+
+def test_a_definition_kept_inside_a_rolled_back_transaction_is_kept_again(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from cronflow.core.definition.digest import with_text
+    from cronflow.model import Job
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    job = with_text(Job(name="j", path="/j.toml", command="true"), 'command = "true"\n')
+    store = Store.open(tmp_path / "state")
+    try:
+        with pytest.raises(RuntimeError):
+            with store.batch():
+                store.keep_definition(job, now=now)
+                raise RuntimeError("disk full")
+        assert store.definition_text(job.file_hash) is None
+        store.keep_definition(job, now=now)
+        assert store.definition_text(job.file_hash) == ("/j.toml", 'command = "true"\n')
+    finally:
+        store.close()
