@@ -3,7 +3,9 @@ step tree or Gantt bars of ``history RUN_ID``, and ``logs RUN_ID --attempt N``.
 
 ``--detach`` hands the retry to a background ``cronflow`` process of its own (a new
 session, so it outlives the terminal) and prints the flow run id; it works with or
-without a daemon, and the run shows in the history like any other.
+without a daemon, and the run shows in the history like any other. ``retry`` and
+``rerun`` run the definitions the run started with, ``--latest`` the files as they are
+now (:mod:`cronflow.shell.run.again`); the first line they print says which.
 """
 
 from __future__ import annotations
