@@ -77,7 +77,7 @@ def show_text(data: Mapping[str, Any], *, now: Any, tree: str | None = None, zon
     field("attempts", _attempts(data["attempts"]))
     log = data["log_path"]
     if log is not None:
-        log += " (no output yet)" if data["log_size"] is None else f" ({data['log_size']} bytes)"
+        log += " (no file)" if data["log_size"] is None else f" ({data['log_size']} bytes)"
     field("log", log)
     field("definition", _definition(data))
     text = "\n".join(lines)
