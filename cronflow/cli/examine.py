@@ -140,7 +140,7 @@ def test(flow: str, mocks: tuple[str, ...], outputs: tuple[str, ...], params: tu
     The planner is the one real runs use; no process starts and nothing is recorded
     (--state-dir is accepted like every verb's, and left untouched).
     """
-    from cronflow.cli.common import parse_params
+    from cronflow.cli.common import parse_params, warn_undeclared_params
     from cronflow.core.flow.simulate import parse_mock, parse_output, simulate
     from cronflow.errors import CronflowError
     from cronflow.model import Flow
@@ -150,6 +150,7 @@ def test(flow: str, mocks: tuple[str, ...], outputs: tuple[str, ...], params: tu
     if not isinstance(definition, Flow):
         raise CronflowError(f"{definition.name} is a job: cronflow test takes a flow")
     values = parse_params(params)
+    warn_undeclared_params(definition, values)  # as `run` does: a typo'd key is no silent pass
     try:
         given: dict[str, dict[str, str]] = {}
         for text in outputs:
