@@ -112,3 +112,14 @@ def test_show_definition_of_a_run_from_before_definitions_were_kept(env: Env) ->
     result = env.cli("show", run_id, "--definition")
     assert result.returncode == 1 and "recorded no definition" in result.stderr
     assert "not recorded" in env.cli("show", run_id).stdout
+
+
+def test_show_of_a_retried_job_run_lists_its_attempts(env: Env) -> None:
+    env.write("flaky", 'command = "echo try; exit 4"\n[retry]\npolicy = "fixed"\nattempts = 2\ndelay = "0s"\n')
+    assert env.cli("run", "flaky").returncode == 4
+    run = env.last("flaky")
+    data = show(env, run["id"])
+    assert data["attempts"] == [{"attempt": 1, "run": run["id"], "state": None},
+                                {"attempt": 2, "run": run["id"], "state": "failed"}]
+    text = env.cli("show", run["id"]).stdout
+    assert "  attempts    2" in text.splitlines() and "  state       failed (exit 4)" in text.splitlines()
