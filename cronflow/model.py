@@ -182,6 +182,10 @@ class Job:
     triggers: tuple[TriggerSpec, ...] = ()
     # 1-based line of each top-level key in the file, for errors found after loading
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    # the file as loaded (SPEC 12): its SHA-256 (first 12 hex digits), which every run
+    # records, and its text, kept in the state database once per hash
+    file_hash: str | None = field(default=None, compare=False)
+    file_text: str | None = field(default=None, compare=False, repr=False)
 
     kind = "job"  # class attribute, not a field
 
@@ -239,6 +243,8 @@ class Flow:
     notify: tuple[NotifySpec, ...] = ()
     triggers: tuple[TriggerSpec, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    file_hash: str | None = field(default=None, compare=False)  # as for Job
+    file_text: str | None = field(default=None, compare=False, repr=False)
 
     kind = "flow"
 
@@ -254,6 +260,7 @@ class Run:
     the instant of the request). ``attempt`` is 1-based. Flow step runs carry
     ``parent_id`` (the flow run), ``step`` and, for fan-out, ``item``. ``next_attempt``
     is when the next attempt starts while the run is ``retrying`` (None otherwise).
+    ``definition`` is the hash of the file it ran (``Job.file_hash``).
     """
 
     id: str
@@ -274,6 +281,8 @@ class Run:
     step: str | None = None
     item: str | None = None
     next_attempt: datetime | None = None
+    # the file_hash of the job or flow file this run ran (SPEC 12); None before it was kept
+    definition: str | None = None
 
     @property
     def duration(self) -> float | None:

@@ -89,11 +89,13 @@ def flow_exit_status(run: Any) -> int:
 
 def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] | None = None,
                     trigger: str = "manual", run_id: str | None = None, prepare: Any = None,
-                    attempt: int = 1, nominal: datetime | None = None) -> int:
+                    attempt: int = 1, nominal: datetime | None = None, definitions: Any = None,
+                    deselected: frozenset[str] = frozenset()) -> int:
     """Run ``flow`` here under its lock, printing step lines; return the exit status.
 
     ``prepare`` (called once the lock is held) returns the FlowState to start from, for
-    ``retry``/``rerun``; without it the flow starts afresh.
+    ``retry``/``rerun``; without it the flow starts afresh. ``definitions`` resolve its
+    ``job = "x"`` steps (default: the files of ``jobs``); ``deselected`` steps are left out.
     """
     import asyncio
 
@@ -110,8 +112,8 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
         initial = prepare() if prepare is not None else None
         result = asyncio.run(run_flow(
             flow, ctx=ctx, nominal=nominal or now(), trigger=trigger, params=params,
-            run_id=run_id, jobs_dir=jobs, initial=initial, attempt=attempt,
-            on_step_change=lambda run: click.echo(step_line(run))))
+            run_id=run_id, jobs_dir=jobs, initial=initial, attempt=attempt, definitions=definitions,
+            deselected=deselected, on_step_change=lambda run: click.echo(step_line(run))))
     except KeyboardInterrupt:
         click.echo(f"cronflow: flow {flow.name}: interrupted", err=True)
         return EXIT_CANCELLED

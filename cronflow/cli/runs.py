@@ -44,13 +44,48 @@ def daemon(jobs_dir: Path | None, state_dir: Path | None, grace: str) -> None:
 # --- run -------------------------------------------------------------------------------
 
 
+def step_options(command: Any) -> Any:
+    """``--only STEP`` / ``--skip STEP`` (repeated, or comma separated) of a flow run."""
+    command = click.option("--skip", "skip", multiple=True, metavar="STEP",
+                           help="Flows: leave this step out (skipped, reason deselected).")(command)
+    return click.option("--only", "only", multiple=True, metavar="STEP",
+                        help="Flows: run only this step (repeat for more); the others are left out.")(command)
+
+
+def deselection(definition: Any, only: tuple[str, ...], skip: tuple[str, ...]) -> frozenset[str]:
+    """The steps ``--only``/``--skip`` leave out of a run of ``definition``; a CronflowError
+    for a job, or a name that is no step (with "did you mean")."""
+    from cronflow.core.flow.plan import select_steps
+    from cronflow.model import Flow
+
+    only, skip = _names(only), _names(skip)
+    if not (only or skip):
+        return frozenset()
+    if not isinstance(definition, Flow):
+        raise CronflowError(f"--only/--skip choose steps of a flow; {definition.name} is a job")
+    try:
+        return select_steps(definition, only=only, skip=skip)
+    except ValueError as exc:
+        raise CronflowError(str(exc)) from None
+
+
+def _names(given: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name.strip() for value in given for name in value.split(",") if name.strip())
+
+
 @click.command()
 @click.argument("name", shell_complete=complete_definition_names)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@step_options
 @jobs_dir_option
 @state_dir_option
-def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
-    """Run a job or flow now in the foreground; exit with its outcome."""
+def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None,
+        only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Run a job or flow now in the foreground; exit with its outcome.
+
+    --only/--skip leave steps of a flow out: shown skipped (reason deselected), and
+    counted as done for the steps that need them.
+    """
     import asyncio
 
     from cronflow.model import Flow
@@ -58,11 +93,12 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
     definition = load_definition(name, jobs)
+    left_out = deselection(definition, only, skip)
     warn_undeclared_params(definition, values)
     ctx = foreground_context(state)
     try:
         if isinstance(definition, Flow):
-            sys.exit(foreground_flow(definition, ctx=ctx, jobs=jobs, params=values))
+            sys.exit(foreground_flow(definition, ctx=ctx, jobs=jobs, params=values, deselected=left_out))
         else:
             from cronflow.shell.run.job import run_job
 
@@ -100,14 +136,21 @@ def _daemon_note(state: Path) -> str:
 @click.command()
 @click.argument("name", shell_complete=complete_definition_names)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@step_options
 @jobs_dir_option
 @state_dir_option
-def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
-    """Ask the daemon to fire a job or flow now (kept until the daemon runs)."""
+def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None,
+          only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Ask the daemon to fire a job or flow now (kept until the daemon runs).
+
+    --only/--skip leave steps of a flow out, as for `cronflow run`.
+    """
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    warn_undeclared_params(load_definition(name, jobs), values)
-    request = _submit(state, "force", target=name, params=values)
+    definition = load_definition(name, jobs)
+    deselection(definition, only, skip)  # a typo is an error here, not in the daemon's log
+    warn_undeclared_params(definition, values)
+    request = _submit(state, "force", target=name, params=values, only=_names(only), skip=_names(skip))
     click.echo(f"requested a run of {name} (request {request}){_daemon_note(state)}")
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cronflow.errors import ConfigError
+from cronflow.core.definition.digest import with_text
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
@@ -149,7 +150,20 @@ def _load_one(path: Path, *, now: datetime, default_timezone: str) -> tuple[Defi
             check_job_file(path, run_as=getattr(definition, "user", None))
         except ConfigError as exc:
             return None, [exc]
+        # the hash every run of it records, from the bytes read here (one read per load)
+        definition = with_text(definition, text)
     return definition, errors
+
+
+def load_text(path: str, text: str, *, now: datetime, default_timezone: str | None = None) -> Definition:
+    """A definition from text kept in the state database (what an earlier run ran, for
+    ``retry`` and ``rerun``): parsed as the file at ``path`` was; its first error raised.
+    The file checks do not apply: the text is no file anyone can write."""
+    definition, errors = check_definition(path, text, now=now, default_timezone=_zone(default_timezone))
+    if errors:
+        raise errors[0]
+    assert definition is not None
+    return with_text(definition, text)
 
 
 def _zone(default_timezone: str | None) -> str:

@@ -4,7 +4,8 @@ Every run, flow run and flow step is one row of ``runs``; a fire that did not st
 row in state ``skipped`` with its reason. ``job_state`` keeps what must survive a restart
 (paused, the first-load anchor of "once" schedules, the last fire handled, the boot id
 of ``@reboot``); ``daemon_status`` holds what the running daemon wants the CLI to see
-(its pid and current load errors). All times are stored as UTC ISO 8601 strings.
+(its pid and current load errors); ``definitions`` the text of each job or flow file a
+run ran, once per hash (SPEC 12: ``runs.definition``). All times are stored as UTC ISO 8601 strings.
 
 WAL with ``synchronous=NORMAL``: a commit survives the daemon being killed (the WAL is in
 the page cache), and fires due together are written in one transaction (``batch``), so a
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cronflow.errors import CronflowError, NotFoundError
-from cronflow.model import JobState, Run, RunState
+from cronflow.model import Definition, JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
@@ -73,6 +74,12 @@ CREATE TABLE IF NOT EXISTS daemon_status (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS definitions (
+    hash TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 """
 
 _UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
@@ -89,6 +96,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._batch_depth = 0
+        self._kept: set[str] = set()  # definition hashes known to be stored
         try:
             private_database(self.path)
         except OSError as exc:
@@ -147,6 +155,7 @@ class Store:
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
                     self._db.execute("ROLLBACK")
+                    self._kept.clear()  # a definition written inside is gone with it
                 raise
             self._batch_depth -= 1
             if self._batch_depth == 0:
@@ -329,6 +338,23 @@ class Store:
                     except OSError:
                         pass
         return len(ids)
+
+    # --- definitions --------------------------------------------------------------------
+
+    def keep_definition(self, definition: Definition, *, now: datetime) -> None:
+        """Store the text of ``definition``'s file under its hash unless it is there: called
+        wherever a run of it is created (once per hash and store, then a set lookup)."""
+        digest, text = definition.file_hash, definition.file_text
+        if digest is None or text is None or digest in self._kept:
+            return
+        self._write("INSERT OR IGNORE INTO definitions (hash, path, text, created) VALUES (?, ?, ?, ?)",
+                    (digest, definition.path, text, to_iso(now)))
+        self._kept.add(digest)
+
+    def definition_text(self, digest: str) -> tuple[str, str] | None:
+        """The (path, text) kept under a definition hash, or None."""
+        rows = self._query("SELECT path, text FROM definitions WHERE hash = ?", (digest,))
+        return (rows[0]["path"], rows[0]["text"]) if rows else None
 
     # --- job state ----------------------------------------------------------------------
 

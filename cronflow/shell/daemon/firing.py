@@ -61,6 +61,9 @@ class Firing:
         self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # steps left out of forced flow runs (`force FLOW --skip S`), by (flow, nominal)
+        # until the run starts
+        self.deselections: dict[tuple[str, datetime], frozenset[str]] = {}
 
     def running_count(self) -> int:
         """Runs in progress (adopted included)."""
@@ -165,8 +168,9 @@ class Firing:
             self.fire_now(name, None, "reboot", now=now)
 
     def fire_now(self, name: str, params: Mapping[str, str] | None, trigger: str, *,
-                 now: datetime | None = None) -> None:
-        """A fire requested now (``force``, a trigger, ``@reboot``); ``force`` ignores a pause."""
+                 now: datetime | None = None, deselected: frozenset[str] = frozenset()) -> None:
+        """A fire requested now (``force``, a trigger, ``@reboot``); ``force`` ignores a pause.
+        ``deselected``: the steps a flow run leaves out."""
         now = now or self.ctx.now()
         definition = self.table.definitions.get(name)
         if definition is None:
@@ -177,8 +181,12 @@ class Firing:
                                max_concurrent=getattr(definition, "max_concurrent", 1),
                                paused=trigger != "force" and self.table.state(name).is_paused(now),
                                stopping=self.stopping)
+        if deselected:
+            self.deselections[(name, now)] = deselected
         with self.claims.batch(now):
             started = self._execute(decision, definition, nominal=now, trigger=trigger, params=params, now=now)
+        if started is None and not decision.queued:
+            self.deselections.pop((name, now), None)
         if started is not None:
             self._start(*started)
 
@@ -259,8 +267,10 @@ class Firing:
             self.ctx.store.update_run(failed)
             self.outcomes.report(failed)
             return
+        deselected = self.deselections.pop((flow.name, row.nominal), frozenset()) if row.nominal else frozenset()
         await run_flow(flow, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
-                       params=row.params, run_id=row.id, definitions=self.table.definitions)
+                       params=row.params, run_id=row.id, definitions=self.table.definitions,
+                       deselected=deselected)
 
     def _ended(self, name: str, run_id: str) -> None:
         runs = self.running.get(name, {})

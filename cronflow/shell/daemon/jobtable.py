@@ -217,6 +217,8 @@ class JobTable:
             self._remove_path(key)
         previous = self.definitions.get(definition.name)
         if previous == definition and not initial:
+            # the same meaning in other bytes (a comment): runs record the new file's hash
+            self.definitions[definition.name] = definition
             return
         self.by_path[key] = definition.name
         self.definitions[definition.name] = definition

@@ -60,10 +60,11 @@ def job_row(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     """The queued Run of one run of ``job``: the job's params under ``params``, its log
     path; a flow step with ``parent_id``/``step``/``item``."""
     run_id = run_id or new_run_id()
+    ctx.store.keep_definition(job, now=nominal)  # the text of the hash the row records
     return lifecycle.queued(run_id=run_id, job=job.name, nominal=nominal, trigger=trigger,
                             params={**job.params, **(params or {})},
                             log_path=str(ctx.log_path(job.name, run_id)),
-                            parent_id=parent_id, step=step, item=item)
+                            parent_id=parent_id, step=step, item=item, definition=job.file_hash)
 
 
 async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
