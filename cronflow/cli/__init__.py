@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "next": ("read", "next_", "Show the next fire times of a schedule or job."),
     "check": ("read", "check", "Validate job and flow files."),
     "history": ("runs", "history", "Show run history."),
-    "logs": ("runs", "logs", "Show (or follow) the log of a run."),
+    "logs": ("logs", "logs", "Show (or follow) the log of a run."),
     "show": ("examine", "show", "Show one run in full: steps, attempts, log, definition."),
     "pause": ("runs", "pause", "Pause a job, or every job with a tag."),
     "resume": ("runs", "resume", "Resume a paused job, or every job with a tag."),
