@@ -55,7 +55,7 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
             known.update(load_dir(parent, now=now, default_timezone=zone).definitions)
         except ConfigError:
             pass
-    result = load_paths(targets, now=now, default_timezone=zone, references=known)
+    result = load_paths(targets, now=now, default_timezone=zone, references=known, pools=settings.pools)
     errors = settings.errors + result.errors + _plugin_errors(result.definitions)
     for error in errors:
         click.echo(str(error), err=True)
