@@ -30,6 +30,7 @@ from cronflow.shell.daemon.buffers import Buffers
 from cronflow.shell.daemon.claims import Claims, queued_row
 from cronflow.shell.daemon.jobtable import JobTable
 from cronflow.shell.daemon.outcomes import Outcomes
+from cronflow.shell.daemon.pooled import JobPools
 from cronflow.shell.daemon.preparing import Preparing
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
@@ -54,10 +55,13 @@ class Firing:
         self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
         self.outcomes = Outcomes(ctx=ctx, definitions=lambda name: self.table.definitions.get(name), logger=logger)
         self.claims = Claims(ctx=ctx, logger=logger, outcomes=self.outcomes)
-        self.buffers = Buffers(ctx.store, report=self.outcomes.report)
-        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._start_buffered,
+        self.buffers = Buffers(ctx.store, report=self.outcomes.report, withdraw=ctx.pools.withdraw)
+        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._adopted_ended,
                                    report=self.outcomes.report, definitions=lambda name: self.table.definitions.get(name),
                                    now=ctx.now)
+        self.pools = JobPools(ctx=ctx, buffers=self.buffers, adopted=self.adopted, report=self.outcomes.report,
+                              definitions=lambda name: self.table.definitions.get(name),
+                              background=self._background_task, logger=logger)
         self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
@@ -122,7 +126,8 @@ class Firing:
                              jitter=definition.jitter, omitted=omitted,
                              max_concurrent=getattr(definition, "max_concurrent", 1), running=self._running(name),
                              adopted=self.adopted.count(name), buffered=self.buffers.count(name),
-                             paused=state.is_paused(now), stopping=self.stopping)
+                             paused=state.is_paused(now), stopping=self.stopping,
+                             **self.pools.decision_args(definition))
         plan = decided.plan
         skipped = [self.claims.skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
         if plan.omitted:
@@ -130,7 +135,7 @@ class Firing:
                                 name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
         blocked = False
         for fire, trigger, decision in decided.run:
-            if blocked and (decision.starts or decision.queued):
+            if blocked and (decision.starts or decision.queued or decision.waits_for_pool):
                 # the decision counted on the run before this one starting; the lock of
                 # another process stopped it, and would stop this one too
                 decision = OVERLAP
@@ -176,7 +181,7 @@ class Firing:
                                buffered=self.buffers.count(name),
                                max_concurrent=getattr(definition, "max_concurrent", 1),
                                paused=trigger != "force" and self.table.state(name).is_paused(now),
-                               stopping=self.stopping)
+                               stopping=self.stopping, now=now, **self.pools.decision_args(definition))
         with self.claims.batch(now):
             started = self._execute(decision, definition, nominal=now, trigger=trigger, params=params, now=now)
         if started is not None:
@@ -190,12 +195,16 @@ class Firing:
         if decision.reason is not None:
             self.claims.skip(definition, nominal, decision.reason, now=now, trigger=trigger, params=params)
             return None
-        if not (decision.starts or decision.queued):
+        if not (decision.starts or decision.queued or decision.waits_for_pool):
             return None
         if prepared is not None and prepared.row is not None:
             row, encoded = prepared.row, prepared.encoded
         else:
             row, encoded = queued_row(self.ctx, definition, nominal=nominal, trigger=trigger, params=params), None
+        if decision.waits_for_pool:
+            # recorded queued (reason pool); it starts when the pool has room
+            self.claims.insert(self._park(definition, row), None, now)
+            return None
         if decision.queued:
             self.claims.insert(row, None, now, encoded)
             # a fire stopping the others goes first once they end
@@ -209,6 +218,7 @@ class Firing:
             self.claims.skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
             return None
         self.claims.insert(row, str(lock.path), now, encoded)
+        self.pools.hold(definition, row.id, now)
         return definition, row, lock
 
     def _lock(self, definition: Definition) -> locks.JobLock | None:
@@ -267,22 +277,55 @@ class Firing:
         runs.pop(run_id, None)
         if not runs:
             self.running.pop(name, None)
+        # its pool's slot frees: the fires waiting for it go first, in fire order
+        self.ctx.pools.release(run_id)
+        self._start_buffered(name)
+
+    def _adopted_ended(self, name: str) -> None:
+        self.pools.settle(name)
         self._start_buffered(name)
 
     def _start_buffered(self, name: str) -> None:
-        """Start the next waiting fire of ``name`` once none of its runs is going."""
+        """Start the next waiting fire of ``name`` once none of its runs is going (or
+        park it, when its pool has no room)."""
         while not self.stopping and not self.running.get(name) and not self.adopted.count(name):
             row = self.buffers.pop(name)
             if row is None:
                 return
             definition = self.table.definitions.get(name)
+            if definition is not None and not self.pools.admits(definition, self.ctx.now()):
+                self.ctx.store.update_run(self._park(definition, row))
+                return
             lock = self._lock(definition) if definition is not None else None
             if definition is not None and lock is not None:
+                self.pools.hold(definition, row.id, self.ctx.now())
                 self._start(definition, row, lock)
                 return
             skipped = lifecycle.skip(row, self.ctx.now(), SkipReason.OVERLAP if definition is not None else "removed")
             self.ctx.store.update_run(skipped)
             self.outcomes.report(skipped)
+
+    # --- fires waiting for their pool ----------------------------------------------------
+
+    def _park(self, definition: Definition, row: Run) -> Run:
+        return self.pools.park(definition, row, start=self._start_parked)
+
+    def _start_parked(self, run_id: str) -> bool:
+        """A fire waiting for its pool has its slot: start it; whether it started."""
+        if self.stopping:
+            return False  # shutdown records it cancelled
+        row = self.buffers.unpark(run_id)
+        if row is None:
+            return False
+        definition = self.table.definitions.get(row.job)
+        lock = self._lock(definition) if definition is not None else None
+        if definition is None or lock is None:
+            skipped = lifecycle.skip(row, self.ctx.now(), SkipReason.OVERLAP if definition is not None else "removed")
+            self.ctx.store.update_run(skipped)
+            self.outcomes.report(skipped)
+            return False
+        self._start(definition, row, lock)
+        return True
 
     def resume(self, run: Run) -> str | None:
         """Go on with job run ``run``, left ``retrying`` by a previous daemon: its wait to
@@ -322,6 +365,7 @@ class Firing:
         self.stopping = True
         deadline = asyncio.get_running_loop().time() + grace
         self.buffers.cancel_all(reason="daemon stopped", now=now())
+        self.ctx.pools.close()
         # adopted runs (started by a previous daemon) are waited for like our own, so that
         # no row is left `running` by a clean stop
         tasks = [task for runs in self.running.values() for task in runs.values()]
