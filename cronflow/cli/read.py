@@ -92,6 +92,16 @@ def _plugin_timeout() -> float:
         return DEFAULT_TIMEOUT
 
 
+def _pool_names() -> tuple[str, ...] | None:
+    """The pools of cronflow.toml (None when it has errors: pools are then not checked)."""
+    from cronflow.cli.config import verb_settings
+
+    try:
+        return tuple(verb_settings().pools)
+    except CronflowError:
+        return None
+
+
 # -- next ----------------------------------------------------------------------------------
 
 
@@ -211,7 +221,7 @@ def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
 
     now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
-    result = load_dir(jobs, now=now, default_timezone=zone)
+    result = load_dir(jobs, now=now, default_timezone=zone, pools=_pool_names())
     # last run, state, paused/running, "once" anchors and the daemon's load errors
     known = read_list_state(state_dir(None, jobs=jobs), now=now)
     rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors,

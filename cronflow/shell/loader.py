@@ -53,10 +53,11 @@ def load_file(path: Path, *, now: datetime, default_timezone: str | None = None,
     return definition
 
 
-def load_dir(directory: Path, *, now: datetime, default_timezone: str | None = None) -> LoadResult:
+def load_dir(directory: Path, *, now: datetime, default_timezone: str | None = None,
+             pools: Collection[str] | None = None) -> LoadResult:
     """Load every job file in ``directory``; raise ConfigError only if it cannot be listed."""
     result = LoadResult()
-    _load_files(result, job_files(Path(directory)), now=now, zone=_zone(default_timezone))
+    _load_files(result, job_files(Path(directory)), now=now, zone=_zone(default_timezone), pools=pools)
     _drop_bad_references(result, {})
     return result
 

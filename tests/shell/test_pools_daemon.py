@@ -1,0 +1,165 @@
+"""Pools through a real daemon (SPEC section 15): a pool's size and rate hold across
+jobs, checked from the start and end stamps the jobs write themselves; every fire either
+runs or is recorded ``skipped/missed_deadline``; a restarted daemon counts the runs still
+holding their locks against the pool; flow steps wait for their pool's slot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from daemon_helpers import Daemon, cli, wait_for
+
+# each run appends "start T" and "end T" (epoch seconds) to a file named by its run id
+STAMP = ('command = ["sh", "-c", "echo start $(date +%s.%N) >> \\"$STAMPS/$CRONFLOW_RUN_ID\\"; sleep {sleep}; '
+         'echo end $(date +%s.%N) >> \\"$STAMPS/$CRONFLOW_RUN_ID\\""]\n')
+
+
+def job_text(stamps: Path, *, fires: range, sleep: float, pool: str = "db", grace: str | None = "4s") -> str:
+    schedule = ", ".join(f'"once in {second} seconds"' for second in fires)
+    return (f"schedule = [{schedule}]\n" + STAMP.format(sleep=sleep)
+            + f'env = {{ STAMPS = "{stamps}" }}\noverlap = "allow_all"\nmax_concurrent = 20\npool = "{pool}"\n'
+            + (f'misfire_grace = "{grace}"\n' if grace else ""))
+
+
+def intervals(stamps: Path) -> dict[str, tuple[float, float]]:
+    """Run id -> (start, end) from the stamp files (runs that have ended)."""
+    found = {}
+    for path in stamps.iterdir():
+        marks = dict(line.split() for line in path.read_text().splitlines() if line.strip())
+        if "start" in marks and "end" in marks:
+            found[path.name] = (float(marks["start"]), float(marks["end"]))
+    return found
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    # an end and a start at the same instant: the end first (the slot was free)
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def finished(daemon: Daemon, expected: int) -> list[dict[str, object]]:
+    rows = daemon.runs()
+    done = [row for row in rows if row["state"] not in ("queued", "running", "retrying")]
+    return rows if len(rows) == expected and len(done) == expected else []
+
+
+def test_five_every_second_jobs_in_a_pool_of_two_never_run_more_than_two_and_lose_no_fire(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text("[pools.db]\nsize = 2\n")
+    daemon = Daemon(tmp_path)
+    fires = range(2, 8)  # six fires a job, one a second
+    for number in range(5):
+        daemon.write_job(f"db{number}", job_text(stamps, fires=fires, sleep=3))
+    with daemon:
+        # a fire waiting for the pool shows as queued, reason pool
+        wait_for(lambda: [r for r in daemon.runs(state="queued") if r["reason"] == "pool"], timeout=15,
+                 message="a fire waiting for the pool", on_timeout=daemon.log)
+        rows = wait_for(lambda: finished(daemon, 5 * len(fires)), timeout=45, message="every fire settled",
+                        on_timeout=daemon.log)
+    spans = intervals(stamps)
+    ran = [row for row in rows if row["state"] == "succeeded"]
+    skipped = [row for row in rows if row["state"] == "skipped"]
+    # none lost: each fire ran or is a recorded skip past its deadline
+    assert len(ran) + len(skipped) == len(rows), [(r["job"], r["state"], r["reason"]) for r in rows]
+    assert {row["reason"] for row in skipped} <= {"missed_deadline"}
+    for number in range(5):
+        nominals = [row["nominal"] for row in rows if row["job"] == f"db{number}"]
+        assert len(set(nominals)) == len(fires)
+    # never more than two at once, from the jobs' own stamps; and the pool was used
+    assert {row["id"] for row in ran} == set(spans)
+    assert most_at_once(list(spans.values())) == 2
+    # fires did wait for a slot (not all were skipped at once), and those waited for at
+    # most their misfire_grace
+    assert len(ran) >= 4 and skipped
+    assert any(row["reason"] is None and row["trigger"] in ("schedule", "catchup") for row in ran)
+    log = daemon.log()
+    assert "waited for its pool past misfire_grace" in log
+
+
+def test_a_rate_pool_never_starts_more_than_three_in_any_ten_seconds(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text('[pools.api]\nsize = 10\nrate = "3/10s"\n')
+    daemon = Daemon(tmp_path)
+    fires = range(2, 14)  # twelve seconds of fires
+    for number in range(2):
+        daemon.write_job(f"api{number}", job_text(stamps, fires=fires, sleep=0.1, pool="api", grace="12s"))
+    with daemon:
+        rows = wait_for(lambda: finished(daemon, 2 * len(fires)), timeout=60, message="every fire settled",
+                        on_timeout=daemon.log)
+    starts = sorted(start for start, _ in intervals(stamps).values())
+    # the first three at once, the next three as the window lets them, ten seconds later
+    assert len(starts) >= 6, (starts, [(r["state"], r["reason"]) for r in rows])
+    for first, fourth in zip(starts, starts[3:]):
+        # a little slack for the spawn: the stamp is written by the started process
+        assert fourth - first >= 10.0 - 0.3, starts
+    assert {row["state"] for row in rows} <= {"succeeded", "skipped"}
+    assert {row["reason"] for row in rows if row["state"] == "skipped"} <= {"missed_deadline"}
+
+
+def test_a_restarted_daemon_counts_the_runs_still_holding_their_locks_against_the_pool(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text("[pools.db]\nsize = 1\n")
+    daemon = Daemon(tmp_path)
+    daemon.write_job("long", job_text(stamps, fires=range(1, 2), sleep=6, grace=None))
+    with daemon:
+        wait_for(lambda: daemon.runs("long", state="running"), timeout=10, on_timeout=daemon.log)
+        daemon.kill()
+    # the run outlives the daemon; the next one's job in the same pool fires at once
+    daemon.write_job("short", job_text(stamps, fires=range(1, 3), sleep=0.1, grace=None))
+    with daemon:
+        wait_for(lambda: finished(daemon, 3), timeout=30, message="the fires after the restart",
+                 on_timeout=daemon.log)
+    spans = intervals(stamps)
+    rows = {row["id"]: row for row in daemon.runs()}
+    (long_id,) = [run_id for run_id, row in rows.items() if row["job"] == "long"]
+    short = [span for run_id, span in spans.items() if rows[run_id]["job"] == "short"]
+    assert len(short) == 2
+    # the adopted run ends lost (its exit status is not ours) but held the pool to the end
+    assert rows[long_id]["state"] == "lost"
+    long_end = spans[long_id][1]
+    assert all(start >= long_end for start, _ in short), (spans, long_end)
+
+
+def test_an_undefined_pool_is_an_error_at_its_line_for_check_and_the_daemon(tmp_path: Path) -> None:
+    (tmp_path / "cronflow.toml").write_text("[pools.db]\nsize = 1\n")
+    daemon = Daemon(tmp_path)
+    daemon.write_job("typo", 'schedule = "@hourly"\ncommand = "true"\npool = "dbb"\n')
+    daemon.write_job("flow", '[[steps]]\nname = "a"\ncommand = "true"\n\n[[steps]]\nname = "b"\n'
+                             'command = "true"\npool = "web"\n')
+    result = cli("check", jobs_dir=daemon.jobs_dir)
+    assert result.returncode == 1
+    assert f"{daemon.jobs_dir / 'typo.toml'}:3: pool 'dbb' is not defined in cronflow.toml (did you mean 'db'?)" \
+        in result.stderr
+    assert f"{daemon.jobs_dir / 'flow.toml'}:8: pool 'web' is not defined" in result.stderr
+    assert "Traceback" not in result.stderr
+    # list shows the error in place of the job, with or without a daemon
+    listed = {entry["name"]: entry for entry in json.loads(daemon.cli("list", "--json").stdout)}
+    assert "pool 'dbb' is not defined" in listed["typo"]["error"]
+    with daemon:
+        assert "typo.toml:3: pool 'dbb' is not defined" in daemon.log()
+        listed = {entry["name"]: entry for entry in json.loads(daemon.cli("list", "--json").stdout)}
+        assert "pool 'web' is not defined" in listed["flow"]["error"]
+
+
+def test_flow_steps_in_a_pool_wait_for_its_slot(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text("[pools.db]\nsize = 2\n")
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "fan.toml").write_text(
+        '[[steps]]\nname = "load"\nforeach = ["a", "b", "c", "d", "e"]\nmax_parallel = 5\npool = "db"\n'
+        + STAMP.format(sleep=0.5) + f'env = {{ STAMPS = "{stamps}" }}\n')
+    result = cli("run", "fan", jobs_dir=jobs, state_dir=tmp_path / "state", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spans = intervals(stamps)
+    assert len(spans) == 5
+    assert most_at_once(list(spans.values())) == 2
