@@ -60,6 +60,14 @@ def test_five_every_second_jobs_in_a_pool_of_two_never_run_more_than_two_and_los
         # a fire waiting for the pool shows as queued, reason pool
         wait_for(lambda: [r for r in daemon.runs(state="queued") if r["reason"] == "pool"], timeout=15,
                  message="a fire waiting for the pool", on_timeout=daemon.log)
+        # and `cronflow pools` shows the pool's use
+        def full() -> dict[str, object] | None:
+            (entry,) = json.loads(daemon.cli("pools", "--json").stdout)
+            return entry if entry["running"] == 2 and entry["queued"] else None
+
+        entry = wait_for(full, timeout=10, message="the pool full, fires waiting")
+        assert entry["size"] == 2 and entry["members"] == [f"db{n}" for n in range(5)]
+        assert "db    2/2" in daemon.cli("pools").stdout
         rows = wait_for(lambda: finished(daemon, 5 * len(fires)), timeout=45, message="every fire settled",
                         on_timeout=daemon.log)
     spans = intervals(stamps)

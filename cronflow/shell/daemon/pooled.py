@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cronflow.core.fire.pools import POOL_REASON, Waiter, admits, start_deadline
@@ -47,6 +47,8 @@ class JobPools:
         self.background = background
         self.logger = logger
         self.slots.outside = self._adopted_in
+        # pools whose rate window holds the starts a previous daemon made
+        self._seeded: set[str] = set()
 
     def decision_args(self, definition: Definition) -> dict[str, Any]:
         """The ``pool`` and ``pool_use`` arguments of the fire decision for a fire of
@@ -55,7 +57,23 @@ class JobPools:
         pool = self.slots.get(name)
         if pool is None or name is None:
             return {}
+        if pool.rate is not None and name not in self._seeded:
+            self._seed(name, pool.rate[1])
         return {"pool": pool, "pool_use": self.slots.use(name)}
+
+    def _seed(self, name: str, window: float) -> None:
+        """Count the starts of the pool's jobs recorded in its rate window before this
+        daemon (a restart must not let a burst through); once per pool."""
+        self._seeded.add(name)
+        now = self.ctx.now()
+        since = now - timedelta(seconds=window)
+        held = self.slots.held_ids()
+        # a run created before the window may have waited into it
+        starts = [run.started for run in self.ctx.store.list_runs(since=since - timedelta(hours=1))
+                  if run.kind == "job" and run.started is not None and since < run.started <= now
+                  and run.id not in held and pool_of(self.definitions(run.job)) == name]
+        for start in sorted(starts):
+            self.slots.note_start(name, start)
 
     def admits(self, definition: Definition, now: datetime) -> bool:
         """Whether a fire of ``definition`` may start at ``now`` as far as its pool goes."""

@@ -60,6 +60,10 @@ class PoolSlots:
         """How many fires wait for pool ``name``."""
         return len(self._queues.get(name, ()))
 
+    def held_ids(self) -> set[str]:
+        """The runs holding a slot of some pool."""
+        return set(self._held)
+
     def holds(self, run_id: str) -> str | None:
         """The pool whose slot ``run_id`` holds, if any."""
         return self._held.get(run_id)
