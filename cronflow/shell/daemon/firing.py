@@ -339,6 +339,7 @@ class Firing:
         if lock is None:
             return "its job's lock is held by another process"
         self.ctx.store.upsert_run(run, now=self.ctx.now(), lock_path=str(lock.path))
+        self.pools.hold(definition, run.id, self.ctx.now())  # its slot, as before the restart
         self.logger.info("job %s: run %s resumed: attempt %d at %s", run.job, run.id, run.attempt + 1,
                          run.next_attempt.isoformat() if run.next_attempt else "once")
         self._start(definition, run, lock)
