@@ -171,3 +171,45 @@ def test_flow_steps_in_a_pool_wait_for_its_slot(tmp_path: Path) -> None:
     spans = intervals(stamps)
     assert len(spans) == 5
     assert most_at_once(list(spans.values())) == 2
+
+
+def test_forced_fires_wait_for_the_pool_can_be_cancelled_and_a_stopping_daemon_cancels_them(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text("[pools.db]\nsize = 1\n")
+    daemon = Daemon(tmp_path, grace="1s")
+    daemon.write_job("hold", 'command = ["sleep", "30"]\npool = "db"\n')
+    # buffer_all: its second fire waits behind the first, in its own job's buffer
+    daemon.write_job("buf", STAMP.format(sleep=0.1) + f'env = {{ STAMPS = "{stamps}" }}\n'
+                     'overlap = "buffer_all"\npool = "db"\n')
+    daemon.write_job("other", 'command = "true"\npool = "db"\n')
+
+    def pool_waiting(job: str) -> list[dict[str, object]]:
+        return [r for r in daemon.runs(job, state="queued") if r["reason"] == "pool"]
+
+    with daemon:
+        assert daemon.cli("force", "hold").returncode == 0
+        hold = wait_for(lambda: daemon.runs("hold", state="running"), timeout=10, on_timeout=daemon.log)[0]
+        assert daemon.cli("force", "other").returncode == 0
+        (other,) = wait_for(lambda: pool_waiting("other"), timeout=10, on_timeout=daemon.log)
+        result = daemon.cli("cancel", str(other["id"]))
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: daemon.runs("other", state="cancelled"), timeout=10, on_timeout=daemon.log)
+        # buf: its first fire waits for the pool, its second behind it (buffer_all)
+        assert daemon.cli("force", "buf").returncode == 0
+        wait_for(lambda: pool_waiting("buf"), timeout=10, on_timeout=daemon.log)
+        assert daemon.cli("force", "buf").returncode == 0
+        wait_for(lambda: len(daemon.runs("buf", state="queued")) == 2, timeout=10, on_timeout=daemon.log)
+        # the slot frees: buf's fires run one after the other
+        assert daemon.cli("cancel", str(hold["id"])).returncode == 0
+        wait_for(lambda: len(daemon.runs("buf", state="succeeded")) == 2, timeout=15, on_timeout=daemon.log)
+        spans = sorted(intervals(stamps).values())
+        assert len(spans) == 2 and spans[0][1] <= spans[1][0]
+        # a fire still waiting when the daemon stops is recorded cancelled
+        assert daemon.cli("force", "hold").returncode == 0
+        wait_for(lambda: daemon.runs("hold", state="running"), timeout=10, on_timeout=daemon.log)
+        assert daemon.cli("force", "other").returncode == 0
+        wait_for(lambda: pool_waiting("other"), timeout=10, on_timeout=daemon.log)
+    stopped = [r for r in daemon.runs("other", state="cancelled") if r["reason"] == "daemon stopped"]
+    assert len(stopped) == 1
+    assert not daemon.runs(state="queued") and not daemon.runs(state="running")
