@@ -213,3 +213,21 @@ def test_forced_fires_wait_for_the_pool_can_be_cancelled_and_a_stopping_daemon_c
     stopped = [r for r in daemon.runs("other", state="cancelled") if r["reason"] == "daemon stopped"]
     assert len(stopped) == 1
     assert not daemon.runs(state="queued") and not daemon.runs(state="running")
+
+
+def test_a_restarted_daemon_keeps_the_starts_of_the_rate_window(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text('[pools.api]\nsize = 10\nrate = "3/10s"\n')
+    daemon = Daemon(tmp_path)
+    for number in range(3):
+        daemon.write_job(f"api{number}", job_text(stamps, fires=range(1, 2), sleep=0.1, pool="api", grace=None))
+    with daemon:
+        wait_for(lambda: len(daemon.runs(state="succeeded")) == 3, timeout=15, on_timeout=daemon.log)
+    first = min(start for start, _ in intervals(stamps).values())
+    daemon.write_job("late", job_text(stamps, fires=range(1, 2), sleep=0.1, pool="api", grace=None))
+    with daemon:
+        wait_for(lambda: daemon.runs("late", state="succeeded"), timeout=20, on_timeout=daemon.log)
+    (late,) = [span for run_id, span in intervals(stamps).items() if daemon.runs("late")[0]["id"] == run_id]
+    # the fourth start waited for the first three to leave the window, across the restart
+    assert late[0] - first >= 10.0 - 0.3
