@@ -53,6 +53,18 @@ def test_the_overlap_policy_decides_first_the_pool_only_holds_back_a_start(polic
     assert decide_fire(policy, running=0, buffered=0, pool=pool, pool_use=full, now=NOW) is POOL
 
 
+def test_allow_all_counts_the_fires_waiting_for_the_pool_against_max_concurrent() -> None:
+    pool, use = Pool(size=1), PoolUse(running=1, waiting=1)
+    # one running, one waiting: a third would be one too many for max_concurrent = 2
+    assert decide_fire(Overlap.ALLOW_ALL, running=1, buffered=1, max_concurrent=2, pool=pool, pool_use=use,
+                       now=NOW) is OVERLAP
+    assert decide_fire(Overlap.ALLOW_ALL, running=1, buffered=1, max_concurrent=3, pool=pool, pool_use=use,
+                       now=NOW) is POOL
+    decided = decide_due("job", [at(-2), at(-1), at(0)], now=NOW, overlap=Overlap.ALLOW_ALL, max_concurrent=2,
+                         catchup=Catchup.ALL, pool=pool, pool_use=PoolUse(running=1))
+    assert [d for _, _, d in decided.run] == [POOL, POOL, OVERLAP]
+
+
 def test_paused_and_stopping_win_over_the_pool() -> None:
     full = PoolUse(running=1)
     assert decide_fire(Overlap.SKIP, running=0, buffered=0, paused=True, pool=Pool(size=1), pool_use=full,

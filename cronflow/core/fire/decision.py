@@ -128,7 +128,12 @@ def decide_fire(policy: Overlap, *, running: int, buffered: int, adopted: int = 
         return IGNORE
     if paused:
         return PAUSED
-    decision = _BY_ACTION[decide_overlap(policy, running=running + adopted, buffered=buffered,
+    in_flight = running + adopted
+    if pool is not None and policy is Overlap.ALLOW_ALL:
+        # its fires waiting for the pool run beside the running ones once they start:
+        # max_concurrent counts them, or the job lock would skip them then
+        in_flight += buffered
+    decision = _BY_ACTION[decide_overlap(policy, running=in_flight, buffered=buffered,
                                          max_concurrent=max_concurrent, buffer_cap=buffer_cap)]
     if decision is START and pool is not None:
         if now is None:

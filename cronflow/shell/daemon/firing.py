@@ -87,9 +87,10 @@ class Firing:
                 for name in names:
                     self._claim_due(name, now=now, starts=starts, missed=missed, reschedules=reschedules)
         except BaseException:
-            # not recorded, so not started: let go of the locks taken for them
-            for _, _, lock, _ in starts:
+            # not recorded, so not started: let go of the locks and slots taken for them
+            for _, row, lock, _ in starts:
                 lock.release()
+                self.ctx.pools.release(row.id)
             raise
         finally:
             self.preparing.handled(now)
@@ -161,6 +162,7 @@ class Firing:
         for _, row, lock, _ in starts:
             if row.id in dropped:
                 lock.release()
+                self.ctx.pools.release(row.id)
         self.buffers.discard(dropped)
         return [start for start in starts if start[1].id not in dropped]
 
