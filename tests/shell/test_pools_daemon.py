@@ -148,6 +148,10 @@ def test_an_undefined_pool_is_an_error_at_its_line_for_check_and_the_daemon(tmp_
         in result.stderr
     assert f"{daemon.jobs_dir / 'flow.toml'}:8: pool 'web' is not defined" in result.stderr
     assert "Traceback" not in result.stderr
+    # and `cronflow run` refuses to run it, at the same line
+    ran = cli("run", "typo", jobs_dir=daemon.jobs_dir, state_dir=daemon.state_dir)
+    assert ran.returncode == 1 and "typo.toml:3: pool 'dbb' is not defined" in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.stderr
     # list shows the error in place of the job, with or without a daemon
     listed = {entry["name"]: entry for entry in json.loads(daemon.cli("list", "--json").stdout)}
     assert "pool 'dbb' is not defined" in listed["typo"]["error"]
