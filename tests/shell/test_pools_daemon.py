@@ -235,3 +235,24 @@ def test_a_restarted_daemon_keeps_the_starts_of_the_rate_window(tmp_path: Path) 
     (late,) = [span for run_id, span in intervals(stamps).items() if daemon.runs("late")[0]["id"] == run_id]
     # the fourth start waited for the first three to leave the window, across the restart
     assert late[0] - first >= 10.0 - 0.3
+
+
+def test_a_flow_step_and_a_job_share_the_daemons_pool(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    (tmp_path / "cronflow.toml").write_text("[pools.db]\nsize = 1\n")
+    daemon = Daemon(tmp_path)
+    env = f'env = {{ STAMPS = "{stamps}" }}\n'
+    daemon.write_job("dump", STAMP.format(sleep=2) + env + 'pool = "db"\n')
+    # an inline step with its own `pool` key, in the pool job `dump` holds
+    daemon.write_job("etl", '[[steps]]\nname = "load"\npool = "db"\n' + STAMP.format(sleep=0.1) + env)
+    with daemon:
+        assert daemon.cli("force", "dump").returncode == 0
+        wait_for(lambda: daemon.runs("dump", state="running"), timeout=10, on_timeout=daemon.log)
+        assert daemon.cli("force", "etl").returncode == 0
+        wait_for(lambda: [r for r in daemon.runs("etl.load", state="queued") if r["reason"] == "pool"],
+                 timeout=10, message="the step waiting for the pool", on_timeout=daemon.log)
+        wait_for(lambda: daemon.runs("etl", state="succeeded"), timeout=20, on_timeout=daemon.log)
+    rows = {row["id"]: row for row in daemon.runs()}
+    spans = {rows[run_id]["job"]: span for run_id, span in intervals(stamps).items()}
+    assert spans["etl.load"][0] >= spans["dump"][1]
