@@ -309,3 +309,26 @@ def test_a_rate_pool_never_starts_more_than_n_in_any_window(seed: int) -> None:
         assert len([s for s in starts[i:] if s < first + 10.0]) <= 3
     assert max_at_once(runs) <= 4
     assert not expired and len(runs) == len(fired)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+@pytest.mark.parametrize("grace", [None, 1.0, 2.5])
+@pytest.mark.parametrize("rate", [None, (2, 5.0)])
+@pytest.mark.parametrize("seed", range(4))
+def test_any_mix_keeps_the_slots_the_order_and_every_fire(size: int, grace: float | None,
+                                                        rate: tuple[int, float] | None, seed: int) -> None:
+    pool = Pool(size=size, rate=rate)
+    runs, expired, fired = simulate(pool, jobs=3, seconds=15, duration=1.5, grace=grace, rng=random.Random(seed))
+    assert max_at_once(runs) <= size
+    ran = [run_id for run_id, _, _ in runs]
+    assert sorted(ran + expired) == sorted(fired)  # each fire once: ran or expired
+    if grace is None:
+        assert not expired
+    order = {run_id: i for i, run_id in enumerate(fired)}
+    by_start = [order[r] for r, _, _ in sorted(runs, key=lambda r: (r[1], order[r[0]]))]
+    assert by_start == sorted(by_start)  # fire order
+    for run_id, start, _ in runs:
+        assert grace is None or start - int(run_id.split("@")[1]) <= grace
+    if rate is not None:
+        starts = sorted(start for _, start, _ in runs)
+        assert all(later - first >= rate[1] for first, later in zip(starts, starts[rate[0]:]))
