@@ -166,6 +166,8 @@ class Job:
     user: str | None = None
     overlap: Overlap = Overlap.SKIP
     max_concurrent: int = 1
+    # the [pools.NAME] of cronflow.toml its runs share slots and a start rate with
+    pool: str | None = None
     catchup: Catchup = Catchup.LATEST
     catchup_window: float | None = None
     misfire_grace: float | None = None
@@ -213,6 +215,8 @@ class Step:
     timeout: float | None = None
     retry: RetrySpec | None = None  # None: the job's own retry (or none for commands)
     workdir: str | None = None
+    # the step's pool (SPEC 15); a job step also waits for its job's own pool
+    pool: str | None = None
     line: int | None = None
     # 1-based line of each key of the step's table (e.g. "job"), for errors found later
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)

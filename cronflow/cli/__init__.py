@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rerun": ("flows", "rerun", "Rerun a flow run from a step onwards."),
     "plugins": ("plugins", "plugins", "List installed plugins and the hooks they implement."),
     "new": ("new", "new", "Make a valid job file (print it, or --write it)."),
+    "pools": ("pools", "pools", "Show each pool's size, rate and use: running, queued, jobs."),
     "import-crontab": ("ops", "import_crontab", "Turn crontab lines into job files."),
     "systemd-unit": ("ops", "systemd_unit", "Print the systemd unit for the daemon."),
 }

@@ -58,7 +58,7 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
             known.update(load_dir(parent, now=now, default_timezone=zone).definitions)
         except ConfigError:
             pass
-    result = load_paths(targets, now=now, default_timezone=zone, references=known)
+    result = load_paths(targets, now=now, default_timezone=zone, references=known, pools=settings.pools)
     # a file's own errors must not hide the rest: what could be read of it is checked too
     partials = partial_definitions(result, now=now, default_timezone=zone)
     plugin = _plugin_errors({**result.definitions, **{d.path: d for d in partials}})
@@ -108,6 +108,16 @@ def _plugin_timeout() -> float:
         return float(verb_settings().plugin_timeout)
     except CronflowError:
         return DEFAULT_TIMEOUT
+
+
+def _pool_names() -> tuple[str, ...] | None:
+    """The pools of cronflow.toml (None when it has errors: pools are then not checked)."""
+    from cronflow.cli.config import verb_settings
+
+    try:
+        return tuple(verb_settings().pools)
+    except CronflowError:
+        return None
 
 
 # -- next ----------------------------------------------------------------------------------
@@ -232,7 +242,7 @@ def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
 
     now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
-    result = load_dir(jobs, now=now, default_timezone=zone)
+    result = load_dir(jobs, now=now, default_timezone=zone, pools=_pool_names())
     # last run, state, paused/running, "once" anchors and the daemon's load errors
     known = read_list_state(state_dir(None, jobs=jobs), now=now)
     rows = build_rows(result, now=now, default_timezone=zone, tag=tag, anchors=known.anchors,

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cronflow.model import Run
 from cronflow.shell.store import DB_NAME, Store
 
 
@@ -60,3 +61,18 @@ def _daemon_alive(status: Any) -> bool:
     except PermissionError:
         return True  # alive, another user's (a system daemon read by a user)
     return True
+
+
+def pool_runs(state_dir: Path, *, since: datetime) -> list[Run]:
+    """For ``cronflow pools``: the runs not finished yet and those created since
+    ``since`` (whose starts count in a rate window); none without a database."""
+    path = Path(state_dir) / DB_NAME
+    if not path.exists():
+        return []
+    store = Store(path)
+    try:
+        found = {run.id: run for run in store.list_runs(since=since)}
+        found.update((run.id, run) for run in store.unfinished_runs())
+        return list(found.values())
+    finally:
+        store.close()

@@ -24,7 +24,7 @@ from cronflow.core.definition.tomllines import KeyPath
 FLOW_KEYS = COMMON_KEYS + ("steps", "phases", "max_parallel")
 STEP_KEYS = (
     "name", "job", "command", "needs", "continue_on_failure", "enabled", "params", "env",
-    "foreach", "max_parallel", "timeout", "retry", "workdir",
+    "foreach", "max_parallel", "timeout", "retry", "workdir", "pool",
 )
 PHASE_KEYS = ("name", "steps")
 _FLOW_HINTS = {
@@ -146,6 +146,7 @@ def _build_steps(checker: Checker, placed: list[_Placed]) -> list[_Checked]:
             timeout=checker.duration(table, "timeout", at, positive=True),
             retry=checker.retry(table, at),
             workdir=checker.string(table, "workdir", at, non_empty=True),
+            pool=checker.string(table, "pool", at, non_empty=True),
             line=checker.lines.line(*at),
             lines={key: checker.lines.line(*at, key) for key in table},
         )

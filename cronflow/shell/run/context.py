@@ -23,6 +23,7 @@ from cronflow.shell import paths
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import DEFAULT_LOG_CAP
 from cronflow.shell.process.env import base_env, env_file_values
+from cronflow.shell.run.pools import PoolSlots
 from cronflow.model import Job, Run
 from cronflow.plugins.dispatch import Dispatcher
 from cronflow.plugins.manager import Registry
@@ -98,6 +99,8 @@ class RunContext:
     tee_fd: int | None = None
     now: Callable[[], datetime] = utc_now
     detach_events: bool = False
+    # the pools of cronflow.toml and their use by this host's runs (SPEC section 15)
+    pools: PoolSlots = field(default_factory=lambda: PoolSlots({}, now=utc_now))
 
     _pending: dict[str, Run] = field(default_factory=dict, repr=False)
     # runs whose latest state the database refused (see _write)
@@ -205,6 +208,6 @@ def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None
     return RunContext(state_dir=Path(state_dir), store=store if store is not None else Store.open(state_dir),
                       dispatch=Dispatcher(pm, registry, logger, timeout=settings.plugin_timeout),
                       logger=logger, tee_fd=tee_fd, now=now, log_cap=settings.log_cap,
-                      detach_events=detach_events,
+                      detach_events=detach_events, pools=PoolSlots(settings.pools, now=now),
                       default_timezone=default_timezone or settings.timezone or environment_timezone(),
                       **extra)

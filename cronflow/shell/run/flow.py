@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import replace as dc_replace
 from datetime import datetime
 from pathlib import Path
 
@@ -38,11 +37,12 @@ from cronflow.core.flow import plan as flowplan
 
 from cronflow.shell.process import locks
 from cronflow.core.flow.plan import FlowState, Unit
-from cronflow.model import Definition, Flow, Job, RetrySpec, Run, RunState, Step, replace
+from cronflow.model import Definition, Flow, Job, Run, RunState, Step, replace
 from cronflow.core.flow.outputs import OUTPUT_CAP, merge_outputs, output_env, parse_outputs
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
 from cronflow.shell.run.job import Claim, execute, finish_notices, job_row, lock_slots
+from cronflow.shell.run.steps import step_job, step_slot
 
 StepCallback = Callable[[Run], None]
 LOCK_POLL = 0.05  # seconds between attempts at a busy job lock
@@ -58,23 +58,6 @@ def output_path(state_dir: Path, flow_run_id: str, unit: Unit, attempt: int = 1)
     # attempt 1 keeps the name of the files written before attempts had their own
     suffix = "" if attempt <= 1 else f"-a{attempt}"
     return Path(state_dir) / "outputs" / flow_run_id / f"{label}-{digest}{suffix}.out"
-
-
-def step_job(flow: Flow, step: Step, definitions: Mapping[str, Definition]) -> tuple[Job, bool]:
-    """The Job a step runs and whether it takes that job's lock; LookupError when
-    ``job = "x"`` names no loaded job."""
-    env = {**flow.env, **step.env}
-    if step.job is not None:
-        job = definitions.get(step.job)
-        if not isinstance(job, Job):
-            raise LookupError(f"no job named {step.job!r}")
-        return dc_replace(job, env={**job.env, **env}, notify=(),
-                          timeout=step.timeout if step.timeout is not None else job.timeout,
-                          retry=step.retry or job.retry, workdir=step.workdir or job.workdir), True
-    assert step.command is not None  # the loader requires job or command
-    return Job(name=f"{flow.name}.{step.name}", path=flow.path, command=step.command, env=env,
-               timeout=step.timeout, retry=step.retry or RetrySpec(),
-               workdir=step.workdir or flow.workdir, file_hash=flow.file_hash, file_text=flow.file_text), False
 
 
 class _FlowRun:
@@ -93,6 +76,7 @@ class _FlowRun:
         # unit -> attempt number of its latest row before this flow attempt
         self.earlier: dict[Unit, int] = dict(earlier or {})
         self.halt = asyncio.Event()
+        self.pooled: dict[Unit, str] = {}  # unit -> step run id holding a pool slot
 
     # --- outputs --------------------------------------------------------------------------
 
@@ -162,6 +146,8 @@ class _FlowRun:
                                  ended=self.ctx.now())
             self.ctx.store.upsert_run(run, now=self.ctx.now())
             return run
+        finally:
+            self.ctx.pools.release(self.pooled.pop(unit, ""))
 
     async def _run_unit(self, unit: Unit) -> Run:
         step = self.by_name[unit[0]]
@@ -179,6 +165,12 @@ class _FlowRun:
                "CRONFLOW_FLOW_RUN_ID": self.row.id, "CRONFLOW_STEP": step.name,
                **output_env(self.step_outputs(), flowplan.ancestors(self.flow, step.name))}
         row = self._step_row(unit, state=RunState.QUEUED)
+        # its pool's slot first (the step's, else its job's), then its job's lock
+        ended = await step_slot(self.ctx, step.pool or (job.pool if take_lock else None), row, halt=self.halt,
+                                timeout=step.timeout, changed=self._changed)
+        if ended is not None:
+            return ended
+        self.pooled[unit] = row.id
         held = None
         if take_lock:
             held = locks.try_acquire_slot(self.ctx.state_dir, job.name, lock_slots(job))
@@ -273,7 +265,7 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
                       earlier=earlier)
     fs = initial or FlowState()
     if deselected:
-        fs = dc_replace(fs, deselected=fs.deselected | deselected)
+        fs = replace(fs, deselected=fs.deselected | deselected)
     for unit, state in fs.units.items():
         if state is RunState.SUCCEEDED:
             runner.read_outputs(unit, earlier.get(unit, 1))
