@@ -51,20 +51,19 @@ class Firing:
         self.table = table
         self.logger = logger
         self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
-        self.outcomes = Outcomes(ctx=ctx, definitions=lambda name: self.table.definitions.get(name), logger=logger)
+        def loaded(name: str) -> Definition | None:  # the table's definition as loaded now
+            return self.table.definitions.get(name)
+        self.outcomes = Outcomes(ctx=ctx, definitions=loaded, logger=logger)
         self.claims = Claims(ctx=ctx, logger=logger, outcomes=self.outcomes)
         self.buffers = Buffers(ctx.store, report=self.outcomes.report, withdraw=ctx.pools.withdraw)
         self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._adopted_ended,
-                                   report=self.outcomes.report, definitions=lambda name: self.table.definitions.get(name),
-                                   now=ctx.now)
+                                   report=self.outcomes.report, definitions=loaded, now=ctx.now)
         self.pools = JobPools(ctx=ctx, buffers=self.buffers, adopted=self.adopted, report=self.outcomes.report,
-                              definitions=lambda name: self.table.definitions.get(name),
-                              background=self._background_task, logger=logger)
+                              definitions=loaded, background=self._background_task, logger=logger)
         self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
-        # steps left out of forced flow runs (`force FLOW --skip S`), by (flow, nominal)
-        # until the run starts
+        # steps left out of forced flow runs (`force FLOW --skip S`) until the run starts
         self.deselections: dict[tuple[str, datetime], frozenset[str]] = {}
 
     def running_count(self) -> int:
