@@ -34,20 +34,25 @@ def check_plugin_names(defn: Job | Flow, registry: Registry, *,
     """
     validate = validate or call_validate
     # (what, table of that kind, name used, its config, line, how to name it in a message)
-    uses: list[tuple[str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
+    # (registration hook, what, table, name used, its config, line, how to name it)
+    uses: list[tuple[str, str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
     for spec in defn.notify:
-        uses.append(("notifier", registry.notifiers, spec.via, spec.config,
+        uses.append(("register_notifiers", "notifier", registry.notifiers, spec.via, spec.config,
                      _line(defn, spec.line, "notify"), f"notify via {spec.via!r}"))
     for trig in defn.triggers:
-        uses.append(("trigger kind", registry.triggers, trig.kind, trig.config,
+        uses.append(("register_triggers", "trigger kind", registry.triggers, trig.kind, trig.config,
                      _line(defn, trig.line, "trigger"), f"trigger {trig.kind!r}"))
     for retry, line in _retries(defn):
-        uses.append(("retry policy", registry.retry_policies, retry.policy, retry.config, line,
-                     f"retry policy {retry.policy!r}"))
+        uses.append(("register_retry_policies", "retry policy", registry.retry_policies, retry.policy,
+                     retry.config, line, f"retry policy {retry.policy!r}"))
     errors: list[ConfigError] = []
-    for what, table, name, config, line, label in uses:
+    for hook_name, what, table, name, config, line, label in uses:
         registered = table.get(name)
-        if registered is None:
+        clash = registry.clash(hook_name, name)
+        if clash is not None:
+            # refused: which plugin the file means cannot be told
+            errors.append(ConfigError(defn.path, line, clash.message))
+        elif registered is None:
             errors.append(ConfigError(defn.path, line, _unknown(what, name, table)))
         elif (problem := validate(registered, config)) is not None:
             errors.append(ConfigError(defn.path, line, f"{label}: {problem}"))

@@ -125,27 +125,42 @@ def test_misspelled_hook_is_an_error_naming_plugin_and_hook() -> None:
         _check_pending(pm)
 
 
-def test_duplicate_names_are_an_error_naming_both_plugins() -> None:
+def test_a_name_registered_by_two_plugins_is_refused_naming_both(caplog: pytest.LogCaptureFixture) -> None:
     class Mine:
         @hookimpl
         def register_notifiers(self, register: Any) -> None:
             register("webhook", lambda event, run, config: None)
+            register("mine", lambda event, run, config: None)
 
     pm = _manager(("my-plugin", Mine()))
-    with pytest.raises(PluginError) as info:
-        build_registry(pm)
-    message = str(info.value)
-    assert "notifier 'webhook' is registered by both plugin cronflow.builtin.notify and plugin my-plugin" in message
+    registry = build_registry(pm, logger=LOG)
+    message = ("notifier 'webhook' is registered by both plugin cronflow.builtin.notify and plugin my-plugin; "
+               "uninstall or disable one ($CRONFLOW_DISABLE_PLUGINS)")
+    assert "webhook" not in registry.notifiers and "mine" in registry.notifiers and "command" in registry.notifiers
+    clash = registry.clash("register_notifiers", "webhook")
+    assert clash is not None and clash.message == message
+    assert message in caplog.text
+    assert registry.problems == {"cronflow.builtin.notify": (message,), "my-plugin": (message,)}
+    job = Job(name="hook", path="/jobs/hook.toml", schedule="@daily", command="true",
+              notify=(NotifySpec(via="webhook", line=7, config={"url": "http://x"}),))
+    assert [str(e) for e in check_plugin_names(job, registry)] == [f"/jobs/hook.toml:7: {message}"]
+    info = {item["name"]: item for item in plugin_info(pm, registry=registry)}
+    assert info["my-plugin"]["state"] == info["cronflow.builtin.notify"]["state"] == "clashing"
+    assert info["my-plugin"]["provides"] == {"register_notifiers": ["mine", "webhook"]}
+    assert info["cronflow.builtin.retry"]["state"] == "loaded"
 
 
-def test_registering_a_non_callable_is_a_plugin_error() -> None:
+def test_registering_a_non_callable_is_logged_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
     class Bad:
         @hookimpl
         def register_retry_policies(self, register: Any) -> None:
             register("weird", 42)
+            register("fine", lambda attempt, config: 1.0)
 
-    with pytest.raises(PluginError, match="plugin bad: register_retry_policies registered 'weird' as 42"):
-        build_registry(_manager(("bad", Bad())))
+    registry = build_registry(_manager(("bad", Bad())), logger=LOG)
+    assert "weird" not in registry.retry_policies and "fine" in registry.retry_policies
+    assert "plugin bad: register_retry_policies registered 'weird' as 42, which is not callable; ignored" in caplog.text
+    assert registry.problems["bad"] == ("register_retry_policies registered 'weird' as 42, which is not callable",)
 
 
 def test_a_raising_registration_hook_is_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
