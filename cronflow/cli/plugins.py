@@ -12,6 +12,7 @@ _LABELS = {
     "register_retry_policies": "retry policies",
     "register_triggers": "triggers",
     "register_schedules": "schedules",
+    "register_commands": "commands",
 }
 
 
@@ -38,6 +39,22 @@ def format_plugins(info: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cli_plugins() -> Any:
+    """The plugin manager of a command line: the plugins of the settings of its
+    ``--config`` / ``--jobs-dir`` (the built-in defaults when those settings have errors:
+    the verbs that read them report those)."""
+    from cronflow.cli.config import verb_settings
+    from cronflow.core.settings import Settings
+    from cronflow.errors import CronflowError
+    from cronflow.plugins.host import load_plugins
+
+    try:
+        settings = verb_settings()
+    except CronflowError:
+        settings = Settings()
+    return load_plugins(settings)
+
+
 @click.command(name="plugins")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON document.")
 def plugins(json_: bool) -> None:
@@ -47,10 +64,22 @@ def plugins(json_: bool) -> None:
 
     Set CRONFLOW_DISABLE_PLUGINS="name,other" to block plugins by name.
     """
-    from cronflow.plugins import build_registry, get_plugin_manager, plugin_info
+    from cronflow.plugins import build_registry, plugin_info
 
-    pm = get_plugin_manager()
+    from cronflow.plugins.commands import collect_commands
+
+    pm = cli_plugins()
     info = plugin_info(pm, registry=build_registry(pm))
+    root = click.get_current_context().find_root()
+    commands = collect_commands(pm, builtin=root.command.list_commands(root) if isinstance(root.command, click.Group)
+                                else ())
+    for item in info:
+        # the commands a plugin adds are listed with the names it registers
+        if item["name"] in commands.added:
+            item["provides"]["register_commands"] = sorted(commands.added[item["name"]])
+        problems = commands.problems.get(item["name"])
+        if problems:
+            item["error"] = "; ".join(filter(None, [item["error"], *problems]))
     if json_:
         click.echo(json.dumps(info, indent=2))
     else:

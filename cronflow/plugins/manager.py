@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import logging
 import os
+import sys
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
 
-from cronflow import __version__, hookspecs
+from cronflow import hookspecs
 from cronflow.errors import PluginError
 from cronflow.core.suggest import did_you_mean
+from cronflow.plugins.trace import traced
 
 ENTRY_POINT_GROUP = "cronflow"
 DISABLE_ENV = "CRONFLOW_DISABLE_PLUGINS"
+LOAD_ENV = "CRONFLOW_LOAD_PLUGINS"
 
 # Built-in plugins, registered first and exactly like third-party ones. A module that
 # defines ``make_plugin()`` contributes a fresh object per manager instead of itself, so
@@ -55,6 +62,8 @@ class CronflowPluginManager(pluggy.PluginManager):
         # plugin name -> why it is not loaded although installed ($CRONFLOW_DISABLE_PLUGINS)
         self.disabled: dict[str, str] = {}
         self.builtin_names: set[str] = set()
+        # plugin name -> the file it was loaded from, for plugins_dir plugins
+        self.origins: dict[str, str] = {}
 
     @property
     def load_errors(self) -> list[tuple[str, str]]:
@@ -119,19 +128,35 @@ def disabled_from_env(env: Mapping[str, str] | None = None) -> set[str]:
     return {part.strip() for part in env.get(DISABLE_ENV, "").split(",") if part.strip()}
 
 
+def load_only_from_env(env: Mapping[str, str] | None = None) -> set[str] | None:
+    """The third-party plugins ``$CRONFLOW_LOAD_PLUGINS`` (comma separated) selects, or
+    None when it is unset (every plugin). Set but empty selects none."""
+    env = os.environ if env is None else env
+    if LOAD_ENV not in env:
+        return None
+    return {part.strip() for part in env[LOAD_ENV].split(",") if part.strip()}
+
+
 def get_plugin_manager(
     *,
     entry_points: bool = True,
     disabled: Iterable[str] | None = None,
     logger: Logger | None = None,
+    plugins_dir: str | os.PathLike[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> CronflowPluginManager:
-    """A fresh plugin manager: the hook specs, the built-ins, then entry points (by name).
+    """A fresh plugin manager: the hook specs, the built-ins, the entry points (by name),
+    then the ``*.py`` files of ``plugins_dir`` (by file name; ``cronflow.toml``'s
+    ``plugins_dir``), each such file a plugin named after it (``hello.py``: ``hello``).
 
     Plugins named in ``disabled`` or in ``$CRONFLOW_DISABLE_PLUGINS`` are blocked
     (built-ins by module name, e.g. ``cronflow.builtin.notify``; third-party plugins by
-    entry-point name) and listed in ``pm.disabled``. A plugin that fails to import, or
-    implements a hook with no matching spec (a misspelled hook), is logged with its name,
-    left out and listed in ``pm.failed``: one broken plugin never stops cronflow.
+    name) and listed in ``pm.disabled``. ``only`` (default ``$CRONFLOW_LOAD_PLUGINS``,
+    when set) loads only the third-party plugins it names; the built-ins always load
+    unless disabled, since job files rely on their names. A plugin that fails to
+    import, or implements a hook with no matching spec (a misspelled hook), is logged
+    with its name, left out and listed in ``pm.failed``: one broken plugin never stops
+    cronflow.
     """
     logger = logger or _log
     pm = CronflowPluginManager()
@@ -139,6 +164,7 @@ def get_plugin_manager(
     blocked = disabled_from_env() | set(disabled or ())
     for name in blocked:
         pm.set_blocked(name)
+    selected = load_only_from_env() if only is None else set(only)
     for module_name in DEFAULT_PLUGINS:
         if pm.is_blocked(module_name):
             pm.disabled[module_name] = f"${DISABLE_ENV}"
@@ -147,29 +173,105 @@ def get_plugin_manager(
         make = getattr(module, "make_plugin", None)
         pm.register(make() if callable(make) else module, name=module_name)
         pm.builtin_names.add(module_name)
+    seen: set[str] = set()
     if entry_points:
-        _load_entry_points(pm, logger)
+        _load_entry_points(pm, selected, seen, logger)
+    if plugins_dir is not None:
+        _load_plugins_dir(pm, Path(plugins_dir), selected, seen, logger)
+    if selected is not None:
+        for name in sorted(selected - seen - set(DEFAULT_PLUGINS)):
+            logger.warning("$%s names plugin %s, which is not installed%s", LOAD_ENV, name,
+                           did_you_mean(name, seen))
     return pm
 
 
-def _load_entry_points(pm: CronflowPluginManager, logger: Logger) -> None:
+def _skipped(pm: CronflowPluginManager, name: str, selected: set[str] | None) -> bool:
+    """Whether plugin ``name`` is not to be loaded (listed in ``pm.disabled`` if so)."""
+    if pm.is_blocked(name):
+        pm.disabled[name] = f"${DISABLE_ENV}"
+        return True
+    if selected is not None and name not in selected:
+        pm.disabled[name] = f"not in ${LOAD_ENV}"
+        return True
+    return False
+
+
+def _load_entry_points(pm: CronflowPluginManager, selected: set[str] | None, seen: set[str],
+                       logger: Logger) -> None:
     # sorted, so that hook order and clash messages do not depend on sys.path order
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
-        if pm.has_plugin(ep.name) or ep.name in pm.failed:
-            continue
-        if pm.is_blocked(ep.name):
-            pm.disabled[ep.name] = f"${DISABLE_ENV}"
-            if ep.dist is not None:
-                pm.dists[ep.name] = ep.dist
-            continue
+        if ep.name in seen:
+            continue  # the same distribution seen twice on sys.path
+        seen.add(ep.name)
         if ep.dist is not None:
             pm.dists[ep.name] = ep.dist
+        if _skipped(pm, ep.name, selected):
+            continue
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party package must not stop cronflow
             _fail(pm, ep.name, f"entry point {ep.value} failed to load", f"{type(exc).__name__}: {exc}", logger)
             continue
         register_plugin(pm, plugin, ep.name, logger)
+
+
+def _load_plugins_dir(pm: CronflowPluginManager, directory: Path, selected: set[str] | None, seen: set[str],
+                      logger: Logger) -> None:
+    """The ``*.py`` files of ``directory`` as plugins, by file name (see get_plugin_manager)."""
+    try:
+        files = sorted(path for path in directory.iterdir() if path.suffix == ".py" and path.is_file()
+                       and not path.name.startswith((".", "_")))
+    except FileNotFoundError:
+        logger.warning("plugins_dir %s: no such directory; no local plugins loaded", directory)
+        return
+    except OSError as exc:
+        logger.error("plugins_dir %s: cannot list it: %s", directory, exc.strerror or exc)
+        return
+    for path in files:
+        name = path.stem
+        if name in seen or pm.has_plugin(name):
+            _fail(pm, str(path), "not loaded",
+                  f"plugin name {name!r} is already an installed plugin's; rename the file", logger)
+            continue
+        seen.add(name)
+        pm.origins[name] = str(path)
+        if _skipped(pm, name, selected):
+            continue
+        try:
+            module = _import_file(name, path)
+        except Exception as exc:  # a broken local file must not stop cronflow
+            _fail(pm, name, f"{path} failed to load", _import_error(exc, path), logger)
+            continue
+        register_plugin(pm, module, name, logger)
+
+
+def _import_file(name: str, path: Path) -> ModuleType:
+    # a module name of cronflow's own, so that a local hello.py never shadows an import
+    module_name = f"cronflow_local_plugins.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _import_error(exc: BaseException, path: Path) -> str:
+    """``ErrorType: message``, at the file's line when the error is in it."""
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename == str(path):
+                line = frame.lineno
+                break
+    where = f"{path}:{line}: " if line else ""
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return f"{where}{type(exc).__name__}: {message}"
 
 
 def register_plugin(pm: CronflowPluginManager, plugin: object, name: str, logger: Logger | None = None) -> bool:
@@ -249,7 +351,7 @@ def _collect(
             found.append((_plugin, name, obj))
 
         try:
-            impl.function(**kwargs_for(impl, {"register": register}))
+            traced(plugin_name, f"hook {hook_name}", lambda: impl.function(**kwargs_for(impl, {"register": register})))
         except Exception:
             logger.exception("plugin %s: hook %s raised", plugin_name, hook_name)
     return found
@@ -290,70 +392,6 @@ def build_registry(pm: pluggy.PluginManager, *, logger: Logger | None = None) ->
         clashes=clashes,
         problems={plugin: tuple(messages) for plugin, messages in problems.items()},
     )
-
-
-def _provided(pm: pluggy.PluginManager, registry: Registry) -> dict[str, dict[str, list[str]]]:
-    provided: dict[str, dict[str, list[str]]] = {}
-    tables = {"register_notifiers": registry.notifiers, "register_retry_policies": registry.retry_policies,
-              "register_triggers": registry.triggers}
-    for hook_name, table in tables.items():
-        for name, registered in table.items():
-            provided.setdefault(registered.plugin, {}).setdefault(hook_name, []).append(name)
-        for name, clash in registry.clashes.get(hook_name, {}).items():
-            for plugin in dict.fromkeys(clash.plugins):
-                provided.setdefault(plugin, {}).setdefault(hook_name, []).append(name)
-    return provided
-
-
-def plugin_info(pm: CronflowPluginManager, *, logger: Logger | None = None,
-                registry: Registry | None = None) -> list[dict[str, Any]]:
-    """One dict per plugin, built-ins first, whatever its state: ``name``, ``version``,
-    ``distribution``, ``builtin``, ``state`` (``loaded``; ``clashing`` when a name it
-    registers is refused; ``disabled``; ``failed``), ``hooks`` (sorted hook names it
-    implements), ``provides`` (registration hook -> sorted names, refused ones included)
-    ``error`` (None, or every problem in one line) and ``reason`` (why a ``disabled``
-    plugin is not loaded). ``registry``: the one built
-    from ``pm`` (built here when not given)."""
-    logger = logger or _log
-    registry = registry if registry is not None else build_registry(pm, logger=logger)
-    provided = _provided(pm, registry)
-    info: list[dict[str, Any]] = []
-
-    def version(name: str) -> str | None:
-        dist = pm.dists.get(name)
-        if dist is not None:
-            return dist.version
-        return __version__ if name in pm.builtin_names or name in DEFAULT_PLUGINS else None
-
-    def entry(name: str, state: str, hooks: list[str], error: str | None,
-              reason: str | None = None) -> dict[str, Any]:
-        dist = pm.dists.get(name)
-        return {
-            "name": name,
-            "version": version(name),
-            "distribution": dist.metadata["Name"] if dist is not None else None,
-            "builtin": name in pm.builtin_names or name in DEFAULT_PLUGINS,
-            "state": state,
-            "hooks": hooks,
-            "provides": {hook: sorted(names) for hook, names in provided.get(name, {}).items()},
-            "error": error,
-            "reason": reason,
-        }
-
-    for name, plugin in pm.list_name_plugin():
-        if plugin is None:  # blocked: listed below
-            continue
-        problems = registry.problems.get(name, ())
-        clashing = any(name in clash.plugins for table in registry.clashes.values() for clash in table.values())
-        info.append(entry(name, "clashing" if clashing else "loaded",
-                          sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()),
-                          "; ".join(problems) or None))
-    for name, why in pm.disabled.items():
-        info.append(entry(name, "disabled", [], None, why))
-    for name, message in pm.failed.items():
-        info.append(entry(name, "failed", [], message))
-    info.sort(key=lambda item: (not item["builtin"], item["name"]))
-    return info
 
 
 def kwargs_for(impl: Any, available: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cronflow.errors import ConfigError
 from cronflow.core.suggest import did_you_mean
 from cronflow.model import Flow, Job, RetrySpec
+from cronflow.plugins.trace import traced
 
 if TYPE_CHECKING:
     from cronflow.plugins.manager import Registered, Registry
@@ -102,7 +103,7 @@ def call_validate(registered: Registered, config: Mapping[str, Any]) -> str | No
     if not callable(validate):
         return None
     try:
-        validate(dict(config))
+        traced(registered.plugin, f"validate of {registered.name!r}", lambda: validate(dict(config)))
     except Exception as exc:  # ValueError by contract; anything else is still a message
         return str(exc) or type(exc).__name__
     return None

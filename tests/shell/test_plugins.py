@@ -243,6 +243,93 @@ def test_hook_register_triggers() -> None:
     assert fired == [{"X": "1"}]
 
 
+def test_hook_register_commands(caplog: pytest.LogCaptureFixture) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from cronflow.plugins.commands import collect_commands
+
+    class Hello:
+        @hookimpl
+        def register_commands(self, cli: Any) -> None:
+            @cli.command()
+            def hello() -> None:
+                """Say hello."""
+                click.echo("hello")
+
+            @cli.command(name="check")
+            def not_check() -> None:
+                pass
+
+    class Twin:
+        @hookimpl
+        def register_commands(self, cli: Any) -> None:
+            cli.add_command(click.Command("hello", callback=lambda: None))
+            cli.add_command(click.Command("twin", callback=lambda: click.echo("twin")))
+
+    class Broken:
+        @hookimpl
+        def register_commands(self, cli: Any) -> None:
+            raise RuntimeError("no commands today")
+
+    found = collect_commands(_manager(("hello", Hello())), builtin=("check", "run"), logger=LOG)
+    assert sorted(found.commands) == ["hello"]
+    assert CliRunner().invoke(found.commands["hello"].command).output == "hello\n"
+    assert found.problems == {"hello": ["command 'check' of plugin hello is refused: cronflow has a verb of "
+                                        "that name; rename it"]}
+    found = collect_commands(_manager(("hello", Hello()), ("twin", Twin()), ("broken", Broken())), logger=LOG)
+    assert sorted(found.commands) == ["check", "twin"]
+    clash = ("command 'hello' is added by both plugin hello and plugin twin; uninstall or disable one "
+             "($CRONFLOW_DISABLE_PLUGINS)")
+    assert found.problems == {"hello": [clash], "twin": [clash]}
+    assert clash in caplog.text and "plugin broken: hook register_commands raised" in caplog.text
+
+
+def _job(**changes: Any) -> Job:
+    fields: dict[str, Any] = {"name": "backup", "path": "/jobs/backup.toml", "schedule": "@daily", "command": "true"}
+    fields.update(changes)
+    return Job(**fields)
+
+
+def test_hook_before_run(caplog: pytest.LogCaptureFixture) -> None:
+    from cronflow.plugins import Dispatcher
+
+    class Gate:
+        @hookimpl
+        def before_run(self, job: Job, run: Run, env: dict) -> bool | None:
+            env["SEEN"] = f"{job.name} {run.id}"
+            return job.name != "blocked"
+
+    class Quiet:  # takes fewer arguments than the spec, says nothing
+        @hookimpl
+        def before_run(self, run: Run) -> None:
+            pass
+
+    class Raises:
+        @hookimpl
+        def before_run(self, job: Job) -> bool:
+            raise RuntimeError("gate bug")
+
+    class Slow:
+        @hookimpl
+        def before_run(self, env: dict) -> bool:
+            time.sleep(1.0)
+            env["LATE"] = "1"
+            return False
+
+    async def ask(dispatch: Dispatcher, job: Job) -> Any:
+        return await dispatch.before_run(job, _run(state=RunState.QUEUED))
+
+    pm = _manager(("gate", Gate()), ("quiet", Quiet()), ("raises", Raises()), ("slow", Slow()))
+    dispatch = Dispatcher(pm, build_registry(pm), LOG, timeout=0.2)
+    allowed = asyncio.run(ask(dispatch, _job()))
+    assert allowed.vetoed_by is None and dict(allowed.env) == {"SEEN": "backup r1"}
+    assert "plugin raises: hook before_run raised (run r1); the run goes ahead" in caplog.text
+    assert "plugin slow: hook before_run timed out after 0.2s (run r1; it goes ahead)" in caplog.text
+    vetoed = asyncio.run(ask(dispatch, _job(name="blocked")))
+    assert vetoed.vetoed_by == "gate" and dict(vetoed.env) == {}
+
+
 def test_hook_on_run_start() -> None:
     recorder = Recorder()
     call_hook(_manager(("rec", recorder)), "on_run_start", LOG, run=_run(state=RunState.RUNNING))
@@ -389,8 +476,8 @@ def test_every_hook_has_a_test() -> None:
     source = Path(__file__).read_text()
     missing = [hook for hook in HOOK_NAMES if not re.search(rf"^def test_hook_{hook}(_\w+)?\(", source, re.M)]
     assert HOOK_NAMES == sorted(
-        ["register_notifiers", "register_retry_policies", "register_triggers",
-         "on_run_start", "on_run_finish", "on_flow_finish", "on_config_error"]
+        ["register_notifiers", "register_retry_policies", "register_triggers", "register_commands",
+         "before_run", "on_run_start", "on_run_finish", "on_flow_finish", "on_config_error"]
     )
     assert missing == [], f"hooks without a test_hook_<name>: {missing}"
 

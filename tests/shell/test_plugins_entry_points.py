@@ -64,7 +64,7 @@ def test_an_installed_entry_point_is_listed_with_its_version_hooks_and_names(tmp
     info = {item["name"]: item for item in json.loads(proc.stdout)}
     assert info["zz-pager"] == {
         "name": "zz-pager", "version": "1.2.3", "distribution": "cronflow-zz-pager", "builtin": False,
-        "hooks": ["on_run_finish", "register_notifiers"],
+        "origin": None, "hooks": ["on_run_finish", "register_notifiers"],
         "provides": {"register_notifiers": ["zz-pager"]}, "state": "loaded", "error": None, "reason": None,
     }
     assert info["cronflow.builtin.notify"]["builtin"] is True

@@ -192,13 +192,14 @@ def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None
     the default timezone, log cap and plugin deadline of ``settings`` (cronflow.toml,
     then the environment; the built-in defaults without it) unless given.
     ``detach_events``: see :class:`RunContext` (the daemon)."""
-    from cronflow.plugins.manager import build_registry, get_plugin_manager
+    from cronflow.plugins.host import load_plugins
+    from cronflow.plugins.manager import build_registry
     from cronflow.shell.paths import default_timezone as environment_timezone
 
     settings = settings if settings is not None else Settings()
 
     if pm is None:
-        pm = get_plugin_manager(logger=logger)
+        pm = load_plugins(settings, logger=logger)
     if registry is None:
         registry = build_registry(pm, logger=logger)
     extra = {} if base_env is None else {"base_env": base_env}

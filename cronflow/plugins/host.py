@@ -1,0 +1,34 @@
+"""The plugin manager of a host (the daemon, ``cronflow run``, a command line): the
+installed plugins plus those of ``cronflow.toml``'s ``plugins_dir``, with the settings
+recorded for ``cronflow.plugin_config`` (:mod:`cronflow.plugins.config`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cronflow.plugins.config import current_settings, use_settings
+from cronflow.plugins.manager import CronflowPluginManager, Logger, get_plugin_manager
+
+if TYPE_CHECKING:
+    from cronflow.core.settings import Settings
+
+
+def plugins_dir_of(settings: Settings) -> Path | None:
+    """``plugins_dir`` of ``settings`` as a path (relative: to the settings file's directory)."""
+    if settings.plugins_dir is None:
+        return None
+    directory = Path(settings.plugins_dir).expanduser()
+    if not directory.is_absolute() and settings.path is not None:
+        directory = Path(settings.path).parent / directory
+    return directory
+
+
+def load_plugins(settings: Settings | None = None, *, logger: Logger | None = None,
+                 entry_points: bool = True) -> CronflowPluginManager:
+    """The plugin manager of a host working with ``settings`` (default: the host's
+    recorded settings, else the default ``cronflow.toml``): the installed plugins and
+    those of its ``plugins_dir``. The settings are recorded for ``plugin_config``."""
+    settings = settings if settings is not None else current_settings()
+    use_settings(settings)
+    return get_plugin_manager(entry_points=entry_points, logger=logger, plugins_dir=plugins_dir_of(settings))
