@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from daemon_helpers import ROOT, Daemon, cli, wait_for
@@ -163,3 +164,114 @@ def test_the_daemon_records_vetoed_fires_skipped_and_runs_the_others(tmp_path: P
         assert "vetoed by plugin zz-gate; skipped" in daemon.log()
         assert out.read_text().startswith("gate saw ")
     assert not (tmp_path / "ran").exists()
+
+
+# --- plugins_dir, [plugins.NAME], CRONFLOW_LOAD_PLUGINS, CRONFLOW_TRACE_PLUGINS -----------------
+
+LOCAL = '''
+import json
+import os
+
+import cronflow
+from cronflow import hookimpl
+
+
+def record(event, run, config):
+    settings = cronflow.plugin_config("stamp")
+    with open(config["path"], "a") as handle:
+        handle.write(json.dumps({"event": event, "job": run.job, "settings": settings}) + "\\n")
+
+
+@hookimpl
+def register_notifiers(register):
+    register("stamp", record)
+'''
+
+
+def _local_setup(tmp_path: Path, settings: str) -> tuple[Path, Path]:
+    """A jobs dir beside a cronflow.toml naming plugins_dir = "plugins", with stamp.py there."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "stamp.py").write_text(LOCAL)
+    (tmp_path / "cronflow.toml").write_text('plugins_dir = "plugins"\n' + settings)
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    return jobs, tmp_path / "state"
+
+
+def test_a_py_file_in_plugins_dir_is_a_plugin_and_its_table_reaches_it_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("from-a-file\n")
+    jobs, state = _local_setup(tmp_path, '\n[plugins.stamp]\nchannel = "#ops"\ntoken = { env = "ZZ_TOKEN" }\n'
+                                         'key = { file = "secret.txt" }\n')
+    (tmp_path / "plugins" / "broken.py").write_text("x = 1\nimport no_such_module_at_all\n")
+    out = tmp_path / "notes.jsonl"
+    (jobs / "ping.toml").write_text(f'command = "true"\n\n[[notify]]\nvia = "stamp"\non = ["success"]\npath = "{out}"\n')
+    env = {"ZZ_TOKEN": "s3cret"}
+
+    listed = cli("plugins", "--json", env=env, jobs_dir=jobs, state_dir=state)
+    assert listed.returncode == 0, listed.stderr
+    info = {item["name"]: item for item in json.loads(listed.stdout)}
+    assert info["stamp"]["state"] == "loaded"
+    assert info["stamp"]["origin"] == str(tmp_path / "plugins" / "stamp.py")
+    assert info["stamp"]["provides"] == {"register_notifiers": ["stamp"]}
+    broken = tmp_path / "plugins" / "broken.py"
+    assert info["broken"]["state"] == "failed"
+    assert info["broken"]["error"] == f"{broken}:2: ModuleNotFoundError: No module named 'no_such_module_at_all'"
+    assert cli("check", env=env, jobs_dir=jobs, state_dir=state).returncode == 0
+
+    ran = cli("run", "ping", env=env, jobs_dir=jobs, state_dir=state)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(out.read_text()) == {
+        "event": "success", "job": "ping", "settings": {"channel": "#ops", "token": "s3cret", "key": "from-a-file"}}
+
+
+def test_an_unset_secret_is_an_error_at_its_line_logged_with_the_plugin(tmp_path: Path) -> None:
+    jobs, state = _local_setup(tmp_path, '\n[plugins.stamp]\ntoken = { env = "ZZ_UNSET_TOKEN" }\n')
+    out = tmp_path / "notes.jsonl"
+    (jobs / "ping.toml").write_text(f'command = "true"\n\n[[notify]]\nvia = "stamp"\non = ["success"]\npath = "{out}"\n')
+    ran = cli("run", "ping", jobs_dir=jobs, state_dir=state)
+    assert ran.returncode == 0, ran.stderr  # a plugin's error never changes the run's outcome
+    assert "plugin stamp: notifier 'stamp' raised" in ran.stderr
+    assert (f"{tmp_path / 'cronflow.toml'}:4: plugins.stamp.token: environment variable ZZ_UNSET_TOKEN "
+            "is not set") in ran.stderr
+    assert not out.exists()
+
+
+def test_load_plugins_loads_only_those_named_and_lists_the_others_disabled(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install_fake(site, "cronflow-zz-pager", "1.2.3", {"zz-pager": "zz_pager"}, {"zz_pager": PAGER})
+    jobs, state = _local_setup(tmp_path, "")
+    proc = cli("plugins", "--json", env=site_env(site, CRONFLOW_LOAD_PLUGINS="stamp,zz-pagr"),
+               jobs_dir=jobs, state_dir=state)
+    assert proc.returncode == 0, proc.stderr
+    info = {item["name"]: item for item in json.loads(proc.stdout)}
+    assert info["stamp"]["state"] == "loaded"
+    assert (info["zz-pager"]["state"], info["zz-pager"]["reason"]) == ("disabled", "not in $CRONFLOW_LOAD_PLUGINS")
+    assert info["cronflow.builtin.notify"]["state"] == "loaded"  # built-ins always load
+    assert "$CRONFLOW_LOAD_PLUGINS names plugin zz-pagr, which is not installed (did you mean 'zz-pager'?)" \
+        in proc.stderr
+    none = cli("plugins", "--json", env=site_env(site, CRONFLOW_LOAD_PLUGINS=""), jobs_dir=jobs, state_dir=state)
+    states = {item["name"]: item["state"] for item in json.loads(none.stdout)}
+    assert states["stamp"] == states["zz-pager"] == "disabled"
+
+
+def test_trace_plugins_logs_each_hook_call_with_its_duration(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install_fake(site, "cronflow-zz-gate", "1.0", {"zz-gate": "zz_gate"}, {"zz_gate": GATE})
+    jobs, state = _local_setup(tmp_path, "")
+    out = tmp_path / "notes.jsonl"
+    (jobs / "ping.toml").write_text(f'command = "true"\n\n[[notify]]\nvia = "stamp"\non = ["success"]\npath = "{out}"\n')
+    quiet = cli("run", "ping", env=site_env(site), jobs_dir=jobs, state_dir=state)
+    assert "trace" not in quiet.stderr
+    ran = cli("run", "ping", env=site_env(site, CRONFLOW_TRACE_PLUGINS="1"), jobs_dir=jobs, state_dir=state)
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stderr.splitlines()
+    for what in (r"plugin zz-gate: hook before_run took \d+\.\dms \(run \w+", r"plugin stamp: hook register_notifiers took",
+                 r"plugin stamp: notifier 'stamp' took \d+\.\dms \(event success, run ",
+                 r"plugin zz-gate: hook on_run_finish took \d+\.\dms \(run "):
+        assert any(re.search(f"^cronflow: trace: {what}", line) for line in lines), (what, ran.stderr)
+
+    with Daemon(tmp_path / "d", env=site_env(site, CRONFLOW_TRACE_PLUGINS="1")) as daemon:
+        daemon.write_job("tick", 'schedule = "every 1s"\ncommand = "true"\n')
+        wait_for(lambda: re.search(r"INFO plugin zz-gate: hook on_run_finish took \d+\.\dms \(run ", daemon.log()),
+                 timeout=10, on_timeout=daemon.log)
