@@ -228,6 +228,11 @@ class Dispatcher:
         self.threads = threads if threads is not None else PluginThreads()
         self._background: set[asyncio.Future[Any]] = set()
 
+    def replace_plugins(self, pm: pluggy.PluginManager, registry: Registry) -> None:
+        """Use ``pm`` and ``registry`` from now on (the daemon's SIGHUP): calls already
+        going on finish with the plugins they started with."""
+        self.pm, self.registry = pm, registry
+
     def implemented(self, name: str) -> bool:
         """Whether any plugin implements event hook ``name``."""
         return bool(getattr(self.pm.hook, name).get_hookimpls())

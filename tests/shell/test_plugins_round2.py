@@ -275,3 +275,44 @@ def test_trace_plugins_logs_each_hook_call_with_its_duration(tmp_path: Path) -> 
         daemon.write_job("tick", 'schedule = "every 1s"\ncommand = "true"\n')
         wait_for(lambda: re.search(r"INFO plugin zz-gate: hook on_run_finish took \d+\.\dms \(run ", daemon.log()),
                  timeout=10, on_timeout=daemon.log)
+
+
+# --- SIGHUP -------------------------------------------------------------------------------------
+
+NOTE = """
+    from cronflow import hookimpl
+
+    def note(event, run, config):
+        with open(config["path"], "a") as handle:
+            handle.write(f"{run.job} {event}\\n")
+
+    @hookimpl
+    def register_notifiers(register):
+        register("zz-note", note)
+"""
+
+
+def test_sighup_loads_a_newly_installed_plugin_and_triggers_keep_working(tmp_path: Path) -> None:
+    import signal
+
+    site = tmp_path / "site"
+    site.mkdir()
+    notes = tmp_path / "notes"
+    with Daemon(tmp_path, env=site_env(site)) as daemon:
+        daemon.write_job("first", 'schedule = "every 1s"\ncommand = "true"\n')
+        daemon.write_job("then", f'command = "echo then >> {tmp_path}/then.out"\n\n[[trigger]]\nkind = "after"\n'
+                                 'job = "first"\n')
+        daemon.write_job("noted", f'schedule = "every 1s"\ncommand = "true"\n\n[[notify]]\nvia = "zz-note"\n'
+                                  f'on = ["success"]\npath = "{notes}"\n')
+        wait_for(lambda: "unknown notifier 'zz-note'" in daemon.log(), timeout=5, on_timeout=daemon.log)
+        install_fake(site, "cronflow-zz-note", "1.0", {"zz-note": "zz_note"}, {"zz_note": NOTE})
+        mark = len(daemon.log())
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "plugins reloaded:" in daemon.log(since=mark), timeout=5, on_timeout=daemon.log)
+        assert "zz-note" in daemon.log(since=mark).split("plugins reloaded:", 1)[1].splitlines()[0]
+        wait_for(lambda: notes.exists() and "noted success" in notes.read_text(), timeout=10, on_timeout=daemon.log)
+        # the built-in `after` trigger was started again from the new plugins: it still fires
+        before = (tmp_path / "then.out").read_text().count("then") if (tmp_path / "then.out").exists() else 0
+        wait_for(lambda: (tmp_path / "then.out").exists()
+                 and (tmp_path / "then.out").read_text().count("then") > before + 1,
+                 timeout=10, on_timeout=daemon.log)

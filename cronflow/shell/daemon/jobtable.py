@@ -346,6 +346,12 @@ class JobTable:
             await asyncio.sleep(delay)
             delay = min(delay * 2, TRIGGER_RETRY_MAX)
 
+    def restart_triggers(self) -> None:
+        """Start every job's triggers again from the current registry (the plugins were
+        reloaded: the old factories' triggers hear nothing from the new plugins)."""
+        for definition in list(self.definitions.values()):
+            self._start_triggers(definition)
+
     def _stop_triggers(self, name: str) -> None:
         for task in self._triggers.pop(name, []):
             task.cancel()
