@@ -84,6 +84,8 @@ def _plugin_command(ctx: click.Context, name: str) -> click.Command | None:
     if found is None:
         found = collect_commands(cli_plugins(), builtin=COMMANDS)
         ctx.meta["cronflow.plugin_commands"] = found
+    if name in found.refused:
+        raise click.UsageError(found.refused[name], ctx)
     item = found.commands.get(name)
     return None if item is None else item.command
 

@@ -36,6 +36,8 @@ class PluginCommands:
     commands: dict[str, PluginCommand] = field(default_factory=dict)
     added: dict[str, list[str]] = field(default_factory=dict)
     problems: dict[str, list[str]] = field(default_factory=dict)
+    # name -> why it is refused (what `cronflow NAME` then says)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def collect_commands(pm: pluggy.PluginManager, *, builtin: Iterable[str] = (),
@@ -48,6 +50,10 @@ def collect_commands(pm: pluggy.PluginManager, *, builtin: Iterable[str] = (),
     by_name: dict[str, list[PluginCommand]] = {}
     found = PluginCommands()
     for impl in reversed(getattr(pm.hook, "register_commands").get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            logger.warning("plugin %s: hook register_commands as a wrapper is not supported; skipped",
+                           impl.plugin_name)
+            continue
         group = click.Group(name="cronflow")
         try:
             traced(impl.plugin_name, "hook register_commands",
@@ -72,6 +78,7 @@ def collect_commands(pm: pluggy.PluginManager, *, builtin: Iterable[str] = (),
             found.commands[name] = entries[0]
             continue
         logger.error("%s", problem)
+        found.refused[name] = problem
         for plugin in plugins:
             found.problems.setdefault(plugin, []).append(problem)
     return found

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
 import logging
 import os
-import sys
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -24,6 +20,7 @@ import pluggy
 from cronflow import hookspecs
 from cronflow.errors import PluginError
 from cronflow.core.suggest import did_you_mean
+from cronflow.plugins import localdir
 from cronflow.plugins.trace import traced
 
 ENTRY_POINT_GROUP = "cronflow"
@@ -218,16 +215,7 @@ def _load_entry_points(pm: CronflowPluginManager, selected: set[str] | None, see
 def _load_plugins_dir(pm: CronflowPluginManager, directory: Path, selected: set[str] | None, seen: set[str],
                       logger: Logger) -> None:
     """The ``*.py`` files of ``directory`` as plugins, by file name (see get_plugin_manager)."""
-    try:
-        files = sorted(path for path in directory.iterdir() if path.suffix == ".py" and path.is_file()
-                       and not path.name.startswith((".", "_")))
-    except FileNotFoundError:
-        logger.warning("plugins_dir %s: no such directory; no local plugins loaded", directory)
-        return
-    except OSError as exc:
-        logger.error("plugins_dir %s: cannot list it: %s", directory, exc.strerror or exc)
-        return
-    for path in files:
+    for path in localdir.python_files(directory, logger):
         name = path.stem
         if name in seen or pm.has_plugin(name):
             _fail(pm, str(path), "not loaded",
@@ -238,40 +226,11 @@ def _load_plugins_dir(pm: CronflowPluginManager, directory: Path, selected: set[
         if _skipped(pm, name, selected):
             continue
         try:
-            module = _import_file(name, path)
+            module = localdir.import_file(name, path)
         except Exception as exc:  # a broken local file must not stop cronflow
-            _fail(pm, name, f"{path} failed to load", _import_error(exc, path), logger)
+            _fail(pm, name, f"{path} failed to load", localdir.import_error(exc, path), logger)
             continue
         register_plugin(pm, module, name, logger)
-
-
-def _import_file(name: str, path: Path) -> ModuleType:
-    # a module name of cronflow's own, so that a local hello.py never shadows an import
-    module_name = f"cronflow_local_plugins.{name}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
-
-
-def _import_error(exc: BaseException, path: Path) -> str:
-    """``ErrorType: message``, at the file's line when the error is in it."""
-    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
-    if line is None:
-        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            if frame.filename == str(path):
-                line = frame.lineno
-                break
-    where = f"{path}:{line}: " if line else ""
-    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-    return f"{where}{type(exc).__name__}: {message}"
 
 
 def register_plugin(pm: CronflowPluginManager, plugin: object, name: str, logger: Logger | None = None) -> bool:
@@ -336,6 +295,9 @@ def _collect(
     found: list[tuple[str, str, Any]] = []
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         plugin_name = impl.plugin_name
+        if impl.hookwrapper or impl.wrapper:
+            logger.warning("plugin %s: hook %s as a wrapper is not supported; skipped", plugin_name, hook_name)
+            continue
 
         def register(name: str, obj: Any, *, _plugin: str = plugin_name) -> None:
             problem = None

@@ -197,4 +197,4 @@ def test_example_plugin_provides_its_notifier_policy_and_hook(example, tmp_path:
     assert runs.read_text() == "flaky r9 failed 2\n"
 
     info = {item["name"]: item for item in plugin_info(example)}["example"]
-    assert info["hooks"] == ["on_run_finish", "register_notifiers", "register_retry_policies"]
+    assert info["hooks"] == ["on_run_finish", "register_commands", "register_notifiers", "register_retry_policies"]

@@ -60,7 +60,7 @@ HELLO = """
     if marker:
         Path(marker).write_text("imported")
 
-    @click.command()
+    @click.command(name="zz-hello")
     @click.argument("who", default="world")
     def hello(who):
         \"\"\"Say hello.\"\"\"
@@ -83,7 +83,7 @@ def test_a_pip_installed_plugin_adds_a_command_and_help_imports_no_plugin(tmp_pa
     install_fake(site, "cronflow-zz-hello", "1.0", {"zz-hello": "zz_hello"}, {"zz_hello": HELLO})
     marker = tmp_path / "imported"
     env = site_env(site, ZZ_IMPORTED=str(marker))
-    proc = cli("hello", "you", env=env, cwd=tmp_path)
+    proc = cli("zz-hello", "you", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "hello you -\n"
     assert "command 'run' of plugin zz-hello is refused: cronflow has a verb of that name" in proc.stderr
@@ -98,7 +98,7 @@ def test_a_pip_installed_plugin_adds_a_command_and_help_imports_no_plugin(tmp_pa
     ran = cli("run", "--help", env=env)
     assert "Run a job or flow now" in ran.stdout
     info = {item["name"]: item for item in json.loads(cli("plugins", "--json", env=env).stdout)}
-    assert info["zz-hello"]["provides"] == {"register_commands": ["hello", "run"]}
+    assert info["zz-hello"]["provides"] == {"register_commands": ["run", "zz-hello"]}
     assert "command 'run' of plugin zz-hello is refused" in info["zz-hello"]["error"]
     assert cli("nosuch", env=env).returncode == 2
 
@@ -316,3 +316,44 @@ def test_sighup_loads_a_newly_installed_plugin_and_triggers_keep_working(tmp_pat
         wait_for(lambda: (tmp_path / "then.out").exists()
                  and (tmp_path / "then.out").read_text().count("then") > before + 1,
                  timeout=10, on_timeout=daemon.log)
+
+
+# --- the examples of docs/writing-plugins.md, run as written -----------------------------------
+
+
+def doc_example(name: str) -> str:
+    """The code block after ``<!-- example: NAME -->`` in docs/writing-plugins.md."""
+    text = (ROOT / "docs" / "writing-plugins.md").read_text()
+    after = text.split(f"<!-- example: {name} -->\n", 1)[1]
+    return after.split("\n", 1)[1].split("```\n", 1)[0]
+
+
+def test_the_hello_example_is_the_example_plugins_and_runs(tmp_path: Path) -> None:
+    source = (ROOT / "examples" / "custom-plugin" / "cronflow_example" / "__init__.py").read_text()
+    command = doc_example("hello").split("\n\n\n")[1]  # the command, as the package has it
+    assert command.startswith("@click.command()") and command in source
+    (tmp_path / "cronflow.toml").write_text('[plugins.example]\ngreeting = "bonjour"\n')
+    (tmp_path / "jobs.d").mkdir()
+    proc = cli("hello", "toi", jobs_dir=tmp_path / "jobs.d")
+    assert (proc.returncode, proc.stdout) == (0, "bonjour, toi!\n"), proc.stderr
+
+
+def test_the_maintenance_example_vetoes_runs_and_hands_a_token_over(tmp_path: Path) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "maintenance.py").write_text(doc_example("maintenance"))
+    flag = tmp_path / "maintenance"
+    settings = doc_example("maintenance-settings").replace("/run/cronflow/maintenance", str(flag))
+    (tmp_path / "cronflow.toml").write_text(settings)
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "deploy.toml").write_text('command = "echo token=$DEPLOY_TOKEN"\n')
+    (jobs / "backup.toml").write_text('command = "echo backup"\ntags = ["always"]\n')
+    env = {"DEPLOY_TOKEN": "t0ken"}
+
+    ran = cli("run", "deploy", env=env, jobs_dir=jobs, state_dir=tmp_path / "state")
+    assert (ran.returncode, ran.stdout) == (0, "token=t0ken\n"), ran.stderr
+    flag.touch()
+    vetoed = cli("run", "deploy", env=env, jobs_dir=jobs, state_dir=tmp_path / "state")
+    assert vetoed.returncode == 75 and "vetoed by plugin maintenance" in vetoed.stderr
+    tagged = cli("run", "backup", env=env, jobs_dir=jobs, state_dir=tmp_path / "state")
+    assert (tagged.returncode, tagged.stdout) == (0, "backup\n"), tagged.stderr
