@@ -7,7 +7,8 @@ Two levels, both used by ``examples/custom-plugin/tests``:
   built-ins plus it, nothing else installed) and calls it exactly as cronflow does,
   contained: ``h.notify("logfile", "failure", fake_run(), path=...)``,
   ``h.retry_delays("fibonacci", 5, delay="10s")``, ``h.hook("on_run_finish", run=...)``,
-  ``h.before_run(fake_job(), fake_run())``, ``h.invoke("hello", "you")``.
+  ``h.before_run(fake_job(), fake_run())``, ``h.invoke("hello", "you")``; with
+  ``harness(plugin, settings="[plugins.NAME]...")`` its ``plugin_config`` reads that.
 * End to end: :func:`run_job` writes a job file (and ``cronflow.toml``, and single-file
   plugins for ``plugins_dir``) in a temporary directory and runs ``python -m cronflow run``
   on it in a subprocess: the real loading, locking, process, history and hooks. The
@@ -30,8 +31,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from cronflow.core.settings import Settings, parse_settings
 from cronflow.errors import PluginError
 from cronflow.model import Job, NotifySpec, RetrySpec, Run, RunState
+from cronflow.plugins.config import settings_in_use
 from cronflow.plugins.dispatch import BeforeRun, Dispatcher, call_hook, notify, retry_delay
 from cronflow.plugins.manager import CronflowPluginManager, Registry, build_registry, get_plugin_manager, register_plugin
 
@@ -83,37 +86,47 @@ def fake_job(**fields: Any) -> Job:
 
 @dataclass
 class Harness:
-    """A plugin on a fresh manager, called as cronflow calls it (see the module docs)."""
+    """A plugin on a fresh manager, called as cronflow calls it (see the module docs).
+    While it calls plugin code, ``settings`` are what ``cronflow.plugin_config`` reads
+    (None: the ``cronflow.toml`` found as a command line finds it)."""
 
     pm: CronflowPluginManager
     registry: Registry
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cronflow.testing"))
+    settings: Settings | None = None
+
+    def _host(self) -> Any:
+        return settings_in_use(self.settings)
 
     def notify(self, via: str, event: str = "failure", run: Run | None = None, *, timeout: float = 10.0,
                **config: Any) -> bool:
         """Deliver one notification through notifier ``via`` (``config``: its
         ``[[notify]]`` table); True when it returned normally (errors are logged)."""
         spec = NotifySpec(via=via, config=config)
-        return notify(self.registry, spec, event, run or fake_run(state=RunState.FAILED, exit_code=1),
-                      self.logger, timeout=timeout)
+        with self._host():
+            return notify(self.registry, spec, event, run or fake_run(state=RunState.FAILED, exit_code=1),
+                          self.logger, timeout=timeout)
 
     def retry_delays(self, policy: str, attempts: int, **config: Any) -> list[float | None]:
         """The waits policy ``policy`` gives after attempts 1..``attempts`` (the last is
         None: cronflow enforces ``attempts``), ``config`` being its ``[retry]`` table."""
         spec = RetrySpec(policy=policy, attempts=attempts, config={"policy": policy, "attempts": attempts, **config})
-        return [retry_delay(self.registry, spec, n, self.logger, run_id="0123456789abcdef")
-                for n in range(1, attempts + 1)]
+        with self._host():
+            return [retry_delay(self.registry, spec, n, self.logger, run_id="0123456789abcdef")
+                    for n in range(1, attempts + 1)]
 
     def hook(self, name: str, **kwargs: Any) -> None:
         """Call event hook ``name`` (``run=...``, ``flow_run=...``, ``path=..., error=...``),
         contained as the daemon calls it."""
-        call_hook(self.pm, name, self.logger, **kwargs)
+        with self._host():
+            call_hook(self.pm, name, self.logger, **kwargs)
 
     def before_run(self, job: Job | None = None, run: Run | None = None, *, timeout: float = 10.0) -> BeforeRun:
         """What the ``before_run`` implementations say about a run: ``vetoed_by`` (the
         plugin that returned False, or None) and ``env`` (what they added)."""
         dispatch = Dispatcher(self.pm, self.registry, self.logger, timeout=timeout)
-        return asyncio.run(dispatch.before_run(job or fake_job(), run or fake_run(state=RunState.QUEUED)))
+        with self._host():
+            return asyncio.run(dispatch.before_run(job or fake_job(), run or fake_run(state=RunState.QUEUED)))
 
     def commands(self) -> dict[str, Any]:
         """The click commands the plugins add (``register_commands``), by name."""
@@ -126,16 +139,19 @@ class Harness:
         the ``Result`` has ``exit_code`` and ``output``."""
         from click.testing import CliRunner
 
-        command = self.commands().get(name)
-        if command is None:
-            raise PluginError(f"no plugin adds a command {name!r} (added: {', '.join(sorted(self.commands())) or 'none'})")
-        return CliRunner().invoke(command, list(args), env=dict(env or {}), catch_exceptions=False)
+        commands = self.commands()
+        if name not in commands:
+            raise PluginError(f"no plugin adds a command {name!r} (added: {', '.join(sorted(commands)) or 'none'})")
+        with self._host():
+            return CliRunner().invoke(commands[name], list(args), env=dict(env or {}), catch_exceptions=False)
 
 
-def harness(*plugins: object, **named: object) -> Harness:
-    """A :class:`Harness` for ``plugins`` (see :func:`plugin_manager`)."""
+def harness(*plugins: object, settings: str | None = None, **named: object) -> Harness:
+    """A :class:`Harness` for ``plugins`` (see :func:`plugin_manager`); ``settings``: the
+    text of a ``cronflow.toml`` (``[plugins.NAME]`` tables) the plugins then read."""
     pm = plugin_manager(*plugins, **named)
-    return Harness(pm=pm, registry=build_registry(pm))
+    parsed = None if settings is None else parse_settings("cronflow.toml", settings)
+    return Harness(pm=pm, registry=build_registry(pm), settings=parsed)
 
 
 @dataclass(frozen=True)

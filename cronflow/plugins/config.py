@@ -17,10 +17,11 @@ secret is seen without a restart, and never logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,20 @@ def use_settings(settings: Settings | None) -> None:
     global _current
     with _lock:
         _current = settings
+
+
+@contextlib.contextmanager
+def settings_in_use(settings: Settings | None) -> Iterator[None]:
+    """Within the block, ``settings`` are the host's (None: none recorded, so the file
+    is looked for); the earlier ones after it (tests, ``cronflow.testing``)."""
+    global _current
+    with _lock:
+        before, _current = _current, settings
+    try:
+        yield
+    finally:
+        with _lock:
+            _current = before
 
 
 def current_settings() -> Settings:

@@ -357,3 +357,16 @@ def test_the_maintenance_example_vetoes_runs_and_hands_a_token_over(tmp_path: Pa
     assert vetoed.returncode == 75 and "vetoed by plugin maintenance" in vetoed.stderr
     tagged = cli("run", "backup", env=env, jobs_dir=jobs, state_dir=tmp_path / "state")
     assert (tagged.returncode, tagged.stdout) == (0, "backup\n"), tagged.stderr
+
+
+def test_the_testing_example_passes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    test_file = tmp_path / "test_doc_example.py"
+    test_file.write_text(doc_example("testing"))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("CRONFLOW_")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout

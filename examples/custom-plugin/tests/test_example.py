@@ -34,13 +34,11 @@ def test_on_run_finish_appends_to_the_file_of_its_variable(tmp_path: Path, monke
     assert (tmp_path / "runs.log").read_text() == "backup 0123456789abcdef succeeded 0\n"
 
 
-def test_hello_greets_with_the_configured_greeting(tmp_path: Path, monkeypatch) -> None:
-    h = harness(example=cronflow_example)
-    (tmp_path / "cronflow.toml").write_text('[plugins.example]\ngreeting = "salut"\n')
-    (tmp_path / "jobs.d").mkdir()
-    monkeypatch.setenv("CRONFLOW_JOBS_DIR", str(tmp_path / "jobs.d"))
+def test_hello_greets_with_the_configured_greeting() -> None:
+    h = harness(example=cronflow_example, settings='[plugins.example]\ngreeting = "salut"\n')
     result = h.invoke("hello", "toi")
     assert (result.exit_code, result.output) == (0, "salut, toi!\n")
+    assert harness(example=cronflow_example, settings="").invoke("hello").output == "hello, world!\n"
 
 
 def test_a_failing_job_notifies_through_logfile_in_a_real_run(tmp_path: Path) -> None:
