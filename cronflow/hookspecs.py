@@ -83,6 +83,26 @@ def register_triggers(register: Register) -> None:
 
 
 @hookspec
+def register_schedules(register: Register) -> None:
+    """Register schedule kinds with ``register(prefix, parse)``.
+
+    A job's ``schedule`` (and ``cronflow next``) written ``"PREFIX:..."`` or
+    ``"PREFIX(ARGS):..."`` (``prefix`` a lowercase word, e.g. ``workdays`` for
+    ``"workdays(FR):09:00"``) is parsed by ``parse(text, zone) -> schedule``: ``text`` is
+    the whole expression as written, ``zone`` the job's ``zoneinfo.ZoneInfo``. The
+    schedule has ``canonical`` (the text ``list`` and ``next`` show), ``kind`` (a short
+    word), ``has_reboot`` (False) and ``next_fire(after) -> datetime | None``, the first
+    fire strictly after aware ``after``, as an aware datetime (None: no more fires); the
+    daemon's catch-up, jitter, misfire and overlap rules, ``next`` and ``list`` then treat
+    it as a built-in schedule. ``parse`` raises ``ValueError`` (or
+    ``cronflow.errors.ScheduleError``) with a one-line message for text it cannot use,
+    reported at the job's ``schedule`` line. Both are called on the daemon's own loop:
+    keep them quick and pure (no I/O, no clock: ``after`` is the only time). A prefix
+    registered by two plugins is refused, naming both.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands to ``cronflow`` with ``cli.add_command(command)`` (or the
     ``@cli.command()`` decorator); ``cli`` is a ``click.Group``.

@@ -67,11 +67,27 @@ class _CronflowGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from cronflow.errors import CronflowError
 
+        _lazy_schedule_kinds()
         try:
             return super().invoke(ctx)
         except CronflowError as exc:
             raise click.ClickException(str(exc)) from None
 
+
+
+def _lazy_schedule_kinds() -> None:
+    """Plugin schedule kinds (``workdays(FR):09:00``) for every verb, the plugins loaded
+    only when such a schedule is met (``cronflow next "0 9 * * *"`` imports none)."""
+    from cronflow.core.schedule import kinds
+
+    def provide() -> Any:
+        from cronflow.cli.plugins import cli_plugins
+        from cronflow.plugins.host import schedule_kinds
+        from cronflow.plugins.manager import build_registry
+
+        return schedule_kinds(build_registry(cli_plugins()))
+
+    kinds.set_provider(provide)
 
 
 def _plugin_command(ctx: click.Context, name: str) -> click.Command | None:

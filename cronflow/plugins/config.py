@@ -4,8 +4,8 @@ resolved (SPEC section 17), and the plugin manager of a host that has read that 
 ``cronflow.plugin_config(name)`` takes no host argument (a notifier deep in a plugin has
 none to pass), so the host that loads the plugins (``load_plugins``: the daemon, a
 command line, ``cronflow run``) records the settings it uses here, once per process; a
-SIGHUP that re-reads ``cronflow.toml`` records the new ones. Without a host (a plugin's
-own test, a script) the file is found as the command line finds it.
+SIGHUP that re-reads ``cronflow.toml`` records the new ones. Without a host (a script, a
+plugin's own test) there is no file: ``cronflow.testing.harness(settings=...)`` gives one.
 
 A host's plugin manager comes from :func:`cronflow.plugins.host.load_plugins`.
 
@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cronflow.errors import ConfigError, CronflowError
+from cronflow.errors import ConfigError
 
 if TYPE_CHECKING:
     from cronflow.core.settings import Settings
@@ -56,20 +56,14 @@ def settings_in_use(settings: Settings | None) -> Iterator[None]:
 
 
 def current_settings() -> Settings:
-    """The host's settings, else those of the ``cronflow.toml`` found as a command line
-    finds it by default (the defaults when that file has errors: every command reports
-    those itself)."""
+    """The host's settings; the built-in defaults (no ``[plugins.*]`` table) when no
+    host recorded any (a script, a test: ``cronflow.testing.harness(settings=...)``)."""
     with _lock:
         if _current is not None:
             return _current
     from cronflow.core.settings import Settings
-    from cronflow.shell import paths
-    from cronflow.shell.settings import load_settings
 
-    try:
-        return load_settings(paths.jobs_dir(None))
-    except CronflowError:
-        return Settings()
+    return Settings()
 
 
 def plugin_config(name: str, *, settings: Settings | None = None,

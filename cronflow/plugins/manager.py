@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ REGISTRATION_HOOKS: tuple[str, ...] = (
     "register_notifiers",
     "register_retry_policies",
     "register_triggers",
+    "register_schedules",
 )
 EVENT_HOOKS: tuple[str, ...] = ("on_run_start", "on_run_finish", "on_flow_finish", "on_config_error")
 
@@ -101,7 +103,8 @@ class Clash:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Notifiers, retry policies and trigger factories by the name job files use.
+    """Notifiers, retry policies, trigger factories and schedule kinds by the name job
+    files use.
 
     ``clashes`` (registration hook -> name -> :class:`Clash`) holds the names refused
     because several plugins registered them; ``problems`` (plugin -> messages) what went
@@ -111,6 +114,7 @@ class Registry:
     notifiers: Mapping[str, Registered] = field(default_factory=dict)
     retry_policies: Mapping[str, Registered] = field(default_factory=dict)
     triggers: Mapping[str, Registered] = field(default_factory=dict)
+    schedules: Mapping[str, Registered] = field(default_factory=dict)
     clashes: Mapping[str, Mapping[str, Clash]] = field(default_factory=dict)
     problems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -263,9 +267,13 @@ def _unknown_hook(pm: pluggy.PluginManager, plugin: object) -> str | None:
             continue
         for impl in caller.get_hookimpls():
             if impl.plugin is plugin and not impl.optionalhook:
-                suffix = did_you_mean(caller.name, REGISTRATION_HOOKS + EVENT_HOOKS)
+                suffix = did_you_mean(caller.name, _spec_names())
                 return f"unknown hook {caller.name}{suffix}"
     return None
+
+
+def _spec_names() -> list[str]:
+    return [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT_NAME}_spec")]
 
 
 def _check_pending(pm: pluggy.PluginManager) -> None:
@@ -282,8 +290,9 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
 
 # --- registries -----------------------------------------------------------------------
 
+_PREFIX = re.compile(r"[a-z][a-z0-9_-]*")
 _WHAT = {"register_notifiers": "notifier", "register_retry_policies": "retry policy",
-         "register_triggers": "trigger kind"}
+         "register_triggers": "trigger kind", "register_schedules": "schedule kind"}
 
 
 def _collect(
@@ -303,6 +312,8 @@ def _collect(
             problem = None
             if not isinstance(name, str) or not name:
                 problem = f"{hook_name} registered a non-string name {name!r}"
+            elif hook_name == "register_schedules" and not _PREFIX.fullmatch(name):
+                problem = f"{hook_name} registered {name!r}: a schedule prefix is a lowercase word, e.g. 'workdays'"
             elif not callable(obj):
                 problem = f"{hook_name} registered {name!r} as {obj!r}, which is not callable"
             if problem is not None:
@@ -351,6 +362,7 @@ def build_registry(pm: pluggy.PluginManager, *, logger: Logger | None = None) ->
         notifiers=tables["register_notifiers"],
         retry_policies=tables["register_retry_policies"],
         triggers=tables["register_triggers"],
+        schedules=tables["register_schedules"],
         clashes=clashes,
         problems={plugin: tuple(messages) for plugin, messages in problems.items()},
     )

@@ -243,6 +243,46 @@ def test_hook_register_triggers() -> None:
     assert fired == [{"X": "1"}]
 
 
+def test_hook_register_schedules(caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from cronflow.core.schedule import kinds, parse_schedule
+    from cronflow.errors import ScheduleError
+    from cronflow.plugins.host import use_schedule_kinds
+
+    class Hourly:
+        canonical = "hourly:"
+        kind = "test"
+        has_reboot = False
+
+        def next_fire(self, after: datetime) -> datetime:
+            return after.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+    class Plugin:
+        @hookimpl
+        def register_schedules(self, register: Any) -> None:
+            register("hourly", lambda text, zone: Hourly() if text == "hourly:" else int("x"))
+            register("Bad Prefix", lambda text, zone: None)
+
+    registry = build_registry(_manager(("hourly-plugin", Plugin())), logger=LOG)
+    assert list(registry.schedules) == ["hourly"]
+    assert "a schedule prefix is a lowercase word" in caplog.text
+    zone, anchor = ZoneInfo("UTC"), datetime(2030, 1, 1, tzinfo=UTC)
+    use_schedule_kinds(registry)
+    try:
+        schedule = parse_schedule("hourly:", zone=zone, anchor=anchor)
+        assert schedule.next_fire(datetime(2030, 1, 1, 5, 30, tzinfo=UTC)) == datetime(2030, 1, 1, 6, tzinfo=UTC)
+        with pytest.raises(ScheduleError, match=r"schedule 'hourly:x': plugin hourly-plugin: invalid literal"):
+            parse_schedule("hourly:x", zone=zone, anchor=anchor)
+        with pytest.raises(ScheduleError, match=r"unknown schedule kind 'hourli' in 'hourli:' \(did you mean 'hourly'"):
+            parse_schedule("hourli:", zone=zone, anchor=anchor)
+    finally:
+        kinds.set_provider(None)
+    with pytest.raises(ScheduleError, match="plugin schedule kinds: none installed"):
+        parse_schedule("hourly:", zone=zone, anchor=anchor)
+
+
 def test_hook_register_commands(caplog: pytest.LogCaptureFixture) -> None:
     import click
     from click.testing import CliRunner
@@ -476,7 +516,8 @@ def test_every_hook_has_a_test() -> None:
     source = Path(__file__).read_text()
     missing = [hook for hook in HOOK_NAMES if not re.search(rf"^def test_hook_{hook}(_\w+)?\(", source, re.M)]
     assert HOOK_NAMES == sorted(
-        ["register_notifiers", "register_retry_policies", "register_triggers", "register_commands",
+        ["register_notifiers", "register_retry_policies", "register_triggers", "register_schedules",
+         "register_commands",
          "before_run", "on_run_start", "on_run_finish", "on_flow_finish", "on_config_error"]
     )
     assert missing == [], f"hooks without a test_hook_<name>: {missing}"

@@ -180,7 +180,8 @@ class Daemon:
         import importlib
         from dataclasses import replace
 
-        from cronflow.plugins.host import load_plugins
+        from cronflow.core.definition.fields import compiled_schedule
+        from cronflow.plugins.host import load_plugins, use_schedule_kinds
         from cronflow.plugins.manager import build_registry
         from cronflow.shell.settings import apply_environment, config_path, read_settings_file
 
@@ -201,6 +202,8 @@ class Daemon:
         pm = load_plugins(self.settings, logger=self.logger)
         registry = build_registry(pm, logger=self.logger)
         self.ctx.dispatch.replace_plugins(pm, registry)
+        use_schedule_kinds(registry)
+        compiled_schedule.cache_clear()  # compiled with the old schedule kinds
         self.table.checker.registry = registry
         self.table.restart_triggers()
         names = [name for name, plugin in pm.list_name_plugin() if plugin is not None]
