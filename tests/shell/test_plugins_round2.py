@@ -370,3 +370,59 @@ def test_the_testing_example_passes(tmp_path: Path) -> None:
                           env={k: v for k, v in os.environ.items() if not k.startswith("CRONFLOW_")})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+# --- register_schedules in a real daemon --------------------------------------------------------
+
+TICKS = """
+    from datetime import timedelta
+
+    from cronflow import hookimpl
+
+    class Ticks:
+        kind = "ticks"
+        has_reboot = False
+
+        def __init__(self, text):
+            self.canonical = text
+            self.every = int(text.split(":", 1)[1])
+
+        def next_fire(self, after):
+            whole = after.replace(microsecond=0)
+            return whole + timedelta(seconds=self.every - whole.second % self.every)
+
+    def parse(text, zone):
+        if not text.split(":", 1)[1].isdigit():
+            raise ValueError("write ticks:SECONDS")
+        return Ticks(text)
+
+    @hookimpl
+    def register_schedules(register):
+        register("ticks", parse)
+"""
+
+
+def test_the_daemon_fires_a_plugin_schedule_and_catches_up_through_it(tmp_path: Path) -> None:
+    import time
+    from datetime import datetime, timezone
+
+    site = tmp_path / "site"
+    install_fake(site, "cronflow-zz-ticks", "1.0", {"zz-ticks": "zz_ticks"}, {"zz_ticks": TICKS})
+    daemon = Daemon(tmp_path, env=site_env(site))
+    daemon.write_job("tick", 'schedule = "ticks:1"\ncommand = "true"\n')
+    daemon.write_job("bad", 'command = "true"\nschedule = "ticks:x"\n')
+    daemon.start()
+    try:
+        wait_for(lambda: len(daemon.runs("tick", "succeeded")) >= 2, timeout=10, on_timeout=daemon.log)
+        assert "bad.toml:2:" in daemon.log() and "plugin zz-ticks: write ticks:SECONDS" in daemon.log()
+        listed = daemon.cli("list")
+        assert "ticks:1" in listed.stdout, listed.stdout
+    finally:
+        assert daemon.stop() == 0
+    stopped = time.time()
+    wait_for(lambda: time.time() - stopped > 3.2, timeout=5, interval=0.1)
+    daemon.start()
+    assert daemon.stop() == 0
+    since = datetime.fromtimestamp(stopped, timezone.utc).isoformat()
+    restart = [row for row in daemon.runs("tick") if row["created"] > since]
+    assert len([row for row in restart if row["state"] == "skipped" and row["reason"] == "catchup"]) >= 2, restart
