@@ -98,12 +98,16 @@ def plugins_to_validate(defn: Job | Flow, registry: Registry) -> list[Registered
 
 
 def call_validate(registered: Registered, config: Mapping[str, Any]) -> str | None:
-    """Call ``registered.obj.validate(config)``: the message of its refusal, or None."""
+    """Call ``registered.obj.validate(config)``: the message of its refusal (what it
+    raised, or the problems it returned joined by ``; ``), or None."""
     validate = getattr(registered.obj, "validate", None)
     if not callable(validate):
         return None
     try:
-        traced(registered.plugin, f"validate of {registered.name!r}", lambda: validate(dict(config)))
+        found = traced(registered.plugin, f"validate of {registered.name!r}", lambda: validate(dict(config)))
     except Exception as exc:  # ValueError by contract; anything else is still a message
         return str(exc) or type(exc).__name__
+    # SPEC 17 also lets it return its problems, a list of one-line messages
+    if isinstance(found, (list, tuple)) and found:
+        return "; ".join(str(problem) for problem in found)
     return None

@@ -283,6 +283,25 @@ def test_hook_register_schedules(caplog: pytest.LogCaptureFixture) -> None:
         parse_schedule("hourly:", zone=zone, anchor=anchor)
 
 
+def test_a_validate_may_return_its_problems_instead_of_raising() -> None:
+    def page(event: str, run: Any, config: Any) -> None:
+        pass
+
+    page.validate = lambda config: [] if "to" in config else ["'to' is required", "'level' is unknown"]
+
+    class Plugin:
+        @hookimpl
+        def register_notifiers(self, register: Any) -> None:
+            register("page", page)
+
+    registry = build_registry(_manager(("pager", Plugin())))
+    good = _job(notify=(NotifySpec(via="page", line=4, config={"to": "ops"}),))
+    bad = _job(notify=(NotifySpec(via="page", line=4, config={"level": 1}),))
+    assert check_plugin_names(good, registry) == []
+    assert [str(e) for e in check_plugin_names(bad, registry)] == [
+        "/jobs/backup.toml:4: notify via 'page': 'to' is required; 'level' is unknown"]
+
+
 def test_hook_register_commands(caplog: pytest.LogCaptureFixture) -> None:
     import click
     from click.testing import CliRunner
