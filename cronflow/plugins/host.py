@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cronflow.core.schedule import kinds
 from cronflow.core.schedule.kinds import Kinds
 from cronflow.plugins.config import current_settings, use_settings
 from cronflow.plugins.manager import CronflowPluginManager, Logger, Registry, get_plugin_manager
+from cronflow.plugins.trace import traced
 
 if TYPE_CHECKING:
     from cronflow.core.settings import Settings
@@ -31,8 +32,14 @@ def plugins_dir_of(settings: Settings) -> Path | None:
 def schedule_kinds(registry: Registry) -> Kinds:
     """The schedule kinds of ``registry`` as the core's parser takes them."""
     clashes = registry.clashes.get("register_schedules", {})
-    return Kinds(parsers={prefix: (item.obj, item.plugin) for prefix, item in registry.schedules.items()},
+    return Kinds(parsers={prefix: (_traced_parse(item.obj, item.plugin, prefix), item.plugin)
+                          for prefix, item in registry.schedules.items()},
                  refused={prefix: clash.message for prefix, clash in clashes.items()})
+
+
+def _traced_parse(parse: Callable[[str, Any], Any], plugin: str, prefix: str) -> Callable[[str, Any], Any]:
+    # the core calls it; $CRONFLOW_TRACE_PLUGINS shows it like every other plugin call
+    return lambda text, zone: traced(plugin, f"schedule kind {prefix!r}", lambda: parse(text, zone), f" ({text})")
 
 
 def use_schedule_kinds(registry: Registry | Callable[[], Registry]) -> None:

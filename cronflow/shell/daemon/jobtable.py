@@ -25,6 +25,7 @@ from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
+from cronflow.plugins.trace import traced
 from cronflow.plugins.validation import PendingCheck, PluginChecker
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
@@ -331,7 +332,8 @@ class JobTable:
         delay = TRIGGER_RETRY_MIN
         while True:
             try:
-                trigger = registered.obj(dict(spec.config), fire)
+                trigger = traced(registered.plugin, f"trigger factory {spec.kind!r}",
+                                 lambda: registered.obj(dict(spec.config), fire), f" (job {name})")
                 await trigger.run()
                 return  # the trigger finished watching of its own accord
             except asyncio.CancelledError:
