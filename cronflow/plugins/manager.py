@@ -43,7 +43,8 @@ REGISTRATION_HOOKS: tuple[str, ...] = (
     "register_triggers",
     "register_schedules",
 )
-EVENT_HOOKS: tuple[str, ...] = ("on_run_start", "on_run_finish", "on_flow_finish", "on_config_error")
+EVENT_HOOKS: tuple[str, ...] = ("before_run", "on_run_start", "on_run_finish", "on_flow_finish",
+                                "on_config_error")
 
 Logger = logging.Logger | logging.LoggerAdapter
 _log = logging.getLogger("cronflow.plugins")

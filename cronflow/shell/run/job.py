@@ -108,8 +108,11 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
             await _report(job, run, ctx, [])
             return run
-    # (a run the daemon's burst loop started already was not meant to be asked: see Firing)
-    if claim.prestarted is None and ctx.dispatch.implemented("before_run"):
+    # asked once per run, before its first attempt: not for a run the daemon's burst loop
+    # started already (Firing does not prestart while a plugin implements the hook), nor
+    # for a retrying run a restarted daemon resumes
+    if (claim.prestarted is None and run.state is RunState.QUEUED
+            and ctx.dispatch.implemented("before_run")):
         asked = await ctx.dispatch.before_run(job, run)
         if asked.vetoed_by is not None:
             return await _vetoed(job, run, ctx, job_lock, asked.vetoed_by)
