@@ -78,7 +78,7 @@ class _CronflowGroup(click.Group):
 def _lazy_schedule_kinds() -> None:
     """Plugin schedule kinds (``workdays(FR):09:00``) for every verb, the plugins loaded
     only when such a schedule is met (``cronflow next "0 9 * * *"`` imports none)."""
-    from cronflow.core.schedule import kinds
+    from cronflow.core import schedulekinds as kinds
 
     def provide() -> Any:
         from cronflow.cli.plugins import cli_plugins

@@ -1,7 +1,7 @@
 """The plugin manager of a host (the daemon, ``cronflow run``, a command line): the
 installed plugins plus those of ``cronflow.toml``'s ``plugins_dir``, with the settings
 recorded for ``cronflow.plugin_config`` (:mod:`cronflow.plugins.config`), and the
-schedule kinds they add handed to the core's parser (:mod:`cronflow.core.schedule.kinds`)."""
+schedule kinds they add handed to the core's parser (:mod:`cronflow.core.schedulekinds`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cronflow.core.schedule import kinds
-from cronflow.core.schedule.kinds import Kinds
+from cronflow.core import schedulekinds as kinds
+from cronflow.core.schedulekinds import Kinds
 from cronflow.plugins.config import current_settings, use_settings
 from cronflow.plugins.manager import CronflowPluginManager, Logger, Registry, get_plugin_manager
 from cronflow.plugins.trace import traced

@@ -247,7 +247,8 @@ def test_hook_register_schedules(caplog: pytest.LogCaptureFixture) -> None:
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from cronflow.core.schedule import kinds, parse_schedule
+    from cronflow.core import schedulekinds as kinds
+    from cronflow.core.schedule import parse_schedule
     from cronflow.errors import ScheduleError
     from cronflow.plugins.host import use_schedule_kinds
 

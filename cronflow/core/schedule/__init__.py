@@ -7,7 +7,7 @@ Accepted expressions (SPEC section 5):
 * intervals ``every 90m``, ``every 2h offset 30m`` (:mod:`.interval`);
 * one-shots ``once 2026-04-01T09:13:00+02:00`` (:mod:`.once`);
 * natural phrases, compiled to one of the above (:mod:`.natural`);
-* ``PREFIX:...`` forms that plugins add (:mod:`.kinds`), e.g. ``workdays(FR):09:00``.
+* ``PREFIX:...`` forms that plugins add (:mod:`cronflow.core.schedulekinds`), e.g. ``workdays(FR):09:00``.
 
 Every error is a :class:`~cronflow.errors.ScheduleError` with a one-line message; no
 other exception escapes for any input string. Fire times are aware UTC datetimes.
@@ -25,7 +25,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from cronflow.errors import ScheduleError
-from cronflow.core.schedule import kinds
+from cronflow.core import schedulekinds as kinds
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
 from cronflow.core.schedule.cron import CronPattern, parse_cron
@@ -156,7 +156,7 @@ def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
 
 
 def _plugin_kind(prefix: str, text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
-    """A ``PREFIX:...`` schedule of a plugin (:mod:`.kinds`): its ``parse(text, zone)``,
+    """A ``PREFIX:...`` schedule of a plugin (:mod:`cronflow.core.schedulekinds`): its ``parse(text, zone)``,
     contained (anything but a ScheduleError it raises becomes one naming the plugin)."""
     found = kinds.current()
     entry = found.parsers.get(prefix)
