@@ -98,10 +98,13 @@ def _plugin_command(ctx: click.Context, name: str) -> click.Command | None:
 
     found = ctx.meta.get("cronflow.plugin_commands")
     if found is None:
-        found = collect_commands(cli_plugins(), builtin=COMMANDS)
+        found = collect_commands(cli_plugins(), builtin=COMMANDS, report=False)
         ctx.meta["cronflow.plugin_commands"] = found
+        for other, problem in found.refused.items():
+            if other != name:
+                click.echo(f"cronflow: {problem}", err=True)
     if name in found.refused:
-        raise click.UsageError(found.refused[name], ctx)
+        raise click.ClickException(found.refused[name])
     item = found.commands.get(name)
     return None if item is None else item.command
 

@@ -41,10 +41,11 @@ class PluginCommands:
 
 
 def collect_commands(pm: pluggy.PluginManager, *, builtin: Iterable[str] = (),
-                     logger: Logger | None = None) -> PluginCommands:
+                     logger: Logger | None = None, report: bool = True) -> PluginCommands:
     """Call every ``register_commands`` implementation (contained: one that raises is
     logged and adds nothing) and index the commands by name; ``builtin``: cronflow's own
-    verbs, which a plugin cannot replace."""
+    verbs, which a plugin cannot replace. The refused names are logged unless ``report``
+    is False (the caller says them itself: see ``refused``)."""
     logger = logger or _log
     reserved = set(builtin)
     by_name: dict[str, list[PluginCommand]] = {}
@@ -77,7 +78,8 @@ def collect_commands(pm: pluggy.PluginManager, *, builtin: Iterable[str] = (),
         if problem is None:
             found.commands[name] = entries[0]
             continue
-        logger.error("%s", problem)
+        if report:
+            logger.error("%s", problem)
         found.refused[name] = problem
         for plugin in plugins:
             found.problems.setdefault(plugin, []).append(problem)

@@ -426,3 +426,17 @@ def test_the_daemon_fires_a_plugin_schedule_and_catches_up_through_it(tmp_path: 
     since = datetime.fromtimestamp(stopped, timezone.utc).isoformat()
     restart = [row for row in daemon.runs("tick") if row["created"] > since]
     assert len([row for row in restart if row["state"] == "skipped" and row["reason"] == "catchup"]) >= 2, restart
+
+
+def test_a_command_two_plugins_add_is_refused_in_one_line(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    twin = HELLO.replace('name="run"', 'name="zz-other"')
+    install_fake(site, "cronflow-zz-hello", "1.0", {"zz-hello": "zz_hello"}, {"zz_hello": twin})
+    install_fake(site, "cronflow-zz-twin", "1.0", {"zz-twin": "zz_twin"}, {"zz_twin": twin})
+    proc = cli("zz-hello", env=site_env(site))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "cronflow: command 'zz-other' is added by both plugin zz-hello and plugin zz-twin; uninstall or disable "
+        "one ($CRONFLOW_DISABLE_PLUGINS)",
+        "Error: command 'zz-hello' is added by both plugin zz-hello and plugin zz-twin; uninstall or disable "
+        "one ($CRONFLOW_DISABLE_PLUGINS)"]
