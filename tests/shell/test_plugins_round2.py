@@ -440,3 +440,20 @@ def test_a_command_two_plugins_add_is_refused_in_one_line(tmp_path: Path) -> Non
         "one ($CRONFLOW_DISABLE_PLUGINS)",
         "Error: command 'zz-hello' is added by both plugin zz-hello and plugin zz-twin; uninstall or disable "
         "one ($CRONFLOW_DISABLE_PLUGINS)"]
+
+
+def test_sighup_reads_plugins_dir_and_the_plugin_tables_again(tmp_path: Path) -> None:
+    import signal
+
+    _local_setup(tmp_path, '\n[plugins.stamp]\nchannel = "#one"\n')
+    out = tmp_path / "notes.jsonl"
+    with Daemon(tmp_path) as daemon:
+        daemon.write_job("ping", f'schedule = "every 1s"\ncommand = "true"\n\n[[notify]]\nvia = "stamp"\n'
+                                 f'on = ["success"]\npath = "{out}"\n')
+        wait_for(lambda: out.exists() and '"#one"' in out.read_text(), timeout=10, on_timeout=daemon.log)
+        (tmp_path / "cronflow.toml").write_text('plugins_dir = "plugins"\n\n[plugins.stamp]\nchannel = "#two"\n')
+        (tmp_path / "plugins" / "stamp.py").write_text(LOCAL.replace('"event": event', '"event": "edited-" + event'))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: '"edited-success"' in out.read_text(), timeout=10, on_timeout=daemon.log)
+        last = json.loads(out.read_text().splitlines()[-1])
+        assert last["settings"] == {"channel": "#two"}
