@@ -278,6 +278,11 @@ def test_hook_register_schedules(caplog: pytest.LogCaptureFixture) -> None:
             parse_schedule("hourly:x", zone=zone, anchor=anchor)
         with pytest.raises(ScheduleError, match=r"unknown schedule kind 'hourli' in 'hourli:' \(did you mean 'hourly'"):
             parse_schedule("hourli:", zone=zone, anchor=anchor)
+        # a prefix two plugins register is refused, naming both
+        use_schedule_kinds(build_registry(_manager(("one", Plugin()), ("two", Plugin())), logger=LOG))
+        with pytest.raises(ScheduleError, match="schedule 'hourly:': schedule kind 'hourly' is registered by both "
+                                                "plugin one and plugin two"):
+            parse_schedule("hourly:", zone=zone, anchor=anchor)
     finally:
         kinds.set_provider(None)
     with pytest.raises(ScheduleError, match="plugin schedule kinds: none installed"):
