@@ -89,10 +89,11 @@ def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
     ``plugin_timeout``; a plugin that hangs is reported and its file passes unchecked)."""
     import logging
 
-    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.cli.plugins import cli_plugins
+    from cronflow.plugins import build_registry
     from cronflow.plugins.validation import PluginChecker
 
-    checker = PluginChecker(build_registry(get_plugin_manager()), logging.getLogger("cronflow.check"),
+    checker = PluginChecker(build_registry(cli_plugins()), logging.getLogger("cronflow.check"),
                             timeout=_plugin_timeout())
     found = checker.check_all(definitions.values())
     return [error for definition in definitions.values() for error in found.get(definition.path, ())]

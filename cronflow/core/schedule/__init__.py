@@ -6,7 +6,8 @@ Accepted expressions (SPEC section 5):
 * cron, 5 fields or 6 with seconds first, macros, ``@reboot`` (:mod:`.cron`);
 * intervals ``every 90m``, ``every 2h offset 30m`` (:mod:`.interval`);
 * one-shots ``once 2026-04-01T09:13:00+02:00`` (:mod:`.once`);
-* natural phrases, compiled to one of the above (:mod:`.natural`).
+* natural phrases, compiled to one of the above (:mod:`.natural`);
+* ``PREFIX:...`` forms that plugins add (:mod:`cronflow.core.schedulekinds`), e.g. ``workdays(FR):09:00``.
 
 Every error is a :class:`~cronflow.errors.ScheduleError` with a one-line message; no
 other exception escapes for any input string. Fire times are aware UTC datetimes.
@@ -23,6 +24,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from cronflow.errors import ScheduleError
+from cronflow.core import schedulekinds as kinds
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
 from cronflow.core.schedule.cron import CronPattern, parse_cron, parses_as_cron
@@ -142,8 +144,41 @@ def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
         instant = parse_iso(text[5:].strip())
         if instant is not None and instant.tzinfo is not None:
             return once_at(instant, zone)
+    prefix = kinds.prefix_of(lowered)
+    if prefix is not None:
+        return _plugin_kind(prefix, text, zone=zone, anchor=anchor)
     canonical = compile_natural(text, zone=zone, anchor=anchor)
     return parse_schedule(canonical, zone=zone, anchor=anchor)
+
+
+def _plugin_kind(prefix: str, text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    """A ``PREFIX:...`` schedule of a plugin (:mod:`cronflow.core.schedulekinds`): its ``parse(text, zone)``,
+    contained (anything but a ScheduleError it raises becomes one naming the plugin)."""
+    found = kinds.current()
+    entry = found.parsers.get(prefix)
+    if entry is None:
+        if prefix in found.refused:
+            raise ScheduleError(f"schedule {text!r}: {found.refused[prefix]}")
+        try:  # a natural phrase may look like a prefix: it is not refused for that
+            return parse_schedule(compile_natural(text, zone=zone, anchor=anchor), zone=zone, anchor=anchor)
+        except ScheduleError:
+            pass
+        from cronflow.core.suggest import did_you_mean
+
+        available = ", ".join(sorted(found.parsers)) or "none installed"
+        raise ScheduleError(f"unknown schedule kind {prefix!r} in {text!r}{did_you_mean(prefix, found.parsers)} "
+                            f"(plugin schedule kinds: {available})") from None
+    parse, plugin = entry
+    try:
+        schedule = parse(text, zone)
+    except ScheduleError:
+        raise
+    except Exception as exc:  # plugin code: a bug or a ValueError, one line either way
+        raise ScheduleError(f"schedule {text!r}: plugin {plugin}: {exc or type(exc).__name__}") from None
+    if not callable(getattr(schedule, "next_fire", None)) or not isinstance(getattr(schedule, "canonical", None), str):
+        raise ScheduleError(f"schedule {text!r}: plugin {plugin} returned {schedule!r}, not a Schedule "
+                            "(canonical and next_fire)")
+    return schedule
 
 
 def _looks_like_cron(text: str) -> bool:

@@ -98,7 +98,10 @@ class Firing:
             starts = self._left_out(starts, self.claims.dropped)
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
-        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec) if isinstance(d, Job) else None
+        # a plugin's before_run may veto a run, so it is asked first (in execute) instead
+        vetoable = self.ctx.dispatch.implemented("before_run")
+        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec)
+                     if isinstance(d, Job) and not vetoable else None
                      for d, run, lock, spec in starts]
         for name, after, upcoming in reschedules:
             self.table.reschedule(name, after=after, upcoming=upcoming)

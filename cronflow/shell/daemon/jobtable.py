@@ -25,6 +25,7 @@ from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
+from cronflow.plugins.trace import traced
 from cronflow.plugins.validation import PendingCheck, PluginChecker
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
@@ -338,7 +339,8 @@ class JobTable:
         delay = TRIGGER_RETRY_MIN
         while True:
             try:
-                trigger = registered.obj(dict(spec.config), fire)
+                trigger = traced(registered.plugin, f"trigger factory {spec.kind!r}",
+                                 lambda: registered.obj(dict(spec.config), fire), f" (job {name})")
                 await trigger.run()
                 return  # the trigger finished watching of its own accord
             except asyncio.CancelledError:
@@ -352,6 +354,12 @@ class JobTable:
                                       registered.plugin, spec.kind, name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, TRIGGER_RETRY_MAX)
+
+    def restart_triggers(self) -> None:
+        """Start every job's triggers again from the current registry (the plugins were
+        reloaded: the old factories' triggers hear nothing from the new plugins)."""
+        for definition in list(self.definitions.values()):
+            self._start_triggers(definition)
 
     def _stop_triggers(self, name: str) -> None:
         for task in self._triggers.pop(name, []):

@@ -195,15 +195,17 @@ def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None
     the default timezone, log cap and plugin deadline of ``settings`` (cronflow.toml,
     then the environment; the built-in defaults without it) unless given.
     ``detach_events``: see :class:`RunContext` (the daemon)."""
-    from cronflow.plugins.manager import build_registry, get_plugin_manager
+    from cronflow.plugins.host import load_plugins, use_schedule_kinds
+    from cronflow.plugins.manager import build_registry
     from cronflow.shell.paths import default_timezone as environment_timezone
 
     settings = settings if settings is not None else Settings()
 
     if pm is None:
-        pm = get_plugin_manager(logger=logger)
+        pm = load_plugins(settings, logger=logger)
     if registry is None:
         registry = build_registry(pm, logger=logger)
+    use_schedule_kinds(registry)  # the `PREFIX:...` schedules of these plugins
     extra = {} if base_env is None else {"base_env": base_env}
     return RunContext(state_dir=Path(state_dir), store=store if store is not None else Store.open(state_dir),
                       dispatch=Dispatcher(pm, registry, logger, timeout=settings.plugin_timeout),
