@@ -1,6 +1,7 @@
 """cronflow: a file-based single-node job scheduler.
 
-Plugins import ``cronflow.hookimpl`` to mark their hook implementations. It is resolved
+Plugins import ``cronflow.hookimpl`` to mark their hook implementations and call
+``cronflow.plugin_config(name)`` for their settings. They are resolved
 lazily so that importing the pure core (``cronflow.model``, ``cronflow.core.schedule``) does
 not import pluggy, and ``cronflow --help`` stays fast.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["hookimpl", "__version__"]
+__all__ = ["hookimpl", "plugin_config", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +20,9 @@ def __getattr__(name: str) -> Any:
         from cronflow.hookspecs import hookimpl
 
         return hookimpl
+    if name == "plugin_config":
+        # a plugin's [plugins.NAME] table of cronflow.toml, secrets resolved (SPEC 17)
+        from cronflow.plugins.config import plugin_config
+
+        return plugin_config
     raise AttributeError(f"module 'cronflow' has no attribute {name!r}")

@@ -87,9 +87,10 @@ def start(job: str, params: Mapping[str, str] | None = None, *, jobs_dir: str | 
     definition = find_definition(job, jobs, now=now)
     values = {str(k): str(v) for k, v in (params or {}).items()}
     run = Run(id=new_run_id(), job=definition.name, kind=definition.kind, state=RunState.QUEUED, nominal=now,
-              params={**definition.params, **values}, trigger="api")
+              params={**definition.params, **values}, trigger="api", definition=definition.file_hash)
     store = Store.open(state)
     try:
+        store.keep_definition(definition, now=now)
         store.insert_run(run, created=now)
     finally:
         store.close()

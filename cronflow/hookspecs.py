@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from cronflow.model import Run
+    import click
+
+    from cronflow.model import Job, Run
 
 PROJECT_NAME = "cronflow"
 
@@ -77,6 +79,61 @@ def register_triggers(register: Register) -> None:
     coroutine) delays only the other triggers, never a fire. If ``run`` raises, the error is
     logged and the trigger is started again after a growing delay (2 s, doubling up to 60 s).
     A factory may carry a ``validate(config)`` attribute, as notifiers may.
+    """
+
+
+@hookspec
+def register_schedules(register: Register) -> None:
+    """Register schedule kinds with ``register(prefix, parse)``.
+
+    A job's ``schedule`` (and ``cronflow next``) written ``"PREFIX:..."`` or
+    ``"PREFIX(ARGS):..."`` (``prefix`` a lowercase word, e.g. ``workdays`` for
+    ``"workdays(FR):09:00"``) is parsed by ``parse(text, zone) -> schedule``: ``text`` is
+    the whole expression as written, ``zone`` the job's ``zoneinfo.ZoneInfo``. The
+    schedule has ``canonical`` (the text ``list`` and ``next`` show), ``kind`` (a short
+    word), ``has_reboot`` (False) and ``next_fire(after) -> datetime | None``, the first
+    fire strictly after aware ``after``, as an aware datetime (None: no more fires); the
+    daemon's catch-up, jitter, misfire and overlap rules, ``next`` and ``list`` then treat
+    it as a built-in schedule. ``parse`` raises ``ValueError`` (or
+    ``cronflow.errors.ScheduleError``) with a one-line message for text it cannot use,
+    reported at the job's ``schedule`` line. Both are called on the daemon's own loop:
+    keep them quick and pure (no I/O, no clock: ``after`` is the only time). A prefix
+    registered by two plugins is refused, naming both.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to ``cronflow`` with ``cli.add_command(command)`` (or the
+    ``@cli.command()`` decorator); ``cli`` is a ``click.Group``.
+
+    Called only when the command line names a verb cronflow does not have, so that
+    ``cronflow --help`` and the verbs that need no plugin never import plugins; ``cronflow plugins``
+    lists the commands each plugin adds. A command named like a built-in verb, or added
+    by two plugins, is refused (logged, naming the plugins). Raise
+    ``click.ClickException`` (or a ``cronflow.errors.CronflowError``) for a one-line
+    error and exit status 1.
+    """
+
+
+# --- runs: called for every run of a job or flow step -------------------------------------
+
+
+@hookspec
+def before_run(job: Job, run: Run, env: dict[str, str]) -> bool | None:
+    """Called before a run of a job (or a flow step) starts its first attempt, once the
+    job's lock is taken; return False to stop it.
+
+    ``job`` is the ``cronflow.model.Job``, ``run`` the queued ``cronflow.model.Run``. A
+    run that any implementation vetoes does not start: it is recorded ``skipped`` with
+    reason ``vetoed``, its log says which plugin vetoed it, and ``on_run_finish`` is
+    called for it. Any other return value (None, True) lets it start. ``env`` is a dict
+    the implementation may fill with environment variables for the run's process (each
+    implementation gets its own; they are merged in hook order, the job's own
+    environment and a flow step's outputs winning). Implementations are called side by
+    side with the deadline of every plugin call (``plugin_timeout``); one that raises or
+    does not answer in time is logged and does not stop the run (a plugin that hangs
+    must not stop every job), and what it put in ``env`` is not used.
     """
 
 

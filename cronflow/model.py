@@ -121,6 +121,8 @@ class RetrySpec:
     attempts: int = 1
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +133,8 @@ class NotifySpec:
     on: tuple[str, ...] = ("failure",)
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +144,8 @@ class TriggerSpec:
     kind: str
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +166,8 @@ class Job:
     user: str | None = None
     overlap: Overlap = Overlap.SKIP
     max_concurrent: int = 1
+    # the [pools.NAME] of cronflow.toml its runs share slots and a start rate with
+    pool: str | None = None
     catchup: Catchup = Catchup.LATEST
     catchup_window: float | None = None
     misfire_grace: float | None = None
@@ -176,6 +184,10 @@ class Job:
     triggers: tuple[TriggerSpec, ...] = ()
     # 1-based line of each top-level key in the file, for errors found after loading
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    # the file as loaded (SPEC 12): its SHA-256 (first 12 hex digits), which every run
+    # records, and its text, kept in the state database once per hash
+    file_hash: str | None = field(default=None, compare=False)
+    file_text: str | None = field(default=None, compare=False, repr=False)
 
     kind = "job"  # class attribute, not a field
 
@@ -203,6 +215,8 @@ class Step:
     timeout: float | None = None
     retry: RetrySpec | None = None  # None: the job's own retry (or none for commands)
     workdir: str | None = None
+    # the step's pool (SPEC 15); a job step also waits for its job's own pool
+    pool: str | None = None
     line: int | None = None
     # 1-based line of each key of the step's table (e.g. "job"), for errors found later
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
@@ -233,6 +247,8 @@ class Flow:
     notify: tuple[NotifySpec, ...] = ()
     triggers: tuple[TriggerSpec, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    file_hash: str | None = field(default=None, compare=False)  # as for Job
+    file_text: str | None = field(default=None, compare=False, repr=False)
 
     kind = "flow"
 
@@ -248,6 +264,7 @@ class Run:
     the instant of the request). ``attempt`` is 1-based. Flow step runs carry
     ``parent_id`` (the flow run), ``step`` and, for fan-out, ``item``. ``next_attempt``
     is when the next attempt starts while the run is ``retrying`` (None otherwise).
+    ``definition`` is the hash of the file it ran (``Job.file_hash``).
     """
 
     id: str
@@ -268,6 +285,8 @@ class Run:
     step: str | None = None
     item: str | None = None
     next_attempt: datetime | None = None
+    # the file_hash of the job or flow file this run ran (SPEC 12); None before it was kept
+    definition: str | None = None
 
     @property
     def duration(self) -> float | None:

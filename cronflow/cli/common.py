@@ -157,8 +157,14 @@ def load_definition(name: str, jobs: Path) -> Any:
     from cronflow.api import find_definition
 
     from cronflow.cli.config import load_cli_settings
+    from cronflow.core.definition.job import check_pools
 
-    return find_definition(name, jobs, now=now(), default_timezone=load_cli_settings(jobs).timezone)
+    settings = load_cli_settings(jobs)
+    definition = find_definition(name, jobs, now=now(), default_timezone=settings.timezone)
+    # a pool cronflow.toml does not define is an error at load, here as in the daemon
+    for error in check_pools([definition], tuple(settings.pools)):
+        raise error
+    return definition
 
 
 def open_history(state: Path) -> Any:

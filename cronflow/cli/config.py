@@ -84,6 +84,8 @@ class CheckedSettings:
     errors: list[Any]
     files: int
     zone: str
+    # the pools job files may name; None when a settings file has errors (not checked)
+    pools: tuple[str, ...] | None = ()
 
 
 def check_settings(paths: tuple[Path, ...], jobs: Path) -> tuple[list[Path], CheckedSettings]:
@@ -101,6 +103,7 @@ def check_settings(paths: tuple[Path, ...], jobs: Path) -> tuple[list[Path], Che
         named = [path] if required or path.exists() else []
     errors: list[ConfigError] = []
     zone: str | None = None
+    pools: dict[str, None] = {}
     for path in named:
         try:
             found = load_settings(jobs, path)
@@ -108,6 +111,7 @@ def check_settings(paths: tuple[Path, ...], jobs: Path) -> tuple[list[Path], Che
             errors.append(exc)
         else:
             zone = zone or found.timezone
+            pools.update(dict.fromkeys(found.pools))
     if zone is None:
         # no usable file: job files are still checked, against the environment's zone
         zone = apply_environment(Settings()).timezone
@@ -115,4 +119,5 @@ def check_settings(paths: tuple[Path, ...], jobs: Path) -> tuple[list[Path], Che
         resolve_zone(zone)
     except CronflowError as exc:
         raise CronflowError(f"default time zone ($CRONFLOW_TIMEZONE): {exc}") from None
-    return rest, CheckedSettings(errors=errors, files=len(named), zone=zone)
+    return rest, CheckedSettings(errors=errors, files=len(named), zone=zone,
+                                 pools=None if errors else tuple(pools))

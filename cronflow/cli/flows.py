@@ -3,7 +3,9 @@ step tree or Gantt bars of ``history RUN_ID``, and ``logs RUN_ID --attempt N``.
 
 ``--detach`` hands the retry to a background ``cronflow`` process of its own (a new
 session, so it outlives the terminal) and prints the flow run id; it works with or
-without a daemon, and the run shows in the history like any other.
+without a daemon, and the run shows in the history like any other. ``retry`` and
+``rerun`` run the definitions the run started with, ``--latest`` the files as they are
+now (:mod:`cronflow.shell.run.again`); the first line they print says which.
 """
 
 from __future__ import annotations
@@ -23,40 +25,54 @@ from cronflow.cli.completion import complete_run_ids
 
 
 def _again(run_id: str, from_step: str | None, detach: bool, jobs_dir: Path | None,
-           state_dir: Path | None) -> None:
+           state_dir: Path | None, latest: bool = False) -> None:
+    from cronflow.cli.config import load_cli_settings
     from cronflow.errors import CronflowError
-    from cronflow.shell.run.flow import prepare_again
-    from cronflow.model import Flow
+    from cronflow.shell.loader import load_dir
+    from cronflow.shell.run.again import choose_definition, prepare_again
 
     jobs, state = resolve_dirs(jobs_dir, state_dir)
+    zone = load_cli_settings(jobs).timezone
+    current = load_dir(jobs, now=now(), default_timezone=zone).definitions if jobs.is_dir() else {}
     store = open_history(state)
     try:
         flow_run = store.get_run(run_id)
         if flow_run.kind != "flow":
             raise CronflowError(f"run {flow_run.id} is a {flow_run.kind} run of {flow_run.job}, not a flow run")
+        try:
+            chosen = choose_definition(flow_run, store.list_runs(parent_id=flow_run.id), store=store,
+                                       current=current, latest=latest, now=now(), default_timezone=zone)
+        except CronflowError:
+            if flow_run.job not in current:
+                load_definition(flow_run.job, jobs)  # the file's own error, if it has one
+            raise
     finally:
         store.close()
-    flow = load_definition(flow_run.job, jobs)
-    if not isinstance(flow, Flow):
-        raise CronflowError(f"{flow_run.job} is no longer a flow")
+    flow = chosen.flow
+    verb = "retry" if from_step is None else "rerun"
     if detach:
-        argv = [sys.executable, "-m", "cronflow", "retry" if from_step is None else "rerun", flow_run.id,
+        argv = [sys.executable, "-m", "cronflow", verb, flow_run.id,
                 "--jobs-dir", str(jobs), "--state-dir", str(state)]
         if from_step is not None:
             argv += ["--from", from_step]
+        if latest:
+            argv.append("--latest")
         subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
-        click.echo(f"{'retrying' if from_step is None else 'rerunning'} flow run {flow_run.id} in the background")
+        click.echo(f"{'retrying' if from_step is None else 'rerunning'} flow run {flow_run.id} in the background, "
+                   f"{chosen.note}")
         return
+    click.echo(f"{verb}: {chosen.note}")
     ctx = foreground_context(state)
     try:
         def prepare() -> Any:
             current = ctx.store.get_run(flow_run.id)  # as of now, under the flow's lock
             steps = ctx.store.list_runs(parent_id=current.id)
-            return prepare_again(flow, current, steps, ctx=ctx, from_step=from_step)
+            return prepare_again(flow, current, steps, from_step=from_step)
 
         code = foreground_flow(flow, ctx=ctx, jobs=jobs, trigger=flow_run.trigger, run_id=flow_run.id,
-                               prepare=prepare, attempt=flow_run.attempt + 1, nominal=flow_run.nominal)
+                               prepare=prepare, attempt=flow_run.attempt + 1, nominal=flow_run.nominal,
+                               definitions=chosen.definitions)
     finally:
         ctx.store.close()
     sys.exit(code)
@@ -65,26 +81,33 @@ def _again(run_id: str, from_step: str | None, detach: bool, jobs_dir: Path | No
 @click.command()
 @click.argument("run_id", shell_complete=complete_run_ids)
 @click.option("--detach", is_flag=True, help="Run it in the background and return at once.")
+@click.option("--latest", is_flag=True, help="Run the job and flow files as they are now, not as the run started.")
 @jobs_dir_option
 @state_dir_option
-def retry(run_id: str, detach: bool, jobs_dir: Path | None, state_dir: Path | None) -> None:
+def retry(run_id: str, detach: bool, jobs_dir: Path | None, state_dir: Path | None, latest: bool = False) -> None:
     """Retry the failed and not-run steps of a flow run (same run, next attempt).
 
     The steps that succeeded keep their results and outputs; exit status as for
-    `cronflow run FLOW`.
+    `cronflow run FLOW`. It runs the definition the run started with (kept in the
+    state database) unless --latest is given, and says which.
     """
-    _again(run_id, None, detach, jobs_dir, state_dir)
+    _again(run_id, None, detach, jobs_dir, state_dir, latest)
 
 
 @click.command()
 @click.argument("run_id", shell_complete=complete_run_ids)
 @click.option("--from", "from_step", required=True, metavar="STEP", help="Run this step and everything downstream.")
 @click.option("--detach", is_flag=True, help="Run it in the background and return at once.")
+@click.option("--latest", is_flag=True, help="Run the job and flow files as they are now, not as the run started.")
 @jobs_dir_option
 @state_dir_option
-def rerun(run_id: str, from_step: str, detach: bool, jobs_dir: Path | None, state_dir: Path | None) -> None:
-    """Rerun a flow run from STEP: that step and all its dependants run again."""
-    _again(run_id, from_step, detach, jobs_dir, state_dir)
+def rerun(run_id: str, from_step: str, detach: bool, jobs_dir: Path | None, state_dir: Path | None,
+          latest: bool = False) -> None:
+    """Rerun a flow run from STEP: that step and all its dependants run again.
+
+    It runs the definition the run started with unless --latest is given, and says which.
+    """
+    _again(run_id, from_step, detach, jobs_dir, state_dir, latest)
 
 
 def show_flow_run(store: Any, run: Any, *, gantt: bool, json_: bool) -> str:

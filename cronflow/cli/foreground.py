@@ -3,7 +3,8 @@ of a terminal, the live step lines of a flow, and the exit status of a run.
 
 Exit status: the job's exit code; 128+N when the job was killed by signal N; 124 when it
 timed out; 130 when cancelled or interrupted; 75 (EX_TEMPFAIL) when the job is already
-running (its lock is held) so nothing started. A flow exits 0 when it ``succeeded`` and
+running (its lock is held) or a plugin vetoed the run (``before_run``), so nothing
+started. A flow exits 0 when it ``succeeded`` and
 also for ``warning`` (only steps allowed to fail failed; a line on stderr says so), 1
 when ``failed``.
 
@@ -54,6 +55,11 @@ def job_exit_status(name: str, run: Any) -> int:
     from cronflow.model import RunState
 
     state = run.state
+    if state is RunState.SKIPPED and run.reason == "vetoed":
+        # the run's log names the plugin (shell.run.job._vetoed)
+        why = _read_first_line(run.log_path) or f"cronflow: run {run.id} vetoed by a plugin; not started"
+        click.echo(why.replace("cronflow: ", f"cronflow: {name}: run {run.id} ", 1), err=True)
+        return EXIT_BUSY
     if state is RunState.SKIPPED:
         click.echo(f"cronflow: {name} is already running (its lock is held); not started", err=True)
         return EXIT_BUSY
@@ -63,6 +69,16 @@ def job_exit_status(name: str, run: Any) -> int:
     if not state.ok:
         click.echo(summary, err=True)
     return exit_status(state, run.exit_code)
+
+
+def _read_first_line(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline().strip() or None
+    except OSError:
+        return None
 
 
 def step_line(run: Any) -> str:
@@ -89,11 +105,13 @@ def flow_exit_status(run: Any) -> int:
 
 def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] | None = None,
                     trigger: str = "manual", run_id: str | None = None, prepare: Any = None,
-                    attempt: int = 1, nominal: datetime | None = None) -> int:
+                    attempt: int = 1, nominal: datetime | None = None, definitions: Any = None,
+                    deselected: frozenset[str] = frozenset()) -> int:
     """Run ``flow`` here under its lock, printing step lines; return the exit status.
 
     ``prepare`` (called once the lock is held) returns the FlowState to start from, for
-    ``retry``/``rerun``; without it the flow starts afresh.
+    ``retry``/``rerun``; without it the flow starts afresh. ``definitions`` resolve its
+    ``job = "x"`` steps (default: the files of ``jobs``); ``deselected`` steps are left out.
     """
     import asyncio
 
@@ -110,8 +128,8 @@ def foreground_flow(flow: Any, *, ctx: Any, jobs: Path, params: dict[str, str] |
         initial = prepare() if prepare is not None else None
         result = asyncio.run(run_flow(
             flow, ctx=ctx, nominal=nominal or now(), trigger=trigger, params=params,
-            run_id=run_id, jobs_dir=jobs, initial=initial, attempt=attempt,
-            on_step_change=lambda run: click.echo(step_line(run))))
+            run_id=run_id, jobs_dir=jobs, initial=initial, attempt=attempt, definitions=definitions,
+            deselected=deselected, on_step_change=lambda run: click.echo(step_line(run))))
     except KeyboardInterrupt:
         click.echo(f"cronflow: flow {flow.name}: interrupted", err=True)
         return EXIT_CANCELLED

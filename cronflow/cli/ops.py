@@ -108,12 +108,13 @@ def _checker(out: Path):
 
     from cronflow.core.definition.job import check_definition
     from cronflow.cli.config import verb_settings
-    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.plugins import build_registry
+    from cronflow.plugins.host import load_plugins
     from cronflow.plugins.validation import PluginChecker
 
     now = common.now()
     settings = verb_settings()
-    checker = PluginChecker(build_registry(get_plugin_manager()), logging.getLogger("cronflow.check"),
+    checker = PluginChecker(build_registry(load_plugins(settings)), logging.getLogger("cronflow.check"),
                             timeout=settings.plugin_timeout)
 
     def check(file_name: str, text: str) -> str | None:

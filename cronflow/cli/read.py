@@ -38,9 +38,12 @@ def _default_zone() -> str:
 def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
     """Validate job and flow files (default: the jobs directory).
 
-    PATHS are files or directories. Each error is printed as `path:line: message`;
-    the exit status is 1 if there is any error, 0 otherwise.
+    PATHS are files or directories. Each error is printed as `path:line: message`,
+    each warning (a missing program, workdir, env_file or user; a schedule that may not
+    mean what was meant) as `path:line: warning: message`; the exit status is 1 if there
+    is any error, 0 otherwise (warnings alone exit 0).
     """
+    from cronflow.shell.checks import machine_warnings, partial_definitions
     from cronflow.shell.loader import load_dir, load_paths
 
     from cronflow.cli.config import check_settings
@@ -55,14 +58,29 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
             known.update(load_dir(parent, now=now, default_timezone=zone).definitions)
         except ConfigError:
             pass
-    result = load_paths(targets, now=now, default_timezone=zone, references=known)
-    errors = settings.errors + result.errors + _plugin_errors(result.definitions)
-    for error in errors:
-        click.echo(str(error), err=True)
+    result = load_paths(targets, now=now, default_timezone=zone, references=known, pools=settings.pools)
+    # a file's own errors must not hide the rest: what could be read of it is checked too
+    partials = partial_definitions(result, now=now, default_timezone=zone)
+    plugin = _plugin_errors({**result.definitions, **{d.path: d for d in partials}})
+    errors = settings.errors + result.errors + _not_yet_reported(plugin, result.errors)
+    warnings = machine_warnings([*result.definitions.values(), *partials])
+    order = {str(file): index for index, file in enumerate(result.files)}
+    # file by file in load order (cronflow.toml first), each by line, errors before warnings
+    for item in sorted([*errors, *warnings], key=lambda e: (order.get(e.path, -1), e.line or 0)):
+        click.echo(str(item), err=True)
     files = len(result.files) + settings.files
     counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}" if errors else "no errors"
+    if warnings:
+        counted += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
     click.echo(f"{files} file{'s' if files != 1 else ''}, {counted}")
     sys.exit(1 if errors else 0)
+
+
+def _not_yet_reported(found: list[ConfigError], reported: list[ConfigError]) -> list[ConfigError]:
+    """``found`` less those at a line that already has an error (a partial definition's
+    plugin check can find again what the file check found, e.g. a bad retry delay)."""
+    taken = {(error.path, error.line) for error in reported}
+    return [error for error in found if (error.path, error.line) not in taken]
 
 
 def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
@@ -71,10 +89,11 @@ def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
     ``plugin_timeout``; a plugin that hangs is reported and its file passes unchecked)."""
     import logging
 
-    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.cli.plugins import cli_plugins
+    from cronflow.plugins import build_registry
     from cronflow.plugins.validation import PluginChecker
 
-    checker = PluginChecker(build_registry(get_plugin_manager()), logging.getLogger("cronflow.check"),
+    checker = PluginChecker(build_registry(cli_plugins()), logging.getLogger("cronflow.check"),
                             timeout=_plugin_timeout())
     found = checker.check_all(definitions.values())
     return [error for definition in definitions.values() for error in found.get(definition.path, ())]
@@ -90,6 +109,16 @@ def _plugin_timeout() -> float:
         return float(verb_settings().plugin_timeout)
     except CronflowError:
         return DEFAULT_TIMEOUT
+
+
+def _pool_names() -> tuple[str, ...] | None:
+    """The pools of cronflow.toml (None when it has errors: pools are then not checked)."""
+    from cronflow.cli.config import verb_settings
+
+    try:
+        return tuple(verb_settings().pools)
+    except CronflowError:
+        return None
 
 
 # -- next ----------------------------------------------------------------------------------
@@ -118,7 +147,7 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
     from cronflow.core.present.text import format_instant
     from cronflow.core.definition.common import JOB_NAME
     from cronflow.core.present.listing import fire_times, isoformat
-    from cronflow.core.schedule import compile_schedules, resolve_zone
+    from cronflow.core.schedule import compile_schedules, resolve_zone, schedule_warnings
 
     definition = _find_definition(target, jobs_dir)
     if definition is not None:
@@ -156,6 +185,9 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
             raise CronflowError(f"no job or flow named {target!r} in {jobs}, "
                                 f"and it is not a schedule either ({exc})") from None
         raise
+    for expr in exprs:  # e.g. croniter's seconds-last order: said before the times it gives
+        for warning in schedule_warnings(expr):
+            click.echo(f"warning: {warning}", err=True)
     times = fire_times(schedule, start, count)
     if json_:
         click.echo(json.dumps([isoformat(t, shown_zone) for t in times]))
@@ -208,7 +240,8 @@ def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
 
     now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
-    rows = list_rows(jobs, state_dir(None, jobs=jobs), now=now, default_timezone=zone, tag=tag)
+    rows = list_rows(jobs, state_dir(None, jobs=jobs), now=now, default_timezone=zone, tag=tag,
+                     pools=_pool_names())
     if json_:
         # no indent: an indent forces json's pure-Python encoder (10,000 rows, 0.4 s)
         click.echo(json.dumps(rows))

@@ -1,4 +1,4 @@
-"""Verbs about runs: daemon, run, force, history, logs, pause, resume, cancel.
+"""Verbs about runs: daemon, run, force, history, pause, resume, cancel (logs: cli/logs.py).
 
 ``cronflow run`` exit status: the job's exit code; 128+N when the job was killed by
 signal N; 124 when it timed out; 130 when cancelled or interrupted; 75 (EX_TEMPFAIL)
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cronflow.cli.common import (EXIT_CANCELLED, jobs_dir_option, load_definition, log_of, now, open_history, parse_params,
+from cronflow.cli.common import (EXIT_CANCELLED, jobs_dir_option, load_definition, now, open_history, parse_params,
                                  parse_time_flag, resolve_dirs, state_dir_option, unknown_name_error,
                                  warn_undeclared_params)
 from cronflow.errors import CronflowError
@@ -44,13 +43,48 @@ def daemon(jobs_dir: Path | None, state_dir: Path | None, grace: str) -> None:
 # --- run -------------------------------------------------------------------------------
 
 
+def step_options(command: Any) -> Any:
+    """``--only STEP`` / ``--skip STEP`` (repeated, or comma separated) of a flow run."""
+    command = click.option("--skip", "skip", multiple=True, metavar="STEP",
+                           help="Flows: leave this step out (skipped, reason deselected).")(command)
+    return click.option("--only", "only", multiple=True, metavar="STEP",
+                        help="Flows: run only this step (repeat for more); the others are left out.")(command)
+
+
+def deselection(definition: Any, only: tuple[str, ...], skip: tuple[str, ...]) -> frozenset[str]:
+    """The steps ``--only``/``--skip`` leave out of a run of ``definition``; a CronflowError
+    for a job, or a name that is no step (with "did you mean")."""
+    from cronflow.core.flow.plan import select_steps
+    from cronflow.model import Flow
+
+    only, skip = _names(only), _names(skip)
+    if not (only or skip):
+        return frozenset()
+    if not isinstance(definition, Flow):
+        raise CronflowError(f"--only/--skip choose steps of a flow; {definition.name} is a job")
+    try:
+        return select_steps(definition, only=only, skip=skip)
+    except ValueError as exc:
+        raise CronflowError(str(exc)) from None
+
+
+def _names(given: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name.strip() for value in given for name in value.split(",") if name.strip())
+
+
 @click.command()
 @click.argument("name", shell_complete=complete_definition_names)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@step_options
 @jobs_dir_option
 @state_dir_option
-def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
-    """Run a job or flow now in the foreground; exit with its outcome."""
+def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None,
+        only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Run a job or flow now in the foreground; exit with its outcome.
+
+    --only/--skip leave steps of a flow out: shown skipped (reason deselected), and
+    counted as done for the steps that need them.
+    """
     import asyncio
 
     from cronflow.model import Flow
@@ -58,11 +92,12 @@ def run(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Pa
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
     definition = load_definition(name, jobs)
+    left_out = deselection(definition, only, skip)
     warn_undeclared_params(definition, values)
     ctx = foreground_context(state)
     try:
         if isinstance(definition, Flow):
-            sys.exit(foreground_flow(definition, ctx=ctx, jobs=jobs, params=values))
+            sys.exit(foreground_flow(definition, ctx=ctx, jobs=jobs, params=values, deselected=left_out))
         else:
             from cronflow.shell.run.job import run_job
 
@@ -99,14 +134,21 @@ def _daemon_note(state: Path) -> str:
 @click.command()
 @click.argument("name", shell_complete=complete_definition_names)
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@step_options
 @jobs_dir_option
 @state_dir_option
-def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None) -> None:
-    """Ask the daemon to fire a job or flow now (kept until the daemon runs)."""
+def force(name: str, params: tuple[str, ...], jobs_dir: Path | None, state_dir: Path | None,
+          only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Ask the daemon to fire a job or flow now (kept until the daemon runs).
+
+    --only/--skip leave steps of a flow out, as for `cronflow run`.
+    """
     values = parse_params(params)
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    warn_undeclared_params(load_definition(name, jobs), values)
-    request = _submit(state, "force", target=name, params=values)
+    definition = load_definition(name, jobs)
+    deselection(definition, only, skip)  # a typo is an error here, not in the daemon's log
+    warn_undeclared_params(definition, values)
+    request = _submit(state, "force", target=name, params=values, only=_names(only), skip=_names(skip))
     click.echo(f"requested a run of {name} (request {request}){_daemon_note(state)}")
 
 
@@ -253,52 +295,3 @@ def _history_text(rows: list[dict[str, Any]]) -> str:
     from cronflow.core.present.history import history_table
 
     return history_table(rows, now=now())
-
-
-@click.command()
-@click.argument("run_id", shell_complete=complete_run_ids)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing output until the run ends.")
-@click.option("--attempt", type=int, default=None, metavar="N",
-              help="Only attempt N (a flow run: its steps' attempt N; a step: that attempt of the step).")
-@jobs_dir_option
-@state_dir_option
-def logs(run_id: str, follow: bool, jobs_dir: Path | None, state_dir: Path | None,
-         attempt: int | None = None) -> None:
-    """Show (or follow) the log of a run (a unique id prefix is enough)."""
-    _, state = resolve_dirs(jobs_dir, state_dir)
-    store = open_history(state)
-    try:
-        found = store.get_run(run_id)
-        if attempt is not None:
-            from cronflow.cli.flows import print_attempt
-
-            print_attempt(store, found, attempt, state=state, follow=follow)
-            return
-        path = log_of(found, state)
-        if path is None:
-            return  # it ran and printed nothing
-        out = sys.stdout.buffer
-        offset = 0
-        while True:
-            offset = _copy_from(path, offset, out)
-            if not follow or found.state.terminal:
-                break
-            time.sleep(0.2)
-            found = store.get_run(found.id)
-        if offset:
-            _copy_from(path, offset, out)
-    finally:
-        store.close()
-
-
-def _copy_from(path: Path, offset: int, out: Any) -> int:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            while chunk := handle.read(65536):
-                out.write(chunk)
-                offset += len(chunk)
-    except FileNotFoundError:
-        return offset
-    out.flush()
-    return offset

@@ -38,7 +38,8 @@ def web(listen: str | None, open_: bool, jobs_dir: Path | None, state_dir: Path 
     from cronflow.core.settings import check_listen
 
     jobs, state = resolve_dirs(jobs_dir, state_dir)
-    address = listen or load_cli_settings(jobs).listen
+    settings = load_cli_settings(jobs)
+    address = listen or settings.listen
     try:
         check_listen(address)
     except CronflowError as exc:
@@ -58,4 +59,5 @@ def web(listen: str | None, open_: bool, jobs_dir: Path | None, state_dir: Path 
     # the daemon's fires come first: on a busy machine the web server gets the CPU left
     # over (its unit sets CPUWeight= too, which is what counts between systemd services)
     os.nice(WEB_NICE)
-    serve(Dirs(jobs=jobs, state=state, zone=default_zone()), listen=where, token=token, announce=announce)
+    dirs = Dirs(jobs=jobs, state=state, zone=default_zone(), pools=tuple(settings.pools))
+    serve(dirs, listen=where, token=token, announce=announce)

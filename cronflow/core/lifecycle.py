@@ -19,13 +19,14 @@ SPAWN_EXIT = 127
 
 def queued(*, run_id: str, job: str, nominal: datetime, trigger: str, params: Mapping[str, str],
            log_path: str | None, parent_id: str | None = None, step: str | None = None,
-           item: str | None = None, kind: str | None = None) -> Run:
+           item: str | None = None, kind: str | None = None, definition: str | None = None) -> Run:
     """A new run of ``job``, recorded before anything starts; a flow step when
-    ``parent_id`` is given, a flow run with ``kind="flow"``."""
+    ``parent_id`` is given, a flow run with ``kind="flow"``. ``definition`` is the
+    hash of the file it runs (``Job.file_hash``)."""
     kind = kind or ("step" if parent_id else "job")
     return Run(id=run_id, job=job, kind=kind, state=RunState.QUEUED,
                nominal=nominal, params=dict(params), log_path=log_path, trigger=trigger,
-               parent_id=parent_id, step=step, item=item)
+               parent_id=parent_id, step=step, item=item, definition=definition)
 
 
 def skip(run: Run, now: datetime, reason: SkipReason | str = SkipReason.OVERLAP) -> Run:

@@ -110,6 +110,7 @@ def run_to_json(run: Run, steps: Sequence[Run] | None = None) -> dict[str, Any]:
         "duration": run.duration, "pid": run.pid, "params": dict(run.params),
         "log_path": run.log_path, "trigger": run.trigger, "parent_id": run.parent_id,
         "step": run.step, "item": run.item, "next_attempt": to_iso(run.next_attempt),
+        "definition": run.definition,
     }
     if steps is not None:
         data["steps"] = [run_to_json(step) for step in steps]

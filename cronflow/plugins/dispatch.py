@@ -15,15 +15,18 @@ import asyncio
 import functools
 import math
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from cronflow.durations import duration_key
-from cronflow.model import NotifySpec, RetrySpec, Run
+from cronflow.model import Job, NotifySpec, RetrySpec, Run
 from cronflow.plugins.manager import Logger, Registry, kwargs_for
 from cronflow.plugins.threads import PluginThreads
+from cronflow.plugins.trace import about as _about
+from cronflow.plugins.trace import traced
 
 # The notifier's own ``timeout`` key, when larger than notify()'s timeout, wins; this much
 # grace lets the notifier report its own timeout before it is abandoned.
@@ -59,7 +62,7 @@ def _event_impls(pm: pluggy.PluginManager, name: str, logger: Logger) -> list[An
 
 def _call_impl(impl: Any, name: str, kwargs: dict[str, Any], logger: Logger) -> None:
     try:
-        impl.function(**kwargs_for(impl, kwargs))
+        traced(impl.plugin_name, f"hook {name}", lambda: impl.function(**kwargs_for(impl, kwargs)), _about(kwargs))
     except Exception:
         logger.exception("plugin %s: hook %s raised", impl.plugin_name, name)
 
@@ -79,7 +82,8 @@ def _delivery(registry: Registry, spec: NotifySpec, event: str, run: Run, logger
 
     def deliver() -> bool:
         try:
-            registered.obj(event, run, config)
+            traced(registered.plugin, f"notifier {spec.via!r}", lambda: registered.obj(event, run, config),
+                   f" (event {event}, run {run.id})")
         except Exception:
             logger.exception(
                 "plugin %s: notifier %r raised (hook register_notifiers, event %s, run %s)",
@@ -147,7 +151,8 @@ def retry_delay(
     if run_id is not None:
         config["run_id"] = run_id
     try:
-        delay = registered.obj(attempt, config)
+        delay = traced(registered.plugin, f"retry policy {retry.policy!r}", lambda: registered.obj(attempt, config),
+                       f" (attempt {attempt})" if run_id is None else f" (run {run_id}, attempt {attempt})")
     except Exception:
         logger.exception(
             "plugin %s: retry policy %r raised (hook register_retry_policies); not retrying",
@@ -163,6 +168,34 @@ def retry_delay(
         )
         return None
     return float(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeRun:
+    """What the ``before_run`` implementations said about one run: ``vetoed_by``, the
+    plugin that returned False (None: the run starts), and ``env``, what they added to
+    its environment."""
+
+    vetoed_by: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def ask_before_run(impl: Any, job: Job, run: Run, logger: Logger) -> tuple[Any, dict[str, str]] | None:
+    """Call one ``before_run`` implementation (contained): its answer and the variables it
+    added (those that are not ``str`` to ``str`` are logged and dropped); None when it raised."""
+    env: dict[str, str] = {}
+    try:
+        answer = traced(impl.plugin_name, "hook before_run",
+                        lambda: impl.function(**kwargs_for(impl, {"job": job, "run": run, "env": env})),
+                        f" (run {run.id})")
+    except Exception:
+        logger.exception("plugin %s: hook before_run raised (run %s); the run goes ahead", impl.plugin_name, run.id)
+        return None
+    good = {key: value for key, value in env.items() if isinstance(key, str) and key and isinstance(value, str)}
+    if len(good) != len(env):
+        logger.error("plugin %s: hook before_run put non-string names or values in env (run %s); those dropped",
+                     impl.plugin_name, run.id)
+    return answer, good
 
 
 # --- the dispatcher ---------------------------------------------------------------------
@@ -194,6 +227,11 @@ class Dispatcher:
         self.timeout = timeout
         self.threads = threads if threads is not None else PluginThreads()
         self._background: set[asyncio.Future[Any]] = set()
+
+    def replace_plugins(self, pm: pluggy.PluginManager, registry: Registry) -> None:
+        """Use ``pm`` and ``registry`` from now on (the daemon's SIGHUP): calls already
+        going on finish with the plugins they started with."""
+        self.pm, self.registry = pm, registry
 
     def implemented(self, name: str) -> bool:
         """Whether any plugin implements event hook ``name``."""
@@ -249,6 +287,27 @@ class Dispatcher:
         specs = [spec for spec in getattr(definition, "notify", ()) if event in spec.on]
         if specs:
             await asyncio.gather(*(self.notify(spec, event, run) for spec in specs))
+
+    async def before_run(self, job: Job, run: Run) -> BeforeRun:
+        """Ask every ``before_run`` implementation about ``run`` of ``job``, side by side
+        on the plugin threads, each with the deadline: vetoed when one returned False.
+        One that raised or did not answer in time is logged and counts as no objection."""
+        impls = _event_impls(self.pm, "before_run", self.logger)
+        if not impls:
+            return BeforeRun()
+        answers = await asyncio.gather(*(
+            self._call(functools.partial(ask_before_run, impl, job, run, self.logger), plugin=impl.plugin_name,
+                       what="hook before_run", detail=f" (run {run.id}; it goes ahead)", timeout=self.timeout)
+            for impl in impls))
+        env: dict[str, str] = {}
+        for impl, got in zip(impls, answers):
+            if got is _LATE or got is None:
+                continue
+            answer, added = got
+            if answer is False:
+                return BeforeRun(vetoed_by=impl.plugin_name)
+            env.update(added)
+        return BeforeRun(env=env)
 
     def wants(self, definition: Any, event: str) -> bool:
         """Whether a notifier of ``definition`` wants ``event`` (spares a task when not)."""
@@ -311,17 +370,3 @@ class Dispatcher:
     def _track(self, future: asyncio.Future[Any]) -> None:
         self._background.add(future)
         future.add_done_callback(self._background.discard)
-
-
-def _about(kwargs: dict[str, Any]) -> str:
-    """What a hook call is about, for its log lines: the run, or the file."""
-    run = kwargs.get("run") or kwargs.get("flow_run")
-    if isinstance(run, Run):
-        return f" (run {run.id})"
-    path = kwargs.get("path")
-    return f" ({path})" if path is not None else ""
-
-
-# --- introspection (cronflow plugins) ---------------------------------------------------
-
-

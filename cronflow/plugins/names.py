@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cronflow.core.definition.keylines import point_at_keys
 from cronflow.errors import ConfigError
 from cronflow.core.suggest import did_you_mean
 from cronflow.model import Flow, Job, RetrySpec
+from cronflow.plugins.trace import traced
 
 if TYPE_CHECKING:
     from cronflow.plugins.manager import Registered, Registry
@@ -34,24 +36,29 @@ def check_plugin_names(defn: Job | Flow, registry: Registry, *,
     """
     validate = validate or call_validate
     # (what, table of that kind, name used, its config, line, how to name it in a message)
-    uses: list[tuple[str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
+    # (registration hook, what, table, name used, its config, line, how to name it)
+    uses: list[tuple[str, str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
     for spec in defn.notify:
-        uses.append(("notifier", registry.notifiers, spec.via, spec.config,
+        uses.append(("register_notifiers", "notifier", registry.notifiers, spec.via, spec.config,
                      _line(defn, spec.line, "notify"), f"notify via {spec.via!r}"))
     for trig in defn.triggers:
-        uses.append(("trigger kind", registry.triggers, trig.kind, trig.config,
+        uses.append(("register_triggers", "trigger kind", registry.triggers, trig.kind, trig.config,
                      _line(defn, trig.line, "trigger"), f"trigger {trig.kind!r}"))
     for retry, line in _retries(defn):
-        uses.append(("retry policy", registry.retry_policies, retry.policy, retry.config, line,
-                     f"retry policy {retry.policy!r}"))
+        uses.append(("register_retry_policies", "retry policy", registry.retry_policies, retry.policy,
+                     retry.config, line, f"retry policy {retry.policy!r}"))
     errors: list[ConfigError] = []
-    for what, table, name, config, line, label in uses:
+    for hook_name, what, table, name, config, line, label in uses:
         registered = table.get(name)
-        if registered is None:
+        clash = registry.clash(hook_name, name)
+        if clash is not None:
+            # refused: which plugin the file means cannot be told
+            errors.append(ConfigError(defn.path, line, clash.message))
+        elif registered is None:
             errors.append(ConfigError(defn.path, line, _unknown(what, name, table)))
         elif (problem := validate(registered, config)) is not None:
             errors.append(ConfigError(defn.path, line, f"{label}: {problem}"))
-    return errors
+    return point_at_keys(errors, defn)  # at the key a refusal names, not its table
 
 
 def _line(defn: Job | Flow, line: int | None, key: str) -> int | None:
@@ -92,12 +99,16 @@ def plugins_to_validate(defn: Job | Flow, registry: Registry) -> list[Registered
 
 
 def call_validate(registered: Registered, config: Mapping[str, Any]) -> str | None:
-    """Call ``registered.obj.validate(config)``: the message of its refusal, or None."""
+    """Call ``registered.obj.validate(config)``: the message of its refusal (what it
+    raised, or the problems it returned joined by ``; ``), or None."""
     validate = getattr(registered.obj, "validate", None)
     if not callable(validate):
         return None
     try:
-        validate(dict(config))
+        found = traced(registered.plugin, f"validate of {registered.name!r}", lambda: validate(dict(config)))
     except Exception as exc:  # ValueError by contract; anything else is still a message
         return str(exc) or type(exc).__name__
+    # SPEC 17 also lets it return its problems, a list of one-line messages
+    if isinstance(found, (list, tuple)) and found:
+        return "; ".join(str(problem) for problem in found)
     return None

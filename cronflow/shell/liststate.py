@@ -4,11 +4,13 @@ runs, pauses, and the running daemon's load errors (see :class:`ListState`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cronflow.model import Run
 from cronflow.shell.store import DB_NAME, Store
 
 
@@ -62,14 +64,30 @@ def _daemon_alive(status: Any) -> bool:
     return True
 
 
+def pool_runs(state_dir: Path, *, since: datetime) -> list[Run]:
+    """For ``cronflow pools``: the runs not finished yet and those created since
+    ``since`` (whose starts count in a rate window); none without a database."""
+    path = Path(state_dir) / DB_NAME
+    if not path.exists():
+        return []
+    store = Store(path)
+    try:
+        found = {run.id: run for run in store.list_runs(since=since)}
+        found.update((run.id, run) for run in store.unfinished_runs())
+        return list(found.values())
+    finally:
+        store.close()
+
+
 def list_rows(jobs: Path, state_dir: Path, *, now: datetime, default_timezone: str,
-              tag: str | None = None) -> list[dict[str, Any]]:
+              tag: str | None = None, pools: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The objects of ``cronflow list --json``: the job files of ``jobs`` as the core
     lists them, annotated with what the state dir knows (one builder for the CLI and the
-    web dashboard, which keeps the parts: see :func:`definition_rows`)."""
+    web dashboard, which keeps the parts: see :func:`definition_rows`); ``pools``: the
+    pool names of cronflow.toml (None: not checked)."""
     from cronflow.shell.loader import load_dir
 
-    result = load_dir(jobs, now=now, default_timezone=default_timezone)
+    result = load_dir(jobs, now=now, default_timezone=default_timezone, pools=pools)
     known = read_list_state(state_dir, now=now)
     rows = definition_rows(result, known, now=now, default_timezone=default_timezone, tag=tag)
     known.annotate(rows)

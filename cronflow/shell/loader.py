@@ -9,11 +9,12 @@ errors too; the file at fault is then left out of the definitions.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
 from cronflow.errors import ConfigError
+from cronflow.core.definition.digest import with_text
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
@@ -42,25 +43,29 @@ def job_files(directory: Path) -> list[Path]:
     return [directory / name for name in names]
 
 
-def load_file(path: Path, *, now: datetime, default_timezone: str | None = None) -> Definition:
-    """Load one file; raise its first ConfigError (by line) if it has any."""
-    definition, errors = _load_one(Path(path), now=now, default_timezone=_zone(default_timezone))
+def load_file(path: Path, *, now: datetime, default_timezone: str | None = None,
+              pools: Collection[str] | None = None) -> Definition:
+    """Load one file; raise its first ConfigError (by line) if it has any. ``pools``: the
+    pool names of cronflow.toml, when a ``pool`` key naming another is to be an error."""
+    definition, errors = _load_one(Path(path), now=now, default_timezone=_zone(default_timezone), pools=pools)
     if errors:
         raise errors[0]
     assert definition is not None
     return definition
 
 
-def load_dir(directory: Path, *, now: datetime, default_timezone: str | None = None) -> LoadResult:
+def load_dir(directory: Path, *, now: datetime, default_timezone: str | None = None,
+             pools: Collection[str] | None = None) -> LoadResult:
     """Load every job file in ``directory``; raise ConfigError only if it cannot be listed."""
     result = LoadResult()
-    _load_files(result, job_files(Path(directory)), now=now, zone=_zone(default_timezone))
+    _load_files(result, job_files(Path(directory)), now=now, zone=_zone(default_timezone), pools=pools)
     _drop_bad_references(result, {})
     return result
 
 
 def load_paths(paths: Iterable[Path], *, now: datetime, default_timezone: str | None = None,
-               references: Mapping[str, Definition] | None = None) -> LoadResult:
+               references: Mapping[str, Definition] | None = None,
+               pools: Collection[str] | None = None) -> LoadResult:
     """Load the given files (directories expand to their job files), collecting all errors.
 
     Names are claimed in order: a later file with an already taken name is an error.
@@ -80,15 +85,16 @@ def load_paths(paths: Iterable[Path], *, now: datetime, default_timezone: str | 
                 continue
         else:
             files = [path]
-        _load_files(result, files, now=now, zone=zone)
+        _load_files(result, files, now=now, zone=zone, pools=pools)
     _drop_bad_references(result, references or {})
     return result
 
 
-def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: str) -> None:
+def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: str,
+                pools: Collection[str] | None = None) -> None:
     for file in files:
         result.files.append(file)
-        definition, errors = _load_one(file, now=now, default_timezone=zone)
+        definition, errors = _load_one(file, now=now, default_timezone=zone, pools=pools)
         result.errors.extend(errors)
         if definition is None:
             continue
@@ -137,19 +143,34 @@ def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition
             del result.definitions[name]
 
 
-def _load_one(path: Path, *, now: datetime, default_timezone: str) -> tuple[Definition | None, list[ConfigError]]:
+def _load_one(path: Path, *, now: datetime, default_timezone: str,
+              pools: Collection[str] | None = None) -> tuple[Definition | None, list[ConfigError]]:
     try:
         text = read_utf8(path)
     except ConfigError as exc:
         return None, [exc]
-    definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone)
+    definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone,
+                                          pools=pools)
     if definition is not None:
         # cron's rule: a file someone else can write is a way to run commands as us
         try:
             check_job_file(path, run_as=getattr(definition, "user", None))
         except ConfigError as exc:
             return None, [exc]
+        # the hash every run of it records, from the bytes read here (one read per load)
+        definition = with_text(definition, text)
     return definition, errors
+
+
+def load_text(path: str, text: str, *, now: datetime, default_timezone: str | None = None) -> Definition:
+    """A definition from text kept in the state database (what an earlier run ran, for
+    ``retry`` and ``rerun``): parsed as the file at ``path`` was; its first error raised.
+    The file checks do not apply: the text is no file anyone can write."""
+    definition, errors = check_definition(path, text, now=now, default_timezone=_zone(default_timezone))
+    if errors:
+        raise errors[0]
+    assert definition is not None
+    return with_text(definition, text)
 
 
 def _zone(default_timezone: str | None) -> str:

@@ -13,6 +13,7 @@ import sqlite3
 # (table, column, type), in the order they were added
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("runs", "next_attempt", "TEXT"),  # when a `retrying` run's next attempt starts
+    ("runs", "definition", "TEXT"),  # the hash of the file the run ran (the definitions table)
 )
 
 

@@ -43,6 +43,9 @@ class Request:
     by_tag: bool = False
     params: Mapping[str, str] = field(default_factory=dict)
     until: str | None = None  # pause: ISO 8601 instant, None = until resumed
+    # force of a flow: the steps to run (empty: all) and to leave out (SPEC 13)
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
     path: Path | None = None
 
 
@@ -69,7 +72,7 @@ def submit(state_dir: Path, request: Request, *, now_ns: int) -> Path:
     body = json.dumps({
         "kind": request.kind, "target": request.target, "by_tag": request.by_tag,
         "params": dict(request.params), "until": request.until,
-        "requested": request.requested,
+        "requested": request.requested, "only": list(request.only), "skip": list(request.skip),
     })
     tmp = directory / f".{name}.tmp"
     # a request may carry parameters (secrets among them): 0600, as the rest of the state
@@ -98,12 +101,21 @@ def pending(state_dir: Path) -> list[Request | tuple[Path, str]]:
                                  by_tag=bool(data.get("by_tag", False)),
                                  params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
                                  until=data.get("until"), requested=float(data.get("requested", 0.0)),
-                                 path=path))
+                                 only=_names(data.get("only")), skip=_names(data.get("skip")), path=path))
         except FileNotFoundError:
             continue
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             found.append((path, f"unreadable request: {exc}"))
     return found
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of step names from a request (absent in requests of an older cronflow)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of step names, got {value!r}")
+    return tuple(str(name) for name in value)
 
 
 def done(path: Path) -> None:

@@ -4,7 +4,8 @@ Every run, flow run and flow step is one row of ``runs``; a fire that did not st
 row in state ``skipped`` with its reason. ``job_state`` keeps what must survive a restart
 (paused, the first-load anchor of "once" schedules, the last fire handled, the boot id
 of ``@reboot``); ``daemon_status`` holds what the running daemon wants the CLI to see
-(its pid and current load errors). All times are stored as UTC ISO 8601 strings.
+(its pid and current load errors); ``definitions`` the text of each job or flow file a
+run ran, once per hash (SPEC 12: ``runs.definition``). All times are stored as UTC ISO 8601 strings.
 
 WAL with ``synchronous=NORMAL``: a commit survives the daemon being killed (the WAL is in
 the page cache), and fires due together are written in one transaction (``batch``), so a
@@ -25,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from cronflow.errors import CronflowError, NotFoundError
-from cronflow.model import JobState, Run, RunState
+from cronflow.model import Definition, JobState, Run, RunState
 from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
                                    decode_state, encode_rows, encode_run, sql_states, to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
 from cronflow.shell.migrate import add_missing_columns
+from cronflow.shell.process.logcap import tail_segments
 
 DB_NAME = "cronflow.db"
 
@@ -58,8 +60,7 @@ CREATE TABLE IF NOT EXISTS runs (
     created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, created);
--- newest first without a job (history, the web API's runs): no sort of the whole table
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created);  -- newest first: no sort of the table
 CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
 CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_id);
 CREATE TABLE IF NOT EXISTS job_state (
@@ -74,9 +75,18 @@ CREATE TABLE IF NOT EXISTS daemon_status (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS definitions (
+    hash TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 """
 
 _UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
+# what `list` shows of last_runs(), the columns alone
+_LAST_RUN_COLUMNS = ("SELECT job, started, nominal, ended, state, attempt FROM runs WHERE rowid IN (SELECT max(rowid) "
+                     f"FROM runs WHERE state != '{RunState.SKIPPED.value}' AND kind != 'step' GROUP BY job)")
 _OUTCOME_SQL = sql_states(lambda state: state.outcome)
 
 
@@ -90,6 +100,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._batch_depth = 0
+        self._kept: set[str] = set()  # definition hashes known to be stored
         try:
             private_database(self.path)
         except OSError as exc:
@@ -148,6 +159,7 @@ class Store:
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
                     self._db.execute("ROLLBACK")
+                    self._kept.clear()  # a definition written inside is gone with it
                 raise
             self._batch_depth -= 1
             if self._batch_depth == 0:
@@ -286,18 +298,9 @@ class Store:
                                               "last_state": None, "last_attempt": None, "paused": False,
                                               "paused_until": None, "running": 0})
 
-        # the rows of last_runs(), but only the columns shown and as stored (to_iso
-        # strings already): decoding 10,000 whole runs was most of `list`'s read
-        rows = self._query(
-            "SELECT job, started, nominal, ended, state, attempt FROM runs WHERE rowid IN (SELECT max(rowid) "
-            f"FROM runs WHERE state != '{RunState.SKIPPED.value}' AND kind != 'step' GROUP BY job)")
-        for row in rows:
-            item = entry(row["job"])
-            item["last_run"] = row["started"] or row["nominal"]
-            item["last_started"] = row["started"]
-            item["last_ended"] = row["ended"]
-            item["last_state"] = row["state"]
-            item["last_attempt"] = row["attempt"]
+        for row in self._query(_LAST_RUN_COLUMNS):  # as stored: decoding 10,000 runs was most of it
+            entry(row["job"]).update(last_run=row["started"] or row["nominal"], last_started=row["started"],
+                                     last_ended=row["ended"], last_state=row["state"], last_attempt=row["attempt"])
         for name, count in self.running_jobs().items():
             entry(name)["running"] = count
         for state in self.job_states().values():
@@ -328,11 +331,30 @@ class Store:
                 self._db.execute(f"DELETE FROM runs WHERE id IN ({marks})", part)
         for row in doomed:
             if row["log_path"]:
-                try:
-                    os.unlink(row["log_path"])
-                except OSError:
-                    pass
+                log = Path(row["log_path"])
+                for path in (log, *tail_segments(log)):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
         return len(ids)
+
+    # --- definitions --------------------------------------------------------------------
+
+    def keep_definition(self, definition: Definition, *, now: datetime) -> None:
+        """Store the text of ``definition``'s file under its hash unless it is there: called
+        wherever a run of it is created (once per hash and store, then a set lookup)."""
+        digest, text = definition.file_hash, definition.file_text
+        if digest is None or text is None or digest in self._kept:
+            return
+        self._write("INSERT OR IGNORE INTO definitions (hash, path, text, created) VALUES (?, ?, ?, ?)",
+                    (digest, definition.path, text, to_iso(now)))
+        self._kept.add(digest)
+
+    def definition_text(self, digest: str) -> tuple[str, str] | None:
+        """The (path, text) kept under a definition hash, or None."""
+        rows = self._query("SELECT path, text FROM definitions WHERE hash = ?", (digest,))
+        return (rows[0]["path"], rows[0]["text"]) if rows else None
 
     # --- job state ----------------------------------------------------------------------
 

@@ -92,6 +92,8 @@ class Dirs:
     jobs: Path
     state: Path
     zone: str
+    # the pool names of cronflow.toml (None: not checked), as `list` loads the files
+    pools: tuple[str, ...] | None = None
     cache: Cache = field(default_factory=Cache, compare=False)
 
     def store(self) -> Any:
@@ -142,7 +144,8 @@ def jobs(dirs: Dirs) -> list[dict[str, Any]]:
     from cronflow.shell.loader import load_dir
 
     at = now()
-    loaded = dirs.cache.get("loaded", ("jobs",), lambda: load_dir(dirs.jobs, now=at, default_timezone=dirs.zone))
+    loaded = dirs.cache.get("loaded", ("jobs",), lambda: load_dir(dirs.jobs, now=at, default_timezone=dirs.zone,
+                                                                  pools=dirs.pools))
     known = dirs.cache.get("known", ("state",), lambda: _expiring_state(read_list_state(dirs.state, now=now())),
                            valid=lambda value: value[1] is None or value[1] > at, stale_ok=True)[0]
     base = dirs.cache.get(

@@ -111,7 +111,8 @@ def test_reboot_is_a_marker_with_no_time():
     ("0 0 30 2 */7", "'0 0 30 2 */7' can never fire (no day matches both the day-of-month "
                      "and the day-of-week fields)"),
     ("0 0 1 jann *", "unknown month name 'jann' in '0 0 1 jann *'"),
-    ("0 0 * * sunday", "unknown day name 'sunday' in '0 0 * * sunday'"),
+    ("0 0 * * sunday", "unknown day name 'sunday' in '0 0 * * sunday' "
+                       "(write the first three letters, 'sun')"),
     ("61 * * * *", "minute 61 out of range 0-59 in '61 * * * *'"),
     ("0 24 * * *", "hour 24 out of range 0-23 in '0 24 * * *'"),
     ("0 0 0 * *", "day-of-month 0 out of range 1-31 in '0 0 0 * *'"),
@@ -122,9 +123,8 @@ def test_reboot_is_a_marker_with_no_time():
                 "(seconds first), got 4 in '0 3 * *'"),
     ("0 0 0 3 * * * *", "expected 5 cron fields (minute hour day-of-month month day-of-week) "
                         "or 6 (seconds first), got 8 in '0 0 0 3 * * * *'"),
-    ("5-2 * * * *", "range '5-2' goes backwards in minute field of '5-2 * * * *'"),
-    ("0 0 * * sat-sun", "range 'sat-sun' goes backwards in day-of-week field of "
-                        "'0 0 * * sat-sun'"),
+    ("5-2 * * * *", "range '5-2' wraps around in the minute field of '5-2 * * * *': "
+                    "a range runs upwards; write '5-59,0-2'"),
     ("*/0 * * * *", "step must be at least 1 in minute field of '*/0 * * * *'"),
     ("*/x * * * *", "invalid step 'x' in minute field of '*/x * * * *'"),
     ("0 0 * * 1#6", "invalid '1#6' in '0 0 * * 1#6' (the N in D#N is 1 to 5)"),

@@ -223,16 +223,38 @@ def long_requested(request: pytest.FixtureRequest) -> bool:
     return "slow" in (request.config.option.markexpr or "")
 
 
+def chaos_plan(mode: str, request: pytest.FixtureRequest, *, short: int, long: int) -> tuple[int, random.Random, str]:
+    """How many kills (``CRONFLOW_CHAOS_KILLS`` overrides), the seeded random source
+    (``CRONFLOW_CHAOS_SEED`` replays a run) and the text naming the seed in failures."""
+    from_env = os.environ.get("CRONFLOW_CHAOS_KILLS")
+    if mode == "long" and not long_requested(request):
+        pytest.skip(f"long chaos ({long} kills): run with -m slow")
+    kills = int(from_env) if from_env else (long if mode == "long" else short)
+    seed = int(os.environ.get("CRONFLOW_CHAOS_SEED") or random.randrange(2**32))
+    return kills, random.Random(seed), f"(seed {seed}; reproduce with CRONFLOW_CHAOS_SEED={seed})"
+
+
+def kill_and_restart(daemon: Daemon, rng: random.Random, force: Callable[[], None], *, kills: int,
+                     pause: tuple[float, float], wait_ready: float) -> None:
+    """SIGKILL the daemon ``kills`` times at random moments and start it again; forced
+    requests go in while it runs and while it is down (the spool must keep them)."""
+    for _ in range(kills):
+        time.sleep(rng.uniform(*pause))
+        if rng.random() < 0.5:
+            force()
+        daemon.kill()
+        if rng.random() < 0.3:
+            force()
+        daemon.start()
+        if rng.random() < wait_ready:
+            daemon.wait_ready()  # otherwise the next kill may land during start-up
+    daemon.wait_ready()
+
+
 @pytest.mark.parametrize("mode", ["short", pytest.param("long", marks=pytest.mark.slow)])
 def test_sigkill_at_random_moments_loses_nothing(mode, chaos_env, request):
     env, daemon = chaos_env
-    from_env = os.environ.get("CRONFLOW_CHAOS_KILLS")
-    if mode == "long" and not long_requested(request):
-        pytest.skip("long chaos (200 kills): run with -m slow")
-    kills = int(from_env) if from_env else (200 if mode == "long" else 10)
-    seed = int(os.environ.get("CRONFLOW_CHAOS_SEED") or random.randrange(2**32))
-    rng = random.Random(seed)
-    where = f"(seed {seed}; reproduce with CRONFLOW_CHAOS_SEED={seed})"
+    kills, rng, where = chaos_plan(mode, request, short=10, long=200)
 
     env.job("short", schedule="* * * * * *")
     env.job("slow", schedule="* * * * * *", secs=2.5)
@@ -251,17 +273,7 @@ def test_sigkill_at_random_moments_loses_nothing(mode, chaos_env, request):
 
     daemon.start()
     daemon.wait_ready()
-    for _ in range(kills):
-        time.sleep(rng.uniform(0.05, 2.0))
-        if rng.random() < 0.5:
-            force()
-        daemon.kill()
-        if rng.random() < 0.3:
-            force()  # while the daemon is down: the spool must keep it
-        daemon.start()
-        if rng.random() < 0.3:
-            daemon.wait_ready()  # otherwise the next kill may land during start-up
-    daemon.wait_ready()
+    kill_and_restart(daemon, rng, force, kills=kills, pause=(0.05, 2.0), wait_ready=0.3)
     force()
 
     def all_forced_recorded() -> bool:

@@ -18,22 +18,19 @@ job's logs fill within seconds; the daemon must carry on and lose no run.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from test_chaos import (TERMINAL, Daemon, Env, job_pids, long_requested, mount_small_fs, overlaps, process_alive,
-                        wait_for, write_atomic)
+from test_chaos import (TERMINAL, Daemon, Env, chaos_plan, job_pids, kill_and_restart, mount_small_fs, overlaps,
+                        process_alive, wait_for, write_atomic)
 
 FAULTY_PLUGIN = '''
 import os
 import random
-import time
 
 from cronflow import hookimpl
 
@@ -113,14 +110,8 @@ def fault_env(tmp_path: Path):
 @pytest.mark.parametrize("mode", ["short", pytest.param("long", marks=pytest.mark.slow)])
 def test_sigkill_with_faulty_plugins_retry_waits_and_escaping_jobs_loses_nothing(mode, fault_env, request):
     env, daemon = fault_env
-    from_env = os.environ.get("CRONFLOW_CHAOS_KILLS")
-    if mode == "long" and not long_requested(request):
-        pytest.skip("long chaos (100 kills): run with -m slow")
-    kills = int(from_env) if from_env else (100 if mode == "long" else 8)
-    seed = int(os.environ.get("CRONFLOW_CHAOS_SEED") or random.randrange(2**32))
-    rng = random.Random(seed)
-    where = f"(seed {seed}; reproduce with CRONFLOW_CHAOS_SEED={seed})"
-    marker = f"cronflow-chaos-escapee-{seed}"
+    kills, rng, where = chaos_plan(mode, request, short=8, long=100)
+    marker = f"cronflow-chaos-escapee-{rng.randrange(2**32)}"
 
     env.job("short", schedule="* * * * * *", extra=NOTIFY)
     env.job("retrier", schedule="*/3 * * * * *", secs=0.1, code=4,
@@ -141,17 +132,7 @@ def test_sigkill_with_faulty_plugins_retry_waits_and_escaping_jobs_loses_nothing
 
     daemon.start()
     daemon.wait_ready()
-    for _ in range(kills):
-        time.sleep(rng.uniform(0.2, 3.0))
-        if rng.random() < 0.5:
-            force()
-        daemon.kill()
-        if rng.random() < 0.3:
-            force()
-        daemon.start()
-        if rng.random() < 0.5:
-            daemon.wait_ready()
-    daemon.wait_ready()
+    kill_and_restart(daemon, rng, force, kills=kills, pause=(0.2, 3.0), wait_ready=0.5)
     force()
     assert wait_for(lambda: len(env.history("ondemand")) >= len(forced), 60, 0.5), (
         f"forced requests lost {where}\n{daemon.tail()}")

@@ -142,3 +142,51 @@ def test_force_with_a_daemon_running_names_the_request_the_daemon_logs(tmp_path:
         assert result.returncode == 0 and "no daemon" not in result.stdout, result.stdout
         request = result.stdout.split("(request ")[1].split(")")[0]
         wait_for(lambda: f"force: report (request {request})" in daemon.log(), timeout=10, on_timeout=daemon.log)
+
+
+def test_logs_of_a_job_is_its_latest_run_and_of_a_flow_run_its_steps_in_order(tmp_path: Path) -> None:
+    jobs, state = setup(tmp_path, "count", 'command = "echo run $CRONFLOW_PARAM_N"\n[params]\nn = "0"\n')
+    (jobs / "pipe.toml").write_text('[[steps]]\nname = "a"\ncommand = "echo from a"\n'
+                                    '[[steps]]\nname = "b"\ncommand = "echo from b; exit 1"\nneeds = ["a"]\n'
+                                    '[[steps]]\nname = "c"\ncommand = "echo from c"\nneeds = ["b"]\n')
+    for n in ("1", "2"):
+        cli("run", "count", "-p", f"n={n}", jobs_dir=jobs, state_dir=state)
+    assert cli("logs", "count", jobs_dir=jobs, state_dir=state).stdout == "run 2\n"
+    cli("run", "pipe", jobs_dir=jobs, state_dir=state)
+    flow = cli("logs", "pipe", jobs_dir=jobs, state_dir=state)
+    assert flow.returncode == 0, flow.stderr
+    lines = flow.stdout.splitlines()
+    assert lines[0].startswith("==> a attempt 1 (succeeded) run ") and lines[1] == "from a"
+    assert lines[3].startswith("==> b attempt 1 (failed) run ") and lines[4] == "from b"
+    assert "from c" not in flow.stdout and "==> c" not in flow.stdout  # c never ran
+    flow_id = json.loads(cli("history", "pipe", "--json", jobs_dir=jobs, state_dir=state).stdout)[0]["id"]
+    assert cli("logs", flow_id[:8], jobs_dir=jobs, state_dir=state).stdout == flow.stdout
+    typo = cli("logs", "cuont", jobs_dir=jobs, state_dir=state)
+    assert typo.returncode == 1 and "did you mean 'count'?" in typo.stderr
+    (jobs / "fresh.toml").write_text('command = "true"\n')
+    fresh = cli("logs", "fresh", jobs_dir=jobs, state_dir=state)
+    assert fresh.returncode == 1 and fresh.stderr == "Error: fresh has no runs yet\n"
+
+
+def test_logs_follow_prints_the_output_as_it_comes_then_how_the_run_ended(tmp_path: Path) -> None:
+    from daemon_helpers import Daemon
+
+    with Daemon(tmp_path) as daemon:
+        gate = tmp_path / "gate"
+        daemon.write_job("slow", f'command = "echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo last; exit 3"\n')
+        wait_for(lambda: "job slow: loaded" in daemon.log(), timeout=10, on_timeout=daemon.log)
+        daemon.cli("force", "slow")
+        run = wait_for(lambda: daemon.runs("slow", "running"), timeout=10, on_timeout=daemon.log)[0]
+        follower = subprocess.Popen([sys.executable, "-m", "cronflow", "logs", "slow", "--follow",
+                                     "--jobs-dir", str(daemon.jobs_dir), "--state-dir", str(daemon.state_dir)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env())
+        try:
+            assert follower.stdout.readline() == "first\n"  # while the run still goes
+            assert follower.poll() is None
+            gate.write_text("")
+            out, err = follower.communicate(timeout=20)
+        finally:
+            follower.kill()
+        assert out == "last\n"
+        assert err.startswith(f"==> run {run['id']} (slow) failed, exit 3 after ") and err.endswith(" <==\n")
+        assert follower.returncode == 0

@@ -12,6 +12,21 @@ from pathlib import Path
 from daemon_helpers import Daemon, wait_for
 
 
+def drop_files_until_fired(daemon: Daemon, inbox: Path, prefix: str, *, message: str = "a fire") -> None:
+    """Drop a new ``PREFIX<n>.csv`` every 0.2 s until job ``importer`` has a run: the
+    trigger's watch starts a moment after the job loads, and says nothing when it does."""
+    counter = 0
+
+    def dropped_file_fired() -> bool:
+        nonlocal counter
+        counter += 1
+        (inbox / f"{prefix}{counter}.csv").write_text("1\n")
+        time.sleep(0.2)
+        return bool(daemon.runs("importer"))
+
+    wait_for(dropped_file_fired, timeout=20, message=message, on_timeout=daemon.log)
+
+
 def test_a_files_trigger_on_a_missing_directory_recovers_when_it_appears(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     with Daemon(tmp_path) as daemon:
@@ -21,17 +36,7 @@ def test_a_files_trigger_on_a_missing_directory_recovers_when_it_appears(tmp_pat
                  message="the trigger's error in the log", on_timeout=daemon.log)
         assert "Traceback" not in daemon.log()
         inbox.mkdir()
-        counter = 0
-
-        def dropped_file_fired() -> bool:
-            nonlocal counter
-            counter += 1
-            (inbox / f"batch{counter}.csv").write_text("a,b\n")
-            time.sleep(0.2)
-            return bool(daemon.runs("importer"))
-
-        wait_for(dropped_file_fired, timeout=20, message="a run fired by a file in the new directory",
-                 on_timeout=daemon.log)
+        drop_files_until_fired(daemon, inbox, "batch", message="a run fired by a file in the new directory")
         assert daemon.runs("importer")[0]["trigger"] == "files"
         assert daemon.stop() == 0
 
@@ -57,17 +62,7 @@ def test_a_file_dropped_during_the_cooldown_fires_once_it_ends(tmp_path: Path) -
         daemon.write_job("importer", f'command = "ls {inbox} >> {seen}; echo --- >> {seen}"\n'
                                      f'[[trigger]]\nkind = "files"\ncooldown = "3s"\ndebounce = "100ms"\n'
                                      f'paths = [{json.dumps(str(inbox / "*.csv"))}]\n')
-        counter = 0
-
-        def dropped_a_file_fired() -> bool:
-            # until the trigger's watch has started: each poke a new file
-            nonlocal counter
-            counter += 1
-            (inbox / f"a{counter}.csv").write_text("1\n")
-            time.sleep(0.2)
-            return bool(daemon.runs("importer"))
-
-        wait_for(dropped_a_file_fired, timeout=20, on_timeout=daemon.log)
+        drop_files_until_fired(daemon, inbox, "a")
         (inbox / "b.csv").write_text("2\n")
         runs = wait_for(lambda: len(daemon.runs("importer", "succeeded")) == 2 and daemon.runs("importer"),
                         timeout=15, message="the fire at the end of the cooldown", on_timeout=daemon.log)

@@ -66,7 +66,7 @@ def test_check_refuses_what_the_plugin_refuses(tmp_path: Path) -> None:
     (jobs / "page.toml").write_text(job(tmp_path / "out", url="http://hooks.example.com", tag="x"))
     result = cli("check", jobs_dir=jobs, env=env)
     assert result.returncode == 1
-    assert f"{jobs / 'page.toml'}:5: notify via 'zz-pager': url must start with https://" in result.stderr
+    assert f"{jobs / 'page.toml'}:7: notify via 'zz-pager': url must start with https://" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -95,7 +95,7 @@ def test_the_daemon_refuses_it_keeps_the_last_good_definition_and_list_says_so(t
         path = daemon.write_job("page", job(out, url="https://hooks.example.com", tag="good"))
         wait_for(lambda: "good" in tags(out), timeout=5, message="a first run", on_timeout=daemon.log)
         daemon.write_job("page", job(out, url="http://hooks.example.com", tag="bad"))
-        message = f"{path}:5: notify via 'zz-pager': url must start with https://"
+        message = f"{path}:7: notify via 'zz-pager': url must start with https://"
         wait_for(lambda: f"{message}; keeping its last good definition" in daemon.log(), timeout=5,
                  message="the refusal to be logged", on_timeout=daemon.log)
         wait_for(lambda: (tmp_path / "config-errors").exists(), timeout=5, message="on_config_error",
@@ -139,7 +139,7 @@ def test_a_new_file_the_plugin_refuses_is_not_loaded(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with Daemon(tmp_path, env=env) as daemon:
         path = daemon.write_job("page", job(out, url="http://hooks.example.com", tag="bad"))
-        wait_for(lambda: f"{path}:5: notify via 'zz-pager'" in daemon.log(), timeout=5,
+        wait_for(lambda: f"{path}:7: notify via 'zz-pager'" in daemon.log(), timeout=5,
                  message="the refusal", on_timeout=daemon.log)
         time.sleep(1.5)  # fires every second if it were loaded
         assert not out.exists() and not daemon.runs("page")

@@ -48,12 +48,18 @@ def escaped_then_gone(marker: str, *, on_timeout=None) -> None:
              on_timeout=on_timeout)
 
 
-def test_a_timed_out_daemon_run_leaves_no_escaped_process(tmp_path: Path) -> None:
+def force_escaper(daemon: Daemon, extra: str = "") -> str:
+    """Write and force job ``escaper``; its marker, once its escapee runs."""
     command, marker = escaping_command()
+    daemon.write_job("escaper", f'command = {json.dumps(command)}\nkill_timeout = "1s"\n{extra}')
+    daemon.cli("force", "escaper")
+    wait_for(lambda: marked(marker), timeout=10, message="the escapee to start", on_timeout=daemon.log)
+    return marker
+
+
+def test_a_timed_out_daemon_run_leaves_no_escaped_process(tmp_path: Path) -> None:
     with Daemon(tmp_path) as daemon:
-        daemon.write_job("escaper", f'command = {json.dumps(command)}\ntimeout = "3s"\nkill_timeout = "1s"\n')
-        daemon.cli("force", "escaper")
-        wait_for(lambda: marked(marker), timeout=10, message="the escapee to start", on_timeout=daemon.log)
+        marker = force_escaper(daemon, 'timeout = "3s"\n')
         wait_for(lambda: daemon.runs("escaper", "timed_out"), timeout=15, on_timeout=daemon.log)
         escaped_then_gone(marker, on_timeout=daemon.log)
         # the escapee held the job lock too: the next fire is not skipped as an overlap
@@ -64,11 +70,8 @@ def test_a_timed_out_daemon_run_leaves_no_escaped_process(tmp_path: Path) -> Non
 
 
 def test_a_cancelled_daemon_run_leaves_no_escaped_process(tmp_path: Path) -> None:
-    command, marker = escaping_command()
     with Daemon(tmp_path) as daemon:
-        daemon.write_job("escaper", f'command = {json.dumps(command)}\nkill_timeout = "1s"\n')
-        daemon.cli("force", "escaper")
-        wait_for(lambda: marked(marker), timeout=10, message="the escapee to start", on_timeout=daemon.log)
+        marker = force_escaper(daemon)
         run = wait_for(lambda: daemon.runs("escaper", "running"), timeout=10, on_timeout=daemon.log)[0]
         assert daemon.cli("cancel", run["id"]).returncode == 0
         wait_for(lambda: daemon.runs("escaper", "cancelled"), timeout=15, on_timeout=daemon.log)
@@ -76,13 +79,11 @@ def test_a_cancelled_daemon_run_leaves_no_escaped_process(tmp_path: Path) -> Non
 
 
 def test_an_adopted_run_cancelled_after_a_daemon_restart_leaves_no_escaped_process(tmp_path: Path) -> None:
-    command, marker = escaping_command()
     daemon = Daemon(tmp_path)
+    marker = "sleep 300.none"
     try:
-        daemon.write_job("escaper", f'command = {json.dumps(command)}\nkill_timeout = "1s"\n')
         daemon.start()
-        daemon.cli("force", "escaper")
-        wait_for(lambda: marked(marker), timeout=10, message="the escapee to start", on_timeout=daemon.log)
+        marker = force_escaper(daemon)
         run = wait_for(lambda: daemon.runs("escaper", "running"), timeout=10, on_timeout=daemon.log)[0]
         daemon.kill()
         daemon.start()

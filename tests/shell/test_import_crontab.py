@@ -64,8 +64,11 @@ def test_written_files_pass_cronflow_check(crontab, tmp_path):
     backup = tomllib.loads((out / "backup.toml").read_text())
     assert backup["timezone"] == "Europe/Paris" and backup["description"] == "Nightly backup"
     check = cronflow("check", str(out), cwd=tmp_path)
-    assert (check.returncode, check.stderr) == (0, ""), check.stderr
-    assert check.stdout == "4 files, no errors\n"
+    # the crontab's programs are not on this machine: warnings, not errors
+    assert check.returncode == 0, check.stderr
+    assert check.stdout == "4 files, no errors, 3 warnings\n"
+    assert all(": warning: command: program /usr/local/bin/" in line
+               for line in check.stderr.splitlines()), check.stderr
 
 
 def test_names_avoid_files_already_there_and_a_reimport_needs_force(crontab, tmp_path):
@@ -229,7 +232,10 @@ def test_real_cron_d_files_import_into_one_directory_that_passes_check(tmp_path)
     assert not {"if", "command", "test", "perl", "sleep-int-rand-43200", "job"} & set(names)
     assert {"certbot", "debian-sa1", "debian-sa1-2", "sessionclean", "mailman-2"} <= set(names)
     check = cronflow("check", str(out), cwd=tmp_path)
-    assert (check.returncode, check.stdout) == (0, "29 files, no errors\n"), check.stderr
+    # warnings only (a package's program that this machine lacks), never an error
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.startswith("29 files, no errors"), check.stdout
+    assert all(": warning: " in line for line in check.stderr.splitlines()), check.stderr
     # importing them all again names the same files: refused without --force, no -3s
     again = cronflow("import-crontab", str(REAL / "sysstat"), "--out", str(out), "--write",
                      cwd=tmp_path)

@@ -125,27 +125,42 @@ def test_misspelled_hook_is_an_error_naming_plugin_and_hook() -> None:
         _check_pending(pm)
 
 
-def test_duplicate_names_are_an_error_naming_both_plugins() -> None:
+def test_a_name_registered_by_two_plugins_is_refused_naming_both(caplog: pytest.LogCaptureFixture) -> None:
     class Mine:
         @hookimpl
         def register_notifiers(self, register: Any) -> None:
             register("webhook", lambda event, run, config: None)
+            register("mine", lambda event, run, config: None)
 
     pm = _manager(("my-plugin", Mine()))
-    with pytest.raises(PluginError) as info:
-        build_registry(pm)
-    message = str(info.value)
-    assert "notifier 'webhook' is registered by both plugin cronflow.builtin.notify and plugin my-plugin" in message
+    registry = build_registry(pm, logger=LOG)
+    message = ("notifier 'webhook' is registered by both plugin cronflow.builtin.notify and plugin my-plugin; "
+               "uninstall or disable one ($CRONFLOW_DISABLE_PLUGINS)")
+    assert "webhook" not in registry.notifiers and "mine" in registry.notifiers and "command" in registry.notifiers
+    clash = registry.clash("register_notifiers", "webhook")
+    assert clash is not None and clash.message == message
+    assert message in caplog.text
+    assert registry.problems == {"cronflow.builtin.notify": (message,), "my-plugin": (message,)}
+    job = Job(name="hook", path="/jobs/hook.toml", schedule="@daily", command="true",
+              notify=(NotifySpec(via="webhook", line=7, config={"url": "http://x"}),))
+    assert [str(e) for e in check_plugin_names(job, registry)] == [f"/jobs/hook.toml:7: {message}"]
+    info = {item["name"]: item for item in plugin_info(pm, registry=registry)}
+    assert info["my-plugin"]["state"] == info["cronflow.builtin.notify"]["state"] == "clashing"
+    assert info["my-plugin"]["provides"] == {"register_notifiers": ["mine", "webhook"]}
+    assert info["cronflow.builtin.retry"]["state"] == "loaded"
 
 
-def test_registering_a_non_callable_is_a_plugin_error() -> None:
+def test_registering_a_non_callable_is_logged_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
     class Bad:
         @hookimpl
         def register_retry_policies(self, register: Any) -> None:
             register("weird", 42)
+            register("fine", lambda attempt, config: 1.0)
 
-    with pytest.raises(PluginError, match="plugin bad: register_retry_policies registered 'weird' as 42"):
-        build_registry(_manager(("bad", Bad())))
+    registry = build_registry(_manager(("bad", Bad())), logger=LOG)
+    assert "weird" not in registry.retry_policies and "fine" in registry.retry_policies
+    assert "plugin bad: register_retry_policies registered 'weird' as 42, which is not callable; ignored" in caplog.text
+    assert registry.problems["bad"] == ("register_retry_policies registered 'weird' as 42, which is not callable",)
 
 
 def test_a_raising_registration_hook_is_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
@@ -226,6 +241,158 @@ def test_hook_register_triggers() -> None:
 
     asyncio.run(main())
     assert fired == [{"X": "1"}]
+
+
+def test_hook_register_schedules(caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from cronflow.core import schedulekinds as kinds
+    from cronflow.core.schedule import parse_schedule
+    from cronflow.errors import ScheduleError
+    from cronflow.plugins.host import use_schedule_kinds
+
+    class Hourly:
+        canonical = "hourly:"
+        kind = "test"
+        has_reboot = False
+
+        def next_fire(self, after: datetime) -> datetime:
+            return after.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+    class Plugin:
+        @hookimpl
+        def register_schedules(self, register: Any) -> None:
+            register("hourly", lambda text, zone: Hourly() if text == "hourly:" else int("x"))
+            register("Bad Prefix", lambda text, zone: None)
+
+    registry = build_registry(_manager(("hourly-plugin", Plugin())), logger=LOG)
+    assert list(registry.schedules) == ["hourly"]
+    assert "a schedule prefix is a lowercase word" in caplog.text
+    zone, anchor = ZoneInfo("UTC"), datetime(2030, 1, 1, tzinfo=UTC)
+    use_schedule_kinds(registry)
+    try:
+        schedule = parse_schedule("hourly:", zone=zone, anchor=anchor)
+        assert schedule.next_fire(datetime(2030, 1, 1, 5, 30, tzinfo=UTC)) == datetime(2030, 1, 1, 6, tzinfo=UTC)
+        with pytest.raises(ScheduleError, match=r"schedule 'hourly:x': plugin hourly-plugin: invalid literal"):
+            parse_schedule("hourly:x", zone=zone, anchor=anchor)
+        with pytest.raises(ScheduleError, match=r"unknown schedule kind 'hourli' in 'hourli:' \(did you mean 'hourly'"):
+            parse_schedule("hourli:", zone=zone, anchor=anchor)
+        # a prefix two plugins register is refused, naming both
+        use_schedule_kinds(build_registry(_manager(("one", Plugin()), ("two", Plugin())), logger=LOG))
+        with pytest.raises(ScheduleError, match="schedule 'hourly:': schedule kind 'hourly' is registered by both "
+                                                "plugin one and plugin two"):
+            parse_schedule("hourly:", zone=zone, anchor=anchor)
+    finally:
+        kinds.set_provider(None)
+    with pytest.raises(ScheduleError, match="plugin schedule kinds: none installed"):
+        parse_schedule("hourly:", zone=zone, anchor=anchor)
+
+
+def test_a_validate_may_return_its_problems_instead_of_raising() -> None:
+    def page(event: str, run: Any, config: Any) -> None:
+        pass
+
+    page.validate = lambda config: [] if "to" in config else ["'to' is required", "'level' is unknown"]
+
+    class Plugin:
+        @hookimpl
+        def register_notifiers(self, register: Any) -> None:
+            register("page", page)
+
+    registry = build_registry(_manager(("pager", Plugin())))
+    good = _job(notify=(NotifySpec(via="page", line=4, config={"to": "ops"}),))
+    bad = _job(notify=(NotifySpec(via="page", line=4, config={"level": 1}),))
+    assert check_plugin_names(good, registry) == []
+    assert [str(e) for e in check_plugin_names(bad, registry)] == [
+        "/jobs/backup.toml:4: notify via 'page': 'to' is required; 'level' is unknown"]
+
+
+def test_hook_register_commands(caplog: pytest.LogCaptureFixture) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from cronflow.plugins.commands import collect_commands
+
+    class Hello:
+        @hookimpl
+        def register_commands(self, cli: Any) -> None:
+            @cli.command()
+            def hello() -> None:
+                """Say hello."""
+                click.echo("hello")
+
+            @cli.command(name="check")
+            def not_check() -> None:
+                pass
+
+    class Twin:
+        @hookimpl
+        def register_commands(self, cli: Any) -> None:
+            cli.add_command(click.Command("hello", callback=lambda: None))
+            cli.add_command(click.Command("twin", callback=lambda: click.echo("twin")))
+
+    class Broken:
+        @hookimpl
+        def register_commands(self, cli: Any) -> None:
+            raise RuntimeError("no commands today")
+
+    found = collect_commands(_manager(("hello", Hello())), builtin=("check", "run"), logger=LOG)
+    assert sorted(found.commands) == ["hello"]
+    assert CliRunner().invoke(found.commands["hello"].command).output == "hello\n"
+    assert found.problems == {"hello": ["command 'check' of plugin hello is refused: cronflow has a verb of "
+                                        "that name; rename it"]}
+    found = collect_commands(_manager(("hello", Hello()), ("twin", Twin()), ("broken", Broken())), logger=LOG)
+    assert sorted(found.commands) == ["check", "twin"]
+    clash = ("command 'hello' is added by both plugin hello and plugin twin; uninstall or disable one "
+             "($CRONFLOW_DISABLE_PLUGINS)")
+    assert found.problems == {"hello": [clash], "twin": [clash]}
+    assert clash in caplog.text and "plugin broken: hook register_commands raised" in caplog.text
+
+
+def _job(**changes: Any) -> Job:
+    fields: dict[str, Any] = {"name": "backup", "path": "/jobs/backup.toml", "schedule": "@daily", "command": "true"}
+    fields.update(changes)
+    return Job(**fields)
+
+
+def test_hook_before_run(caplog: pytest.LogCaptureFixture) -> None:
+    from cronflow.plugins import Dispatcher
+
+    class Gate:
+        @hookimpl
+        def before_run(self, job: Job, run: Run, env: dict) -> bool | None:
+            env["SEEN"] = f"{job.name} {run.id}"
+            return job.name != "blocked"
+
+    class Quiet:  # takes fewer arguments than the spec, says nothing
+        @hookimpl
+        def before_run(self, run: Run) -> None:
+            pass
+
+    class Raises:
+        @hookimpl
+        def before_run(self, job: Job) -> bool:
+            raise RuntimeError("gate bug")
+
+    class Slow:
+        @hookimpl
+        def before_run(self, env: dict) -> bool:
+            time.sleep(1.0)
+            env["LATE"] = "1"
+            return False
+
+    async def ask(dispatch: Dispatcher, job: Job) -> Any:
+        return await dispatch.before_run(job, _run(state=RunState.QUEUED))
+
+    pm = _manager(("gate", Gate()), ("quiet", Quiet()), ("raises", Raises()), ("slow", Slow()))
+    dispatch = Dispatcher(pm, build_registry(pm), LOG, timeout=0.2)
+    allowed = asyncio.run(ask(dispatch, _job()))
+    assert allowed.vetoed_by is None and dict(allowed.env) == {"SEEN": "backup r1"}
+    assert "plugin raises: hook before_run raised (run r1); the run goes ahead" in caplog.text
+    assert "plugin slow: hook before_run timed out after 0.2s (run r1; it goes ahead)" in caplog.text
+    vetoed = asyncio.run(ask(dispatch, _job(name="blocked")))
+    assert vetoed.vetoed_by == "gate" and dict(vetoed.env) == {}
 
 
 def test_hook_on_run_start() -> None:
@@ -374,8 +541,9 @@ def test_every_hook_has_a_test() -> None:
     source = Path(__file__).read_text()
     missing = [hook for hook in HOOK_NAMES if not re.search(rf"^def test_hook_{hook}(_\w+)?\(", source, re.M)]
     assert HOOK_NAMES == sorted(
-        ["register_notifiers", "register_retry_policies", "register_triggers",
-         "on_run_start", "on_run_finish", "on_flow_finish", "on_config_error"]
+        ["register_notifiers", "register_retry_policies", "register_triggers", "register_schedules",
+         "register_commands",
+         "before_run", "on_run_start", "on_run_finish", "on_flow_finish", "on_config_error"]
     )
     assert missing == [], f"hooks without a test_hook_<name>: {missing}"
 

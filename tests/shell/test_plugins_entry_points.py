@@ -64,8 +64,8 @@ def test_an_installed_entry_point_is_listed_with_its_version_hooks_and_names(tmp
     info = {item["name"]: item for item in json.loads(proc.stdout)}
     assert info["zz-pager"] == {
         "name": "zz-pager", "version": "1.2.3", "distribution": "cronflow-zz-pager", "builtin": False,
-        "hooks": ["on_run_finish", "register_notifiers"],
-        "provides": {"register_notifiers": ["zz-pager"]}, "error": None,
+        "origin": None, "hooks": ["on_run_finish", "register_notifiers"],
+        "provides": {"register_notifiers": ["zz-pager"]}, "state": "loaded", "error": None, "reason": None,
     }
     assert info["cronflow.builtin.notify"]["builtin"] is True
     names = [item["name"] for item in json.loads(proc.stdout)]
@@ -75,13 +75,18 @@ def test_an_installed_entry_point_is_listed_with_its_version_hooks_and_names(tmp
     assert "zz-pager 1.2.3 (cronflow-zz-pager)\n  hooks: on_run_finish, register_notifiers\n  notifiers: zz-pager" in text.stdout
 
 
-def test_disabled_plugins_are_not_loaded(tmp_path: Path) -> None:
+def test_disabled_plugins_are_not_loaded_but_listed_as_disabled(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install_fake(site, "cronflow-zz-pager", "1.2.3", {"zz-pager": "zz_pager"}, {"zz_pager": PAGER})
-    proc = cronflow("plugins", "--json", site=site, CRONFLOW_DISABLE_PLUGINS="zz-pager,cronflow.builtin.email")
-    names = {item["name"] for item in json.loads(proc.stdout)}
-    assert "zz-pager" not in names
-    assert "cronflow.builtin.notify" in names
+    proc = cronflow("plugins", "--json", site=site, CRONFLOW_DISABLE_PLUGINS="zz-pager,cronflow.builtin.retry")
+    info = {item["name"]: item for item in json.loads(proc.stdout)}
+    assert info["zz-pager"]["state"] == "disabled"
+    assert info["zz-pager"]["reason"] == "$CRONFLOW_DISABLE_PLUGINS"
+    assert info["zz-pager"]["version"] == "1.2.3" and info["zz-pager"]["hooks"] == []
+    assert info["cronflow.builtin.retry"]["state"] == "disabled"
+    assert info["cronflow.builtin.notify"]["state"] == "loaded"
+    text = cronflow("plugins", site=site, CRONFLOW_DISABLE_PLUGINS="zz-pager").stdout
+    assert "zz-pager 1.2.3 (cronflow-zz-pager) [disabled]\n  not loaded: $CRONFLOW_DISABLE_PLUGINS" in text
 
 
 def test_an_entry_point_that_fails_to_import_is_reported_not_fatal(tmp_path: Path) -> None:
@@ -97,25 +102,52 @@ def test_an_entry_point_that_fails_to_import_is_reported_not_fatal(tmp_path: Pat
     assert info["cronflow.builtin.retry"]["error"] is None
 
 
-def test_the_same_name_from_two_plugins_is_an_error_naming_both(tmp_path: Path) -> None:
+CLASH = ("notifier 'zz-pager' is registered by both plugin zz-a and plugin zz-b; "
+         "uninstall or disable one ($CRONFLOW_DISABLE_PLUGINS)")
+
+
+def test_the_same_name_from_two_plugins_is_refused_naming_both_and_both_are_listed(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install_fake(site, "cronflow-zz-a", "1.0", {"zz-a": "zz_a"}, {"zz_a": PAGER})
     install_fake(site, "cronflow-zz-b", "2.0", {"zz-b": "zz_b"}, {"zz_b": PAGER})
-    proc = cronflow("plugins", site=site)
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == (
-        "Error: notifier 'zz-pager' is registered by both plugin zz-a and plugin zz-b; "
-        "uninstall or disable one ($CRONFLOW_DISABLE_PLUGINS)"
-    )
+    proc = cronflow("plugins", "--json", site=site)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{CLASH}; jobs using it fail to load" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    info = {item["name"]: item for item in json.loads(proc.stdout)}
+    for name in ("zz-a", "zz-b"):
+        assert info[name]["state"] == "clashing"
+        assert info[name]["error"] == CLASH
+        assert info[name]["provides"] == {"register_notifiers": ["zz-pager"]}
+        assert info[name]["hooks"] == ["on_run_finish", "register_notifiers"]
+    assert info["cronflow.builtin.notify"]["state"] == "loaded"
+    text = cronflow("plugins", site=site).stdout
+    assert f"zz-a 1.0 (cronflow-zz-a) [clashing]\n  hooks: on_run_finish, register_notifiers\n" \
+           f"  notifiers: zz-pager\n  error: {CLASH}" in text
+
+    # a job naming the clashing notifier fails at its line; the others are fine
+    page = tmp_path / "page.toml"
+    page.write_text('command = "true"\n\n[[notify]]\nvia = "zz-pager"\n')
+    fine = tmp_path / "fine.toml"
+    fine.write_text('command = "true"\n')
+    checked = cronflow("check", str(page), str(fine), site=site)
+    assert checked.returncode == 1
+    assert f"{page}:4: {CLASH}" in checked.stdout + checked.stderr
+    assert cronflow("check", str(fine), site=site).returncode == 0
 
 
-def test_a_misspelled_hook_is_a_one_line_error(tmp_path: Path) -> None:
+def test_a_misspelled_hook_leaves_the_plugin_out_listed_as_failed(tmp_path: Path) -> None:
     site = tmp_path / "site"
     source = "from cronflow import hookimpl\n\n@hookimpl\ndef on_run_finsh(run):\n    pass\n"
     install_fake(site, "cronflow-zz-typo", "1.0", {"zz-typo": "zz_typo"}, {"zz_typo": source})
-    proc = cronflow("plugins", site=site)
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == "Error: plugin zz-typo: unknown hook on_run_finsh (did you mean 'on_run_finish'?)"
+    install_fake(site, "cronflow-zz-pager", "1.2.3", {"zz-pager": "zz_pager"}, {"zz_pager": PAGER})
+    proc = cronflow("plugins", "--json", site=site)
+    assert proc.returncode == 0, proc.stderr
+    message = "unknown hook on_run_finsh (did you mean 'on_run_finish'?)"
+    assert proc.stderr.strip() == f"plugin zz-typo: not loaded: {message}"
+    info = {item["name"]: item for item in json.loads(proc.stdout)}
+    assert info["zz-typo"]["state"] == "failed" and info["zz-typo"]["error"] == message
+    assert info["zz-pager"]["state"] == "loaded"
 
 
 def test_check_names_the_plugin_notifier_once_installed(tmp_path: Path) -> None:
@@ -165,4 +197,4 @@ def test_example_plugin_provides_its_notifier_policy_and_hook(example, tmp_path:
     assert runs.read_text() == "flaky r9 failed 2\n"
 
     info = {item["name"]: item for item in plugin_info(example)}["example"]
-    assert info["hooks"] == ["on_run_finish", "register_notifiers", "register_retry_policies"]
+    assert info["hooks"] == ["on_run_finish", "register_commands", "register_notifiers", "register_retry_policies"]

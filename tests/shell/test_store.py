@@ -9,6 +9,7 @@ import pytest
 from cronflow.errors import NotFoundError
 from cronflow.model import JobState, Run, RunState, replace
 from cronflow.core.records import run_to_json
+from cronflow.shell.process.logcap import tail_segments
 from cronflow.shell.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -95,6 +96,15 @@ def test_retention_by_age_and_count_removes_logs(store: Store, tmp_path: Path) -
     kept = {r.id for r in store.list_runs()}
     assert kept == {"r4", "r5", "live"} and removed == 4
     assert [log.exists() for log in logs] == [False] * 4 + [True] * 2
+
+
+def test_retention_removes_the_tail_segments_a_dead_daemon_left_beside_a_log(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "r.log"
+    for path in (log, *tail_segments(log)):
+        path.write_text("x")
+    store.insert_run(Run(id="r", job="j", state=RunState.LOST, log_path=str(log)), created=T0)
+    assert store.retain(now=T0 + timedelta(days=400), max_age=86400) == 1
+    assert not any(path.exists() for path in (log, *tail_segments(log)))
 
 
 def test_status_values(store: Store) -> None:

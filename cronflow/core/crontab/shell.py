@@ -146,12 +146,7 @@ def _scan_word(command: str, index: int) -> tuple[int, str, bool]:
             index = end + 1
         elif char == '"':
             index = _double_quoted(command, index + 1, value)
-        elif char == "$" and command.startswith(("$(", "${"), index):
-            end = _balanced(command, index + 1)
-            value.append(command[index:end])
-            index = end
-        elif char == "`":
-            end = _backquoted(command, index + 1)
+        elif (end := _substitution(command, index)) is not None:
             value.append(command[index:end])
             index = end
         else:
@@ -171,18 +166,23 @@ def _double_quoted(command: str, index: int, value: list[str]) -> int:
             if following != "\n":
                 value.append(following)
             index += 2
-        elif char == "$" and command.startswith(("$(", "${"), index):
-            end = _balanced(command, index + 1)
-            value.append(command[index:end])
-            index = end
-        elif char == "`":
-            end = _backquoted(command, index + 1)
+        elif (end := _substitution(command, index)) is not None:
             value.append(command[index:end])
             index = end
         else:
             value.append(char)
             index += 1
     return index + 1
+
+
+def _substitution(command: str, index: int) -> int | None:
+    """The end of a ``$(...)``, ``${...}`` or backquoted part starting at ``index`` (kept
+    whole, as the shell expands it later), or None when none starts there."""
+    if command.startswith(("$(", "${"), index):
+        return _balanced(command, index + 1)
+    if command.startswith("`", index):
+        return _backquoted(command, index + 1)
+    return None
 
 
 def _balanced(command: str, index: int) -> int:

@@ -48,7 +48,9 @@ def common_fields(checker: Checker, data: Mapping[str, Any], *, now: datetime,
     the ``H`` fields of the schedule."""
     where = ()
     timezone, zone_ok = checker.timezone(data, where)
-    zone = (timezone or default_timezone) if zone_ok else None
+    # a wrong zone must not hide a wrong schedule: whether an expression parses does not
+    # depend on the zone, so it is checked in UTC then
+    zone = (timezone or default_timezone) if zone_ok else "UTC"
     fields: dict[str, Any] = {
         "description": checker.string(data, "description", where, "") or "",
         "schedule": checker.schedules(data, where, zone=zone, now=now, hash_key=name),

@@ -297,7 +297,8 @@ class Checker:
         for key in ("delay", "max_delay"):
             self.duration(value, key, at)
         line = self.lines.line(*at, "policy")
-        return RetrySpec(policy=policy, attempts=attempts, config=dict(value), line=line)
+        return RetrySpec(policy=policy, attempts=attempts, config=dict(value), line=line,
+                         key_lines={k: self.lines.line(*at, k) for k in value})
 
     def _plugin_name(self, item: Mapping[str, Any], key: str, at: KeyPath, table: str, example: str) -> str | None:
         """The required key of a plugin table that picks its plugin (``via``, ``kind``)."""
@@ -319,7 +320,8 @@ class Checker:
             if via is None:
                 continue
             config = {k: v for k, v in item.items() if k not in ("via", "on")}
-            specs.append(NotifySpec(via=via, on=events, config=config, line=self.lines.line(*at, "via")))
+            specs.append(NotifySpec(via=via, on=events, config=config, line=self.lines.line(*at, "via"),
+                                    key_lines={k: self.lines.line(*at, k) for k in item}))
         return tuple(specs)
 
     def triggers(self, table: Mapping[str, Any], where: KeyPath) -> tuple[TriggerSpec, ...]:
@@ -330,7 +332,8 @@ class Checker:
             if kind is None:
                 continue
             config = {k: v for k, v in item.items() if k != "kind"}
-            specs.append(TriggerSpec(kind=kind, config=config, line=self.lines.line(*at, "kind")))
+            specs.append(TriggerSpec(kind=kind, config=config, line=self.lines.line(*at, "kind"),
+                                     key_lines={k: self.lines.line(*at, k) for k in item}))
         return tuple(specs)
 
     def timezone(self, table: Mapping[str, Any], where: KeyPath) -> tuple[str | None, bool]:
@@ -362,10 +365,13 @@ class Checker:
         from cronflow.core.schedule import parse_schedule, resolve_zone
 
         if hash_key is not None:
+            from cronflow.core.schedule.crontalk import foreign_syntax
             from cronflow.core.schedule.hashed import resolve_hashed
 
             try:
-                exprs = tuple(resolve_hashed(expr, hash_key) for expr in exprs)
+                # another tool's form (CRON_TZ=...) is answered as written, its H kept
+                exprs = tuple(expr if foreign_syntax(" ".join(expr.split())) else
+                              resolve_hashed(expr, hash_key) for expr in exprs)
             except CronflowError as exc:
                 self.error(where + ("schedule",), f"schedule: {exc}")
                 return exprs

@@ -24,7 +24,7 @@ from cronflow.core.definition.tomllines import KeyPath
 FLOW_KEYS = COMMON_KEYS + ("steps", "phases", "max_parallel")
 STEP_KEYS = (
     "name", "job", "command", "needs", "continue_on_failure", "enabled", "params", "env",
-    "foreach", "max_parallel", "timeout", "retry", "workdir",
+    "foreach", "max_parallel", "timeout", "retry", "workdir", "pool",
 )
 PHASE_KEYS = ("name", "steps")
 _FLOW_HINTS = {
@@ -52,7 +52,8 @@ class _Checked(NamedTuple):
 
 def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: datetime,
                default_timezone: str) -> Flow | None:
-    """Check a decoded flow file; None when ``checker`` recorded an error."""
+    """Check a decoded flow file: valid only when ``checker`` recorded no error (else
+    the partial flow, or None when not even its steps could be placed)."""
     checker.unknown_keys(data, FLOW_KEYS, (), hints=_FLOW_HINTS)
     name = definition_name(checker, data, path)
     fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
@@ -67,8 +68,6 @@ def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     steps = _build_steps(checker, placed)
     if steps:
         _check_graph(checker, steps, fields["params"])
-    if checker.errors:
-        return None
     return Flow(name=name, path=path, steps=tuple(checked.step for checked in steps),
                 max_parallel=max_parallel, lines=key_lines(checker, data), **fields)
 
@@ -147,6 +146,7 @@ def _build_steps(checker: Checker, placed: list[_Placed]) -> list[_Checked]:
             timeout=checker.duration(table, "timeout", at, positive=True),
             retry=checker.retry(table, at),
             workdir=checker.string(table, "workdir", at, non_empty=True),
+            pool=checker.string(table, "pool", at, non_empty=True),
             line=checker.lines.line(*at),
             lines={key: checker.lines.line(*at, key) for key in table},
         )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,15 +24,15 @@ from cronflow.core.definition.flow import build_flow
 from cronflow.core.definition.tomllines import locate_keys
 
 JOB_KEYS = COMMON_KEYS + (
-    "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry", "nice", "limits",
+    "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry", "nice", "limits", "pool",
 )
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
-def parse_definition(path: str, text: str, *, now: datetime,
-                     default_timezone: str) -> Definition:
+def parse_definition(path: str, text: str, *, now: datetime, default_timezone: str,
+                     pools: Collection[str] | None = None) -> Definition:
     """Parse one file; raise the first :class:`ConfigError` (by line) if it has any.
 
     ``default_timezone`` is the zone schedules are checked in when the file sets none;
@@ -39,39 +40,65 @@ def parse_definition(path: str, text: str, *, now: datetime,
     no default here: the one default (``$CRONFLOW_TIMEZONE``, else the system zone) is
     the shell's, :func:`cronflow.shell.paths.default_timezone`.
     """
-    definition, errors = check_definition(path, text, now=now, default_timezone=default_timezone)
+    definition, errors = check_definition(path, text, now=now, default_timezone=default_timezone, pools=pools)
     if errors:
         raise errors[0]
     assert definition is not None
     return definition
 
 
-def check_definition(path: str, text: str, *, now: datetime,
-                     default_timezone: str) -> tuple[Definition | None, list[ConfigError]]:
+def check_definition(path: str, text: str, *, now: datetime, default_timezone: str,
+                     pools: Collection[str] | None = None) -> tuple[Definition | None, list[ConfigError]]:
     """Parse one file and collect all its errors, sorted by line.
 
     Returns ``(definition, [])`` for a good file and ``(None, errors)`` for a bad one.
+    ``pools``: the pools cronflow.toml defines; a ``pool`` naming another is an error
+    (None: not checked, for readers that run nothing).
     """
+    checked = check_file(path, text, now=now, default_timezone=default_timezone, pools=pools)
+    return checked.definition, checked.errors
+
+
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """What checking one file found.
+
+    ``partial`` is, for a file with errors, what could still be read (each bad key at its
+    fallback): what ``cronflow check`` hands to the checks that come after the file's own
+    (plugin tables, warnings), so that one mistake does not hide the others. Never run.
+    """
+
+    definition: Definition | None
+    errors: list[ConfigError]
+    partial: Definition | None = None
+
+
+def check_file(path: str, text: str, *, now: datetime, default_timezone: str,
+               pools: Collection[str] | None = None) -> FileCheck:
+    """Parse one file: its definition, or every error (sorted by line) and the partial one;
+    ``pools`` as in :func:`check_definition`."""
     path = str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return None, [_syntax_error(path, text, exc)]
+        return FileCheck(None, [_syntax_error(path, text, exc)])
     checker = Checker(path, locate_keys(text))
     if "steps" in data or "phases" in data:
-
         definition: Definition | None = build_flow(checker, data, path=path, now=now,
                                                    default_timezone=default_timezone)
     else:
         definition = _build_job(checker, data, path=path, now=now,
                                 default_timezone=default_timezone)
+    if definition is not None and pools is not None:
+        checker.errors.extend(check_pools([definition], pools))
     if checker.errors:
-        return None, sorted(checker.errors, key=lambda e: e.line or 0)
-    return definition, []
+        return FileCheck(None, sorted(checker.errors, key=lambda e: e.line or 0), definition)
+    return FileCheck(definition, [])
 
 
 def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: datetime,
-               default_timezone: str) -> Job | None:
+               default_timezone: str) -> Job:
+    """The job, valid only when ``checker`` recorded no error (else the partial one)."""
     checker.unknown_keys(data, JOB_KEYS, ())
     name = definition_name(checker, data, path)
     fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
@@ -91,13 +118,12 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     retry = checker.retry(data, ())
     nice = checker.nice(data, "nice", ())
     limits = checker.limits(data, "limits", ())
-    if command is None or checker.errors:
-        return None
+    pool = checker.string(data, "pool", (), non_empty=True)
     kwargs: dict[str, Any] = {}
     if retry is not None:
         kwargs["retry"] = retry
-    return Job(name=name, path=path, command=command, kill_timeout=kill_timeout or 0.0,
-               env_file=env_file, user=user, max_concurrent=max_concurrent, nice=nice, limits=limits,
+    return Job(name=name, path=path, command=command or "", kill_timeout=kill_timeout or 0.0,
+               env_file=env_file, user=user, max_concurrent=max_concurrent, nice=nice, limits=limits, pool=pool,
                lines=key_lines(checker, data), **fields, **kwargs)
 
 
@@ -119,6 +145,27 @@ def check_references(definitions: Mapping[str, Definition]) -> list[ConfigError]
             elif target is None:
                 errors.append(ConfigError(flow.path, line, f"step {step.name!r}: no job named "
                                           f"{step.job!r}{did_you_mean(step.job, job_names)}"))
+    return errors
+
+
+def check_pools(definitions: Iterable[Definition], pools: Collection[str]) -> list[ConfigError]:
+    """Each ``pool = "x"`` (of a job, or of a flow's step) naming no ``[pools.x]`` of
+    cronflow.toml: one error at the key's line (SPEC section 15)."""
+    errors: list[ConfigError] = []
+
+    def unknown(path: str, line: int | None, name: str) -> None:
+        hint = did_you_mean(name, pools) if pools else ""
+        errors.append(ConfigError(path, line, f"pool {name!r} is not defined in cronflow.toml{hint}; "
+                                  f"add a [pools.{name}] table with a size"))
+
+    for definition in definitions:
+        if isinstance(definition, Job):
+            if definition.pool is not None and definition.pool not in pools:
+                unknown(definition.path, definition.lines.get("pool"), definition.pool)
+        else:
+            for step in definition.steps:
+                if step.pool is not None and step.pool not in pools:
+                    unknown(definition.path, step.lines.get("pool", step.line), step.pool)
     return errors
 
 

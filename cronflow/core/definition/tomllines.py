@@ -111,6 +111,11 @@ class TopLines(Mapping[str, int]):
             raise KeyError(key)
         return self._lines.line(key)
 
+    def at(self, *path: str | int) -> int:
+        """The line of a nested ``path`` (``("schedule", 2)``), or of its nearest written
+        ancestor: for warnings found after loading, on an array element or a table key."""
+        return self._lines.line(*path)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 

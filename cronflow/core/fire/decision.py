@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import Enum
 
 from cronflow.core.fire.catchup import ON_TIME, FirePlan, jitter_offset, plan_fires
+from cronflow.core.fire.pools import PoolUse, admits
+from cronflow.core.settings import Pool
 from cronflow.model import Catchup, Overlap, SkipReason
 
 BUFFER_CAP = 100
@@ -30,6 +32,7 @@ class Action(str, Enum):
     CANCEL_THEN_START = "cancel_then_start"  # SIGTERM the running run(s), then start
     TERMINATE_THEN_START = "terminate_then_start"  # SIGKILL the running run(s), then start
     IGNORE = "ignore"  # the daemon is stopping: nothing is recorded, nothing starts
+    POOL = "pool"  # recorded queued (reason pool); starts when its pool has room
 
 
 def decide_overlap(policy: Overlap, *, running: int, buffered: int, max_concurrent: int = 1,
@@ -78,6 +81,12 @@ class FireDecision:
         return self.action in (Action.BUFFER, Action.CANCEL_THEN_START, Action.TERMINATE_THEN_START)
 
     @property
+    def waits_for_pool(self) -> bool:
+        """Whether the fire is recorded ``queued`` (reason ``pool``) and waits for a
+        slot of its pool (:mod:`cronflow.core.fire.pools`)."""
+        return self.action is Action.POOL
+
+    @property
     def stops_others(self) -> bool:
         """Whether the runs in progress are stopped so that this fire goes first."""
         return self.action in (Action.CANCEL_THEN_START, Action.TERMINATE_THEN_START)
@@ -101,20 +110,37 @@ _BY_ACTION = {
     Action.TERMINATE_THEN_START: FireDecision(Action.TERMINATE_THEN_START),
 }
 OVERLAP = _BY_ACTION[Action.SKIP]
+POOL = FireDecision(Action.POOL)
 
 
 def decide_fire(policy: Overlap, *, running: int, buffered: int, adopted: int = 0, max_concurrent: int = 1,
-                paused: bool = False, stopping: bool = False, buffer_cap: int = BUFFER_CAP) -> FireDecision:
+                paused: bool = False, stopping: bool = False, buffer_cap: int = BUFFER_CAP,
+                pool: Pool | None = None, pool_use: PoolUse | None = None,
+                now: datetime | None = None) -> FireDecision:
     """The decision for one fire of a job with ``running`` runs of this daemon and
-    ``adopted`` runs of a previous one in progress and ``buffered`` fires waiting: nothing
-    while the daemon stops, ``skipped/paused`` while the job is paused, else the overlap
-    policy's (:func:`decide_overlap`; an adopted run counts as running)."""
+    ``adopted`` runs of a previous one in progress and ``buffered`` fires waiting (its
+    fires waiting for its pool included): nothing while the daemon stops,
+    ``skipped/paused`` while the job is paused, else the overlap policy's
+    (:func:`decide_overlap`; an adopted run counts as running). A fire the policy
+    starts waits instead (``POOL``) when its job's ``pool``, used as ``pool_use`` at
+    ``now``, is full, out of rate, or has fires waiting ahead of it."""
     if stopping:
         return IGNORE
     if paused:
         return PAUSED
-    return _BY_ACTION[decide_overlap(policy, running=running + adopted, buffered=buffered,
-                                     max_concurrent=max_concurrent, buffer_cap=buffer_cap)]
+    in_flight = running + adopted
+    if pool is not None and policy is Overlap.ALLOW_ALL:
+        # its fires waiting for the pool run beside the running ones once they start:
+        # max_concurrent counts them, or the job lock would skip them then
+        in_flight += buffered
+    decision = _BY_ACTION[decide_overlap(policy, running=in_flight, buffered=buffered,
+                                         max_concurrent=max_concurrent, buffer_cap=buffer_cap)]
+    if decision is START and pool is not None:
+        if now is None:
+            raise TypeError("a pool's decision needs `now` (its rate window)")
+        if not admits(pool, pool_use or PoolUse(), now):
+            return POOL
+    return decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +156,12 @@ class DueDecision:
 def decide_due(name: str, fires: list[datetime], *, now: datetime, overlap: Overlap,
                catchup: Catchup, catchup_window: float | None = None, misfire_grace: float | None = None,
                jitter: float = 0.0, omitted: int = 0, max_concurrent: int = 1, running: int = 0,
-               adopted: int = 0, buffered: int = 0, paused: bool = False, stopping: bool = False) -> DueDecision:
+               adopted: int = 0, buffered: int = 0, paused: bool = False, stopping: bool = False,
+               pool: Pool | None = None, pool_use: PoolUse | None = None) -> DueDecision:
     """Decide the due ``fires`` (nominal, oldest first, all at or before ``now``) of the
     job ``name``: the catch-up plan (:func:`cronflow.core.fire.catchup.plan_fires`), then
-    each fire to run in turn, counting the fires started or buffered before it here.
+    each fire to run in turn, counting the fires started, buffered or left waiting for
+    the job's ``pool`` (used as ``pool_use``) before it here.
 
     Runs started by this same decision are not stopped by a later fire
     (``cancel_other``/``terminate_other``): that fire is ``skipped/overlap``, as the job
@@ -144,16 +172,23 @@ def decide_due(name: str, fires: list[datetime], *, now: datetime, overlap: Over
                       jitter_of=lambda fire: jitter_offset(name, fire, jitter))
     decided = []
     started_here = 0
+    if pool is not None and pool_use is None:
+        pool_use = PoolUse()
     for fire in plan.run:
         late = (now - fire).total_seconds() - jitter_offset(name, fire, jitter)
         trigger = "catchup" if late > ON_TIME else "schedule"
         decision = decide_fire(overlap, running=running + started_here, adopted=adopted, buffered=buffered,
-                               max_concurrent=max_concurrent, paused=paused, stopping=stopping)
+                               max_concurrent=max_concurrent, paused=paused, stopping=stopping,
+                               pool=pool, pool_use=pool_use, now=now)
         if decision.stops_others and started_here:
             decision = OVERLAP
         if decision.starts:
             started_here += 1
-        elif decision.queued:
+            if pool_use is not None:
+                pool_use = pool_use.started(now)
+        elif decision.queued or decision.waits_for_pool:
             buffered += 1
+            if decision.waits_for_pool and pool_use is not None:
+                pool_use = pool_use.queued()
         decided.append((fire, trigger, decision))
     return DueDecision(plan=plan, run=tuple(decided))

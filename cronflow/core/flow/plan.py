@@ -10,6 +10,9 @@ and carries out what it says:
 * a step whose needs failed (without ``continue_on_failure``), were cancelled or were not
   run is settled ``not_run``, so a failure stops its downstream while independent
   branches go on;
+* a ready step left out of the run (``--only``/``--skip``) is settled ``skipped``
+  with reason ``deselected`` (done for its dependants, in the flow's order: after what
+  it needs, so a failure upstream still stops what follows it);
 * a ready step is expanded into units (a ``foreach`` that cannot be resolved settles the
   step ``failed`` with the reason; an empty one settles it ``skipped``);
 * queued units start, in file order, within the step's and the flow's ``max_parallel``.
@@ -25,11 +28,14 @@ from dataclasses import dataclass, field
 from cronflow.model import Flow, RunState, Step
 from cronflow.core.flow import graph
 from cronflow.core.flow.outputs import split_items
+from cronflow.core.suggest import did_you_mean
 
 Unit = tuple[str, str | None]  # (step name, item or None)
 
 # terminal states that count as a step having happened successfully
 _OK = (RunState.SUCCEEDED, RunState.SKIPPED)
+# the reason of a step left out of a run by `run FLOW --only/--skip` (SPEC 13)
+DESELECTED = "deselected"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,12 +44,14 @@ class FlowState:
 
     ``items`` holds each expanded step's units in order (``(None,)`` for a step without
     fan-out, and for a step settled without running); ``units`` the state of every unit
-    (``queued`` until started); ``reasons`` why a unit was settled without running.
+    (``queued`` until started); ``reasons`` why a unit was settled without running;
+    ``deselected`` the steps this run leaves out (:func:`select_steps`).
     """
 
     items: Mapping[str, tuple[str | None, ...]] = field(default_factory=dict)
     units: Mapping[Unit, RunState] = field(default_factory=dict)
     reasons: Mapping[Unit, str] = field(default_factory=dict)
+    deselected: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +69,20 @@ class ForeachError(ValueError):
 
 
 # --- reading a state ----------------------------------------------------------------------
+
+
+def select_steps(flow: Flow, *, only: Sequence[str] = (), skip: Sequence[str] = ()) -> frozenset[str]:
+    """The steps a run leaves out: with ``only``, every step not named in it; and every
+    step named in ``skip``. ValueError (the message for the user, with "did you mean")
+    for a name that is no step of the flow."""
+    names = [step.name for step in flow.steps]
+    for flag, given in (("--only", only), ("--skip", skip)):
+        for name in given:
+            if name not in names:
+                raise ValueError(f"{flag}: flow {flow.name} has no step {name!r}{did_you_mean(name, names)}"
+                                 f" (steps: {', '.join(names)})")
+    left_out = {name for name in names if name not in only} if only else set()
+    return frozenset(left_out | set(skip))
 
 
 def topo_order(flow: Flow) -> tuple[Step, ...]:
@@ -202,6 +224,10 @@ def advance(flow: Flow, fs: FlowState, *, params: Mapping[str, str],
             what = ", ".join(f"{need} {need_states[need].value}" for need in blocked)  # type: ignore[union-attr]
             settle(step.name, RunState.NOT_RUN, f"needs {what}")
         elif all(satisfies(by_name[need], state) for need, state in need_states.items()):
+            if step.name in fs.deselected:
+                # done, as if it had run in no time: after what it needs, before what needs it
+                settle(step.name, RunState.SKIPPED, DESELECTED)
+                continue
             try:
                 expanded = resolve_foreach(step, params=params, outputs=outputs)
             except ForeachError as exc:
@@ -216,8 +242,8 @@ def advance(flow: Flow, fs: FlowState, *, params: Mapping[str, str],
     start = _startable(flow, items, units)
     for unit in start:
         units[unit] = RunState.RUNNING
-    return Advance(state=FlowState(items=items, units=units, reasons=reasons), start=start,
-                   settled=tuple(settled))
+    return Advance(state=FlowState(items=items, units=units, reasons=reasons, deselected=fs.deselected),
+                   start=start, settled=tuple(settled))
 
 
 def _startable(flow: Flow, items: Mapping[str, tuple[str | None, ...]],
@@ -248,7 +274,8 @@ def finish_unit(fs: FlowState, unit: Unit, state: RunState) -> FlowState:
     """The state after ``unit`` ended in ``state``."""
     if unit not in fs.units:
         raise KeyError(f"unknown flow unit {unit!r}")
-    return FlowState(items=fs.items, units={**fs.units, unit: state}, reasons=fs.reasons)
+    return FlowState(items=fs.items, units={**fs.units, unit: state}, reasons=fs.reasons,
+                     deselected=fs.deselected)
 
 
 def stop(flow: Flow, fs: FlowState, *, reason: str) -> Advance:
@@ -266,17 +293,20 @@ def stop(flow: Flow, fs: FlowState, *, reason: str) -> Advance:
                 units[unit] = RunState.NOT_RUN
                 reasons[unit] = reason
                 settled.append((unit, RunState.NOT_RUN, reason))
-    return Advance(state=FlowState(items=items, units=units, reasons=reasons), settled=tuple(settled))
+    return Advance(state=FlowState(items=items, units=units, reasons=reasons, deselected=fs.deselected),
+                   settled=tuple(settled))
 
 
 # --- retry and rerun ------------------------------------------------------------------------
 
 
-def from_units(flow: Flow, rows: Iterable[tuple[str, str | None, RunState]]) -> FlowState:
+def from_units(flow: Flow, rows: Iterable[tuple[str, str | None, RunState]],
+               deselected: Iterable[str] = ()) -> FlowState:
     """Rebuild a finished run's state from its step rows (step, item, state), e.g. from
     the history, for :func:`retry_state` and :func:`rerun_state`. Rows of steps the
     flow no longer has are ignored. Every attempt of a unit has a row: give them oldest
-    first (:func:`cronflow.core.flow.attempts.by_attempt`), the latest one counts."""
+    first (:func:`cronflow.core.flow.attempts.by_attempt`), the latest one counts.
+    ``deselected``: the steps the run left out (their rows' reason ``deselected``)."""
     names = {step.name for step in flow.steps}
     items: dict[str, tuple[str | None, ...]] = {}
     units: dict[Unit, RunState] = {}
@@ -286,7 +316,7 @@ def from_units(flow: Flow, rows: Iterable[tuple[str, str | None, RunState]]) -> 
         if (step, item) not in units:
             items[step] = items.get(step, ()) + (item,)
         units[(step, item)] = state
-    return FlowState(items=items, units=units)
+    return FlowState(items=items, units=units, deselected=frozenset(deselected) & names)
 
 
 def retry_state(flow: Flow, prior: FlowState) -> FlowState:
@@ -294,7 +324,8 @@ def retry_state(flow: Flow, prior: FlowState) -> FlowState:
 
     A step that fully succeeded keeps its units; a fan-out with some items succeeded keeps
     those and queues the others again; anything else (failed, not run, skipped, settled
-    without running) is forgotten, to be decided afresh by :func:`advance`.
+    without running) is forgotten, to be decided afresh by :func:`advance`; the steps
+    the run left out stay left out.
     """
     items: dict[str, tuple[str | None, ...]] = {}
     units: dict[Unit, RunState] = {}
@@ -309,7 +340,7 @@ def retry_state(flow: Flow, prior: FlowState) -> FlowState:
         for item in kept:
             state = prior.units[(step.name, item)]
             units[(step.name, item)] = RunState.SUCCEEDED if state is RunState.SUCCEEDED else RunState.QUEUED
-    return FlowState(items=items, units=units)
+    return FlowState(items=items, units=units, deselected=prior.deselected)
 
 
 def downstream(flow: Flow, start: str) -> tuple[str, ...]:
@@ -319,12 +350,13 @@ def downstream(flow: Flow, start: str) -> tuple[str, ...]:
 
 def rerun_state(flow: Flow, prior: FlowState, start: str) -> FlowState:
     """``cronflow rerun --from START``: START and its downstream are forgotten (to run
-    again); every other step keeps its result, whatever it was."""
+    again, even those the run left out); every other step keeps its result, whatever
+    it was."""
     again = set(downstream(flow, start))
     items = {name: its for name, its in prior.items.items() if name not in again}
     units = {unit: state for unit, state in prior.units.items() if unit[0] not in again}
     reasons = {unit: why for unit, why in prior.reasons.items() if unit[0] not in again}
-    return FlowState(items=items, units=units, reasons=reasons)
+    return FlowState(items=items, units=units, reasons=reasons, deselected=prior.deselected - again)
 
 
 def reset_units(prior: FlowState, fresh: FlowState) -> tuple[Unit, ...]:

@@ -6,7 +6,8 @@ Accepted expressions (SPEC section 5):
 * cron, 5 fields or 6 with seconds first, macros, ``@reboot`` (:mod:`.cron`);
 * intervals ``every 90m``, ``every 2h offset 30m`` (:mod:`.interval`);
 * one-shots ``once 2026-04-01T09:13:00+02:00`` (:mod:`.once`);
-* natural phrases, compiled to one of the above (:mod:`.natural`).
+* natural phrases, compiled to one of the above (:mod:`.natural`);
+* ``PREFIX:...`` forms that plugins add (:mod:`cronflow.core.schedulekinds`), e.g. ``workdays(FR):09:00``.
 
 Every error is a :class:`~cronflow.errors.ScheduleError` with a one-line message; no
 other exception escapes for any input string. Fire times are aware UTC datetimes.
@@ -19,14 +20,15 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from cronflow.errors import ScheduleError
+from cronflow.core import schedulekinds as kinds
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
-from cronflow.core.schedule.cron import CronPattern, parse_cron
+from cronflow.core.schedule.cron import CronPattern, parse_cron, parses_as_cron
+from cronflow.core.schedule.crontalk import foreign_syntax, seconds_last_warnings
 from cronflow.core.schedule.dst import next_elapsed, next_fixed
 from cronflow.core.schedule.hashed import has_hash
 from cronflow.core.schedule.interval import IntervalSchedule, interval_schedule, parse_interval
@@ -35,7 +37,7 @@ from cronflow.core.schedule.once import OnceSchedule, once_at, parse_iso
 
 __all__ = [
     "CronSchedule", "IntervalSchedule", "MultiSchedule", "OnceSchedule", "RebootSchedule",
-    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone",
+    "Schedule", "compile_schedules", "parse_schedule", "resolve_zone", "schedule_warnings",
 ]
 
 MAX_LENGTH = 200
@@ -83,11 +85,6 @@ def _require_aware(after: datetime) -> None:
         raise ValueError("next_fire needs an aware datetime")
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"}))
-
-
 def zone_or_none(name: str) -> ZoneInfo | None:
     """The IANA zone ``name``, or None (never a file path, whatever the zoneinfo module allows)."""
     try:
@@ -103,11 +100,9 @@ def resolve_zone(name: str) -> ZoneInfo:
     found = zone_or_none(name)
     if found is not None:
         return found
-    from cronflow.core.suggest import did_you_mean
+    from cronflow.core.schedule.zones import unknown_zone_hint
 
-    # a path is refused on purpose: no suggestion would help
-    path_like = str(name).startswith(("/", "."))
-    hint = "" if path_like else did_you_mean(str(name), _zone_names())
+    hint = unknown_zone_hint(name) if isinstance(name, str) else ""
     raise ScheduleError(f"unknown time zone {name!r}{hint}") from None
 
 
@@ -130,6 +125,9 @@ def parse_schedule(expr: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
 
 
 def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    foreign = foreign_syntax(text)
+    if foreign is not None:  # CRON_TZ=, a '# comment', @every: say what to write instead
+        raise ScheduleError(foreign)
     lowered = text.lower()
     if lowered == "@reboot":
         return RebootSchedule()
@@ -146,8 +144,41 @@ def _parse(text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
         instant = parse_iso(text[5:].strip())
         if instant is not None and instant.tzinfo is not None:
             return once_at(instant, zone)
+    prefix = kinds.prefix_of(lowered)
+    if prefix is not None:
+        return _plugin_kind(prefix, text, zone=zone, anchor=anchor)
     canonical = compile_natural(text, zone=zone, anchor=anchor)
     return parse_schedule(canonical, zone=zone, anchor=anchor)
+
+
+def _plugin_kind(prefix: str, text: str, *, zone: ZoneInfo, anchor: datetime) -> Schedule:
+    """A ``PREFIX:...`` schedule of a plugin (:mod:`cronflow.core.schedulekinds`): its ``parse(text, zone)``,
+    contained (anything but a ScheduleError it raises becomes one naming the plugin)."""
+    found = kinds.current()
+    entry = found.parsers.get(prefix)
+    if entry is None:
+        if prefix in found.refused:
+            raise ScheduleError(f"schedule {text!r}: {found.refused[prefix]}")
+        try:  # a natural phrase may look like a prefix: it is not refused for that
+            return parse_schedule(compile_natural(text, zone=zone, anchor=anchor), zone=zone, anchor=anchor)
+        except ScheduleError:
+            pass
+        from cronflow.core.suggest import did_you_mean
+
+        available = ", ".join(sorted(found.parsers)) or "none installed"
+        raise ScheduleError(f"unknown schedule kind {prefix!r} in {text!r}{did_you_mean(prefix, found.parsers)} "
+                            f"(plugin schedule kinds: {available})") from None
+    parse, plugin = entry
+    try:
+        schedule = parse(text, zone)
+    except ScheduleError:
+        raise
+    except Exception as exc:  # plugin code: a bug or a ValueError, one line either way
+        raise ScheduleError(f"schedule {text!r}: plugin {plugin}: {exc or type(exc).__name__}") from None
+    if not callable(getattr(schedule, "next_fire", None)) or not isinstance(getattr(schedule, "canonical", None), str):
+        raise ScheduleError(f"schedule {text!r}: plugin {plugin} returned {schedule!r}, not a Schedule "
+                            "(canonical and next_fire)")
+    return schedule
 
 
 def _looks_like_cron(text: str) -> bool:
@@ -161,6 +192,12 @@ def _looks_like_cron(text: str) -> bool:
         return True
     return (all(_CRON_TOKEN.fullmatch(t) for t in tokens)
             and not any(t in PHRASE_WORDS for t in tokens))
+
+
+def schedule_warnings(expr: str) -> list[str]:
+    """Warnings for an expression that parses but looks written for another tool (today:
+    croniter's seconds-last order, :func:`.crontalk.seconds_last_warnings`)."""
+    return seconds_last_warnings(expr, parses_as_cron)
 
 
 def compile_schedules(exprs: Sequence[str], *, zone: ZoneInfo, anchor: datetime) -> Schedule:

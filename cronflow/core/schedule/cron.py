@@ -25,6 +25,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cronflow.core.schedule import crontalk
 from cronflow.errors import ScheduleError
 
 MACROS: dict[str, str] = {
@@ -197,12 +198,16 @@ def _nearest_weekday(target: int, first_weekday: int, ndays: int) -> int:
     return target
 
 
-def parse_cron(expr: str) -> CronPattern:
-    """Parse a 5- or 6-field cron expression or a macro (not ``@reboot``)."""
+def parse_cron(expr: str, *, hints: bool = True) -> CronPattern:
+    """Parse a 5- or 6-field cron expression or a macro (not ``@reboot``); ``hints``
+    adds to a 6-field error the other tools' forms it may be (:mod:`.crontalk`)."""
     text = " ".join(expr.split())
     if text.startswith("@"):
         expanded = MACROS.get(text.lower())
         if expanded is None:
+            foreign = crontalk.foreign_syntax(text)
+            if foreign is not None:
+                raise ScheduleError(foreign)
             known = " ".join(sorted(set(MACROS) | {"@reboot"}))
             raise ScheduleError(f"unknown cron macro {text!r} (known: {known})")
         text = expanded
@@ -212,10 +217,25 @@ def parse_cron(expr: str) -> CronPattern:
     elif len(parts) == 6:
         sec_text, rest = parts[0], parts[1:]
     else:
+        year = crontalk.year_field_hint(parts)
         raise ScheduleError(
+            f"{text!r} has {len(parts)} fields; {year}" if year else
             f"expected 5 cron fields (minute hour day-of-month month day-of-week) or 6 "
             f"(seconds first), got {len(parts)} in {expr.strip()!r}")
     quoted = repr(text)
+    try:
+        return _parse_fields(text, sec_text, rest, quoted)
+    except ScheduleError as exc:
+        if not hints:
+            raise
+        # six fields that fail as seconds-first: a year, or croniter's seconds-last order
+        hint = crontalk.year_field_hint(parts) or crontalk.seconds_last_hint(parts, parses_as_cron)
+        if hint is None:
+            raise
+        raise ScheduleError(f"{exc}: {hint}") from None
+
+
+def _parse_fields(text: str, sec_text: str, rest: list[str], quoted: str) -> CronPattern:
     min_text, hour_text, dom_text, mon_text, dow_text = rest
     seconds = _plain(sec_text, _FIELDS["second"], quoted)
     minutes = _plain(min_text, _FIELDS["minute"], quoted)
@@ -227,6 +247,15 @@ def parse_cron(expr: str) -> CronPattern:
                           months=months, days=days, fixed_time=fixed)
     _check_possible(pattern, quoted)
     return pattern
+
+
+def parses_as_cron(expr: str) -> bool:
+    """Whether ``expr`` parses as cron (no hints: the hints themselves ask this)."""
+    try:
+        parse_cron(expr, hints=False)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _check_possible(pattern: CronPattern, quoted: str) -> None:
@@ -276,7 +305,9 @@ def _value(token: str, spec: _Field, quoted: str) -> int:
         return spec.names.index(token.lower()) + spec.name_base
     elif spec.names and token.isalpha():
         kind = "month" if spec.name == "month" else "day"
-        raise ScheduleError(f"unknown {kind} name {token!r} in {quoted}")
+        hint = crontalk.full_name_hint(token, kind)
+        raise ScheduleError(f"unknown {kind} name {token!r} in {quoted}"
+                            + (f" ({hint})" if hint else ""))
     else:
         raise ScheduleError(f"invalid {spec.name} value {token!r} in {quoted}")
     if not spec.low <= value <= spec.high:
@@ -300,8 +331,13 @@ def _range(term: str, spec: _Field, quoted: str) -> list[int]:
     elif "-" in base:
         start, _, end = base.partition("-")
         low, high = _value(start, spec, quoted), _value(end, spec, quoted)
+        if high == 0 and spec.high == 7 and end.isalpha():
+            high = 7  # `fri-sun`: Sunday is 7 as well as 0, and a range means through it
         if high < low:
-            raise ScheduleError(f"range {base!r} goes backwards in {spec.name} field of {quoted}")
+            fix = crontalk.wrapped_range_hint(start, end, spec.low, spec.high, low, high,
+                                              spec.names, spec.name_base)
+            raise ScheduleError(f"range {base!r} wraps around in the {spec.name} field of "
+                                f"{quoted}: a range runs upwards; write {fix!r}")
     else:
         low = _value(base, spec, quoted)
         high = spec.high if slash else low

@@ -51,6 +51,10 @@ class AdoptedRuns:
         entries = self._pids.get(name)
         return len(entries) if entries else 0
 
+    def counts(self) -> dict[str, int]:
+        """How many adopted runs of each job are still going (jobs with none left out)."""
+        return {name: len(entries) for name, entries in self._pids.items() if entries}
+
     def find(self, run_id: str) -> str | None:
         """The job of the adopted run ``run_id``, or None when it is not one."""
         for name, entries in self._pids.items():

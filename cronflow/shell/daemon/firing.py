@@ -1,13 +1,11 @@
 """What the daemon does when fires are due or requested: claim, then execute the decision.
 
 What each fire does is decided by :mod:`cronflow.core.fire.decision` (pure); this module
-carries it out. Fires due together are recorded in one transaction
-(:mod:`cronflow.shell.daemon.claims`); then each run starts as its own task with the lock
-taken here, so the overlap decision and the lock agree. Waiting fires are
-:mod:`cronflow.shell.daemon.buffers`, runs of a previous daemon
-:mod:`cronflow.shell.daemon.adopted`, preparations :mod:`cronflow.shell.daemon.preparing`;
-the runs finished here rather than by ``execute`` (skipped, cancelled while waiting,
-lost) reach the hooks through :mod:`cronflow.shell.daemon.outcomes`.
+carries it out. Fires due together are recorded in one transaction (``claims``); then each
+run starts as its own task with the lock taken here, so the overlap decision and the lock
+agree. Beside it in this package: ``buffers`` (waiting fires), ``pooled`` (pools),
+``adopted`` (runs of a previous daemon), ``preparing`` (fires worked out ahead), and
+``outcomes`` (the runs finished here, not by ``execute``, reaching the hooks).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from cronflow.shell.daemon.buffers import Buffers
 from cronflow.shell.daemon.claims import Claims, queued_row
 from cronflow.shell.daemon.jobtable import JobTable
 from cronflow.shell.daemon.outcomes import Outcomes
+from cronflow.shell.daemon.pooled import JobPools
 from cronflow.shell.daemon.preparing import Preparing
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
@@ -52,15 +51,20 @@ class Firing:
         self.table = table
         self.logger = logger
         self.running: dict[str, dict[str, asyncio.Task[Any]]] = {}
-        self.outcomes = Outcomes(ctx=ctx, definitions=lambda name: self.table.definitions.get(name), logger=logger)
+        def loaded(name: str) -> Definition | None:  # the table's definition as loaded now
+            return self.table.definitions.get(name)
+        self.outcomes = Outcomes(ctx=ctx, definitions=loaded, logger=logger)
         self.claims = Claims(ctx=ctx, logger=logger, outcomes=self.outcomes)
-        self.buffers = Buffers(ctx.store, report=self.outcomes.report)
-        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._start_buffered,
-                                   report=self.outcomes.report, definitions=lambda name: self.table.definitions.get(name),
-                                   now=ctx.now)
+        self.buffers = Buffers(ctx.store, report=self.outcomes.report, withdraw=ctx.pools.withdraw)
+        self.adopted = AdoptedRuns(store=ctx.store, logger=logger, on_end=self._adopted_ended,
+                                   report=self.outcomes.report, definitions=loaded, now=ctx.now)
+        self.pools = JobPools(ctx=ctx, buffers=self.buffers, adopted=self.adopted, report=self.outcomes.report,
+                              definitions=loaded, background=self._background_task, logger=logger)
         self.preparing = Preparing(ctx=ctx, table=table)
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # steps left out of forced flow runs (`force FLOW --skip S`) until the run starts
+        self.deselections: dict[tuple[str, datetime], frozenset[str]] = {}
 
     def running_count(self) -> int:
         """Runs in progress (adopted included)."""
@@ -83,9 +87,10 @@ class Firing:
                 for name in names:
                     self._claim_due(name, now=now, starts=starts, missed=missed, reschedules=reschedules)
         except BaseException:
-            # not recorded, so not started: let go of the locks taken for them
-            for _, _, lock, _ in starts:
+            # not recorded, so not started: let go of the locks and slots taken for them
+            for _, row, lock, _ in starts:
                 lock.release()
+                self.ctx.pools.release(row.id)
             raise
         finally:
             self.preparing.handled(now)
@@ -93,7 +98,10 @@ class Firing:
             starts = self._left_out(starts, self.claims.dropped)
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
-        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec) if isinstance(d, Job) else None
+        # a plugin's before_run may veto a run, so it is asked first (in execute) instead
+        vetoable = self.ctx.dispatch.implemented("before_run")
+        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec)
+                     if isinstance(d, Job) and not vetoable else None
                      for d, run, lock, spec in starts]
         for name, after, upcoming in reschedules:
             self.table.reschedule(name, after=after, upcoming=upcoming)
@@ -122,7 +130,8 @@ class Firing:
                              jitter=definition.jitter, omitted=omitted,
                              max_concurrent=getattr(definition, "max_concurrent", 1), running=self._running(name),
                              adopted=self.adopted.count(name), buffered=self.buffers.count(name),
-                             paused=state.is_paused(now), stopping=self.stopping)
+                             paused=state.is_paused(now), stopping=self.stopping,
+                             **self.pools.decision_args(definition))
         plan = decided.plan
         skipped = [self.claims.skip(definition, fire, reason, now=now) for fire, reason in plan.skip]
         if plan.omitted:
@@ -130,7 +139,7 @@ class Firing:
                                 name, plan.omitted, fires[0].isoformat() if fires else now.isoformat())
         blocked = False
         for fire, trigger, decision in decided.run:
-            if blocked and (decision.starts or decision.queued):
+            if blocked and (decision.starts or decision.queued or decision.waits_for_pool):
                 # the decision counted on the run before this one starting; the lock of
                 # another process stopped it, and would stop this one too
                 decision = OVERLAP
@@ -156,6 +165,7 @@ class Firing:
         for _, row, lock, _ in starts:
             if row.id in dropped:
                 lock.release()
+                self.ctx.pools.release(row.id)
         self.buffers.discard(dropped)
         return [start for start in starts if start[1].id not in dropped]
 
@@ -165,8 +175,9 @@ class Firing:
             self.fire_now(name, None, "reboot", now=now)
 
     def fire_now(self, name: str, params: Mapping[str, str] | None, trigger: str, *,
-                 now: datetime | None = None) -> None:
-        """A fire requested now (``force``, a trigger, ``@reboot``); ``force`` ignores a pause."""
+                 now: datetime | None = None, deselected: frozenset[str] = frozenset()) -> None:
+        """A fire requested now (``force``, a trigger, ``@reboot``); ``force`` ignores a pause.
+        ``deselected``: the steps a flow run leaves out."""
         now = now or self.ctx.now()
         definition = self.table.definitions.get(name)
         if definition is None:
@@ -176,9 +187,13 @@ class Firing:
                                buffered=self.buffers.count(name),
                                max_concurrent=getattr(definition, "max_concurrent", 1),
                                paused=trigger != "force" and self.table.state(name).is_paused(now),
-                               stopping=self.stopping)
+                               stopping=self.stopping, now=now, **self.pools.decision_args(definition))
+        if deselected:
+            self.deselections[(name, now)] = deselected
         with self.claims.batch(now):
             started = self._execute(decision, definition, nominal=now, trigger=trigger, params=params, now=now)
+        if started is None and not decision.queued:
+            self.deselections.pop((name, now), None)
         if started is not None:
             self._start(*started)
 
@@ -190,12 +205,16 @@ class Firing:
         if decision.reason is not None:
             self.claims.skip(definition, nominal, decision.reason, now=now, trigger=trigger, params=params)
             return None
-        if not (decision.starts or decision.queued):
+        if not (decision.starts or decision.queued or decision.waits_for_pool):
             return None
         if prepared is not None and prepared.row is not None:
             row, encoded = prepared.row, prepared.encoded
         else:
             row, encoded = queued_row(self.ctx, definition, nominal=nominal, trigger=trigger, params=params), None
+        if decision.waits_for_pool:
+            # recorded queued (reason pool); it starts when the pool has room
+            self.claims.insert(self._park(definition, row), None, now)
+            return None
         if decision.queued:
             self.claims.insert(row, None, now, encoded)
             # a fire stopping the others goes first once they end
@@ -209,6 +228,7 @@ class Firing:
             self.claims.skip(definition, nominal, SkipReason.OVERLAP, now=now, trigger=trigger, params=params)
             return None
         self.claims.insert(row, str(lock.path), now, encoded)
+        self.pools.hold(definition, row.id, now)
         return definition, row, lock
 
     def _lock(self, definition: Definition) -> locks.JobLock | None:
@@ -259,30 +279,65 @@ class Firing:
             self.ctx.store.update_run(failed)
             self.outcomes.report(failed)
             return
+        deselected = self.deselections.pop((flow.name, row.nominal), frozenset()) if row.nominal else frozenset()
         await run_flow(flow, ctx=self.ctx, nominal=row.nominal or self.ctx.now(), trigger=row.trigger,
-                       params=row.params, run_id=row.id, definitions=self.table.definitions)
+                       params=row.params, run_id=row.id, definitions=self.table.definitions,
+                       deselected=deselected)
 
     def _ended(self, name: str, run_id: str) -> None:
         runs = self.running.get(name, {})
         runs.pop(run_id, None)
         if not runs:
             self.running.pop(name, None)
+        # its pool's slot frees: the fires waiting for it go first, in fire order
+        self.ctx.pools.release(run_id)
+        self._start_buffered(name)
+
+    def _adopted_ended(self, name: str) -> None:
+        self.pools.settle(name)
         self._start_buffered(name)
 
     def _start_buffered(self, name: str) -> None:
-        """Start the next waiting fire of ``name`` once none of its runs is going."""
+        """Start the next waiting fire of ``name`` once none of its runs is going (or
+        park it, when its pool has no room)."""
         while not self.stopping and not self.running.get(name) and not self.adopted.count(name):
             row = self.buffers.pop(name)
             if row is None:
                 return
             definition = self.table.definitions.get(name)
+            if definition is not None and not self.pools.admits(definition, self.ctx.now()):
+                self.ctx.store.update_run(self._park(definition, row))
+                return
             lock = self._lock(definition) if definition is not None else None
             if definition is not None and lock is not None:
+                self.pools.hold(definition, row.id, self.ctx.now())
                 self._start(definition, row, lock)
                 return
             skipped = lifecycle.skip(row, self.ctx.now(), SkipReason.OVERLAP if definition is not None else "removed")
             self.ctx.store.update_run(skipped)
             self.outcomes.report(skipped)
+
+    # --- fires waiting for their pool ----------------------------------------------------
+
+    def _park(self, definition: Definition, row: Run) -> Run:
+        return self.pools.park(definition, row, start=self._start_parked)
+
+    def _start_parked(self, run_id: str) -> bool:
+        """A fire waiting for its pool has its slot: start it; whether it started."""
+        if self.stopping:
+            return False  # shutdown records it cancelled
+        row = self.buffers.unpark(run_id)
+        if row is None:
+            return False
+        definition = self.table.definitions.get(row.job)
+        lock = self._lock(definition) if definition is not None else None
+        if definition is None or lock is None:
+            skipped = lifecycle.skip(row, self.ctx.now(), SkipReason.OVERLAP if definition is not None else "removed")
+            self.ctx.store.update_run(skipped)
+            self.outcomes.report(skipped)
+            return False
+        self._start(definition, row, lock)
+        return True
 
     def resume(self, run: Run) -> str | None:
         """Go on with job run ``run``, left ``retrying`` by a previous daemon: its wait to
@@ -296,6 +351,7 @@ class Firing:
         if lock is None:
             return "its job's lock is held by another process"
         self.ctx.store.upsert_run(run, now=self.ctx.now(), lock_path=str(lock.path))
+        self.pools.hold(definition, run.id, self.ctx.now())  # its slot, as before the restart
         self.logger.info("job %s: run %s resumed: attempt %d at %s", run.job, run.id, run.attempt + 1,
                          run.next_attempt.isoformat() if run.next_attempt else "once")
         self._start(definition, run, lock)
@@ -322,6 +378,7 @@ class Firing:
         self.stopping = True
         deadline = asyncio.get_running_loop().time() + grace
         self.buffers.cancel_all(reason="daemon stopped", now=now())
+        self.ctx.pools.close()
         # adopted runs (started by a previous daemon) are waited for like our own, so that
         # no row is left `running` by a clean stop
         tasks = [task for runs in self.running.values() for task in runs.values()]

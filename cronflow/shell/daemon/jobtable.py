@@ -25,6 +25,7 @@ from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
+from cronflow.plugins.trace import traced
 from cronflow.plugins.validation import PendingCheck, PluginChecker
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
@@ -192,7 +193,8 @@ class JobTable:
         # a check still running for an earlier version of this file no longer counts
         self._generation[key] = self._generation.get(key, 0) + 1
         try:
-            definition = load_file(path, now=now, default_timezone=self.ctx.default_timezone)
+            definition = load_file(path, now=now, default_timezone=self.ctx.default_timezone,
+                                   pools=self.ctx.pools.names())
             schedule = self._compile(definition, now=now)
         except CronflowError as exc:
             error = exc if isinstance(exc, ConfigError) else ConfigError(key, None, str(exc))
@@ -217,6 +219,8 @@ class JobTable:
             self._remove_path(key)
         previous = self.definitions.get(definition.name)
         if previous == definition and not initial:
+            # the same meaning in other bytes (a comment): runs record the new file's hash
+            self.definitions[definition.name] = definition
             return
         self.by_path[key] = definition.name
         self.definitions[definition.name] = definition
@@ -226,6 +230,10 @@ class JobTable:
         self._install(definition, schedule, now=now, initial=initial, reset=changed_timing)
         if previous is None or not initial:
             self.logger.info("job %s: %s from %s", definition.name, "loaded" if previous is None else "reloaded", key)
+            from cronflow.shell.checks import machine_warnings
+
+            for warning in machine_warnings([definition]):  # what `cronflow check` warns about
+                self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
         if not definition.schedule:
@@ -331,7 +339,8 @@ class JobTable:
         delay = TRIGGER_RETRY_MIN
         while True:
             try:
-                trigger = registered.obj(dict(spec.config), fire)
+                trigger = traced(registered.plugin, f"trigger factory {spec.kind!r}",
+                                 lambda: registered.obj(dict(spec.config), fire), f" (job {name})")
                 await trigger.run()
                 return  # the trigger finished watching of its own accord
             except asyncio.CancelledError:
@@ -345,6 +354,12 @@ class JobTable:
                                       registered.plugin, spec.kind, name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, TRIGGER_RETRY_MAX)
+
+    def restart_triggers(self) -> None:
+        """Start every job's triggers again from the current registry (the plugins were
+        reloaded: the old factories' triggers hear nothing from the new plugins)."""
+        for definition in list(self.definitions.values()):
+            self._start_triggers(definition)
 
     def _stop_triggers(self, name: str) -> None:
         for task in self._triggers.pop(name, []):

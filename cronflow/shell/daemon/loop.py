@@ -170,6 +170,45 @@ class Daemon:
         self.reload_requested = True
         self.wake.set()
 
+    def _reload_plugins(self) -> None:
+        """SIGHUP: a fresh plugin manager (newly installed distributions, the files of
+        ``plugins_dir`` read again, ``[plugins.*]`` and ``plugins_dir`` re-read from
+        cronflow.toml) behind the same dispatcher, then every trigger started again from
+        it; the job files are re-checked against it by the reload that follows. A module
+        already imported is not imported again (Python cannot unload code that threads
+        may be running): an upgraded or removed package needs a restart (docs)."""
+        import importlib
+        from dataclasses import replace
+
+        from cronflow.core.definition.fields import compiled_schedule
+        from cronflow.plugins.host import load_plugins, use_schedule_kinds
+        from cronflow.plugins.manager import build_registry
+        from cronflow.shell.settings import apply_environment, config_path, read_settings_file
+
+        try:
+            if self.settings.path is not None:
+                found = read_settings_file(Path(self.settings.path), required=True)
+            else:
+                path, required = config_path(self.jobs_dir)
+                found = read_settings_file(path, required=required)
+            found = apply_environment(found)
+        except CronflowError as exc:
+            self.logger.error("%s; the plugins' settings stay as they were", exc)
+        else:
+            # only what plugins read is taken up; the other settings need a restart
+            self.settings = replace(self.settings, plugins_dir=found.plugins_dir, plugins=found.plugins,
+                                    path=found.path or self.settings.path)
+        importlib.invalidate_caches()  # new distributions and files since the start
+        pm = load_plugins(self.settings, logger=self.logger)
+        registry = build_registry(pm, logger=self.logger)
+        self.ctx.dispatch.replace_plugins(pm, registry)
+        use_schedule_kinds(registry)
+        compiled_schedule.cache_clear()  # compiled with the old schedule kinds
+        self.table.checker.registry = registry
+        self.table.restart_triggers()
+        names = [name for name, plugin in pm.list_name_plugin() if plugin is not None]
+        self.logger.info("plugins reloaded: %s", ", ".join(names))
+
     def _status(self) -> str:
         return (f"{len(self.table.definitions)} jobs, {self.firing.running_count()} running, "
                 f"{len(self.table.errors)} files with errors")
@@ -181,7 +220,11 @@ class Daemon:
             if self.reload_requested:
                 self.reload_requested = False
                 self.notifier.reloading()
-                self.logger.info("SIGHUP: reloading every job file")
+                self.logger.info("SIGHUP: reloading the plugins and every job file")
+                try:
+                    self._reload_plugins()
+                except Exception:
+                    self.logger.exception("reloading the plugins failed; the loaded ones stay")
                 try:
                     self.table.load_all(now=utc_now(), initial=False)
                 except Exception:

@@ -17,13 +17,34 @@ def handle_request(request: Request, *, firing: Firing, table: JobTable, logger:
     """Act on one control request (durably, before the caller deletes it)."""
     if request.kind == "force":
         logger.info("force: %s (request %s)", request.target, request_id(request.path) if request.path else "-")
-        firing.fire_now(request.target, request.params, "force", now=now)
+        deselected = _deselected(table, request, logger=logger)
+        if deselected is not None:
+            firing.fire_now(request.target, request.params, "force", now=now, deselected=deselected)
     elif request.kind in ("pause", "resume"):
         _pause(table, request, logger=logger)
     elif request.kind == "cancel":
         _cancel(firing, request.target, logger=logger, now=now)
     else:
         logger.error("spool: unknown request kind %r ignored", request.kind)
+
+
+def _deselected(table: JobTable, request: Request, *, logger: logging.Logger) -> frozenset[str] | None:
+    """The steps a forced flow run leaves out (``force FLOW --only/--skip``); None (the
+    request is refused, logged) when they name no step of the flow as loaded now."""
+    if not (request.only or request.skip):
+        return frozenset()
+    from cronflow.core.flow.plan import select_steps
+    from cronflow.model import Flow
+
+    flow = table.definitions.get(request.target)
+    if not isinstance(flow, Flow):
+        logger.error("force %s: --only/--skip are for flows; request ignored", request.target)
+        return None
+    try:
+        return select_steps(flow, only=request.only, skip=request.skip)
+    except ValueError as exc:
+        logger.error("force %s: %s; request ignored", request.target, exc)
+        return None
 
 
 def _pause(table: JobTable, request: Request, *, logger: logging.Logger) -> None:

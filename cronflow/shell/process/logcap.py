@@ -27,6 +27,12 @@ def left_out_marker(left_out: int, head: int, tail: int) -> bytes:
             f"{head} and the last {tail} bytes]\n").encode()
 
 
+def tail_segments(path: Path) -> list[Path]:
+    """The two files that hold the tail of the log at ``path`` while its run goes (left
+    behind only when the daemon died mid-run; retention removes them with the log)."""
+    return [path.with_name(path.name + ".tail-a"), path.with_name(path.name + ".tail-b")]
+
+
 def _open_private(path: Path, flags: int = _FLAGS) -> int:
     # 0600 in 0700 directories: a log may show secrets. The mode is the open's (and a
     # chmod when the umask took bits away), never the umask, which is the job's own.
@@ -56,7 +62,7 @@ class CappedLog:
         self.tail_cap = cap // 2
         self.head_cap = self.head_room = cap - self.tail_cap
         self.tail_seen = 0
-        self._segments = [path.with_name(path.name + ".tail-a"), path.with_name(path.name + ".tail-b")]
+        self._segments = tail_segments(path)
         self._current = -1  # index into _segments; -1: no tail yet
         self._sizes = [0, 0]
         self._segment_fd = -1

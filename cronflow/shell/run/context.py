@@ -23,6 +23,7 @@ from cronflow.shell import paths
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import DEFAULT_LOG_CAP
 from cronflow.shell.process.env import base_env, env_file_values
+from cronflow.shell.run.pools import PoolSlots
 from cronflow.model import Job, Run
 from cronflow.plugins.dispatch import Dispatcher
 from cronflow.plugins.manager import Registry
@@ -98,6 +99,8 @@ class RunContext:
     tee_fd: int | None = None
     now: Callable[[], datetime] = utc_now
     detach_events: bool = False
+    # the pools of cronflow.toml and their use by this host's runs (SPEC section 15)
+    pools: PoolSlots = field(default_factory=lambda: PoolSlots({}, now=utc_now))
 
     _pending: dict[str, Run] = field(default_factory=dict, repr=False)
     # runs whose latest state the database refused (see _write)
@@ -192,19 +195,21 @@ def build_context(state_dir: Path, *, logger: Logger, store: Store | None = None
     the default timezone, log cap and plugin deadline of ``settings`` (cronflow.toml,
     then the environment; the built-in defaults without it) unless given.
     ``detach_events``: see :class:`RunContext` (the daemon)."""
-    from cronflow.plugins.manager import build_registry, get_plugin_manager
+    from cronflow.plugins.host import load_plugins, use_schedule_kinds
+    from cronflow.plugins.manager import build_registry
     from cronflow.shell.paths import default_timezone as environment_timezone
 
     settings = settings if settings is not None else Settings()
 
     if pm is None:
-        pm = get_plugin_manager(logger=logger)
+        pm = load_plugins(settings, logger=logger)
     if registry is None:
         registry = build_registry(pm, logger=logger)
+    use_schedule_kinds(registry)  # the `PREFIX:...` schedules of these plugins
     extra = {} if base_env is None else {"base_env": base_env}
     return RunContext(state_dir=Path(state_dir), store=store if store is not None else Store.open(state_dir),
                       dispatch=Dispatcher(pm, registry, logger, timeout=settings.plugin_timeout),
                       logger=logger, tee_fd=tee_fd, now=now, log_cap=settings.log_cap,
-                      detach_events=detach_events,
+                      detach_events=detach_events, pools=PoolSlots(settings.pools, now=now),
                       default_timezone=default_timezone or settings.timezone or environment_timezone(),
                       **extra)

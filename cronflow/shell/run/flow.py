@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import replace as dc_replace
 from datetime import datetime
 from pathlib import Path
 
@@ -38,11 +37,12 @@ from cronflow.core.flow import plan as flowplan
 
 from cronflow.shell.process import locks
 from cronflow.core.flow.plan import FlowState, Unit
-from cronflow.model import Definition, Flow, Job, RetrySpec, Run, RunState, Step, replace
+from cronflow.model import Definition, Flow, Job, Run, RunState, Step, replace
 from cronflow.core.flow.outputs import OUTPUT_CAP, merge_outputs, output_env, parse_outputs
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
 from cronflow.shell.run.job import Claim, execute, finish_notices, job_row, lock_slots
+from cronflow.shell.run.steps import step_job, step_slot
 
 StepCallback = Callable[[Run], None]
 LOCK_POLL = 0.05  # seconds between attempts at a busy job lock
@@ -58,23 +58,6 @@ def output_path(state_dir: Path, flow_run_id: str, unit: Unit, attempt: int = 1)
     # attempt 1 keeps the name of the files written before attempts had their own
     suffix = "" if attempt <= 1 else f"-a{attempt}"
     return Path(state_dir) / "outputs" / flow_run_id / f"{label}-{digest}{suffix}.out"
-
-
-def step_job(flow: Flow, step: Step, definitions: Mapping[str, Definition]) -> tuple[Job, bool]:
-    """The Job a step runs and whether it takes that job's lock; LookupError when
-    ``job = "x"`` names no loaded job."""
-    env = {**flow.env, **step.env}
-    if step.job is not None:
-        job = definitions.get(step.job)
-        if not isinstance(job, Job):
-            raise LookupError(f"no job named {step.job!r}")
-        return dc_replace(job, env={**job.env, **env}, notify=(),
-                          timeout=step.timeout if step.timeout is not None else job.timeout,
-                          retry=step.retry or job.retry, workdir=step.workdir or job.workdir), True
-    assert step.command is not None  # the loader requires job or command
-    return Job(name=f"{flow.name}.{step.name}", path=flow.path, command=step.command, env=env,
-               timeout=step.timeout, retry=step.retry or RetrySpec(),
-               workdir=step.workdir or flow.workdir), False
 
 
 class _FlowRun:
@@ -93,6 +76,7 @@ class _FlowRun:
         # unit -> attempt number of its latest row before this flow attempt
         self.earlier: dict[Unit, int] = dict(earlier or {})
         self.halt = asyncio.Event()
+        self.pooled: dict[Unit, str] = {}  # unit -> step run id holding a pool slot
 
     # --- outputs --------------------------------------------------------------------------
 
@@ -130,8 +114,10 @@ class _FlowRun:
 
     def _step_row(self, unit: Unit, **fields: object) -> Run:
         step = self.by_name[unit[0]]
+        # a job step runs that job's file, a command step the flow's
+        ran = self.definitions.get(step.job) if step.job else self.flow
         return Run(id=new_run_id(), job=step.job or f"{self.flow.name}.{step.name}", kind="step",
-                   attempt=self.attempt_of(unit),
+                   attempt=self.attempt_of(unit), definition=ran.file_hash if ran is not None else None,
                    nominal=self.row.nominal, trigger="flow", parent_id=self.row.id, step=unit[0],
                    item=unit[1], params=self._params(step, unit[1]), **fields)  # type: ignore[arg-type]
 
@@ -160,6 +146,8 @@ class _FlowRun:
                                  ended=self.ctx.now())
             self.ctx.store.upsert_run(run, now=self.ctx.now())
             return run
+        finally:
+            self.ctx.pools.release(self.pooled.pop(unit, ""))
 
     async def _run_unit(self, unit: Unit) -> Run:
         step = self.by_name[unit[0]]
@@ -177,6 +165,12 @@ class _FlowRun:
                "CRONFLOW_FLOW_RUN_ID": self.row.id, "CRONFLOW_STEP": step.name,
                **output_env(self.step_outputs(), flowplan.ancestors(self.flow, step.name))}
         row = self._step_row(unit, state=RunState.QUEUED)
+        # its pool's slot first (the step's, else its job's), then its job's lock
+        ended = await step_slot(self.ctx, step.pool or (job.pool if take_lock else None), row, halt=self.halt,
+                                timeout=step.timeout, changed=self._changed)
+        if ended is not None:
+            return ended
+        self.pooled[unit] = row.id
         held = None
         if take_lock:
             held = locks.try_acquire_slot(self.ctx.state_dir, job.name, lock_slots(job))
@@ -239,14 +233,16 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
                    params: Mapping[str, str] | None = None, run_id: str | None = None,
                    definitions: Mapping[str, Definition] | None = None, jobs_dir: Path | None = None,
                    initial: FlowState | None = None, attempt: int = 1,
-                   on_step_change: StepCallback | None = None) -> Run:
+                   on_step_change: StepCallback | None = None, deselected: frozenset[str] = frozenset()) -> Run:
     """Run ``flow`` to its end and return the flow Run (``succeeded``, ``warning``,
     ``failed``, ``timed_out`` or ``cancelled``).
 
     ``definitions`` (or else the files of ``jobs_dir``) resolve ``job = "x"`` steps.
     With ``run_id`` of an existing row (queued by the daemon, or a run being retried) that
-    row is used. ``initial`` is where to start from (see :func:`prepare_again`), with
-    ``attempt`` the flow run's attempt number. ``on_step_change`` is called with the step
+    row is used. ``initial`` is where to start from (see
+    :func:`cronflow.shell.run.again.prepare_again`), with
+    ``attempt`` the flow run's attempt number. ``deselected`` steps are left out
+    (``--only``/``--skip``: settled ``skipped``, reason ``deselected``). ``on_step_change`` is called with the step
     row at each change (waiting, running, ended, settled). The flow's own lock is the
     caller's business (the daemon holds it for scheduled and forced runs).
     """
@@ -256,13 +252,20 @@ async def run_flow(flow: Flow, *, ctx: RunContext, nominal: datetime, trigger: s
     run_params = {**flow.params, **(existing.params if existing else {}), **(params or {})}
     row = Run(id=run_id or new_run_id(), job=flow.name, kind="flow", state=RunState.RUNNING,
               attempt=attempt, nominal=nominal, params=run_params, trigger=trigger,
-              started=(existing.started if existing and existing.started else ctx.now()))
+              started=(existing.started if existing and existing.started else ctx.now()),
+              definition=flow.file_hash)
+    # the texts of the hashes its rows record, a step settled without running included
+    for kept in (flow, *(definitions.get(step.job) for step in flow.steps if step.job)):
+        if kept is not None:
+            ctx.store.keep_definition(kept, now=ctx.now())
     # the rows of earlier attempts stay; the units run again count on from them
     earlier = flowattempts.last_attempts(ctx.store.list_runs(parent_id=row.id)) if existing else {}
     ctx.store.upsert_run(row, now=ctx.now())
     runner = _FlowRun(flow, row, ctx=ctx, definitions=definitions, on_step_change=on_step_change,
                       earlier=earlier)
     fs = initial or FlowState()
+    if deselected:
+        fs = replace(fs, deselected=fs.deselected | deselected)
     for unit, state in fs.units.items():
         if state is RunState.SUCCEEDED:
             runner.read_outputs(unit, earlier.get(unit, 1))
@@ -372,28 +375,3 @@ def _load_definitions(jobs_dir: Path | None, ctx: RunContext) -> Mapping[str, De
 
     return load_dir(Path(jobs_dir), now=ctx.now(), default_timezone=ctx.default_timezone).definitions
 
-
-# --- retry and rerun ------------------------------------------------------------------------
-
-
-def prepare_again(flow: Flow, flow_run: Run, steps: list[Run], *, ctx: RunContext,
-                  from_step: str | None = None) -> FlowState:
-    """The state a ``retry`` (``from_step`` None) or ``rerun --from`` starts from,
-    computed from the latest attempt of each unit among ``steps`` (every row of the flow
-    run). Nothing is removed: the units that run again get new rows (see
-    :func:`run_flow`), and the earlier rows, their logs and outputs stay."""
-    from cronflow.errors import CronflowError
-
-    if not flow_run.state.terminal:
-        raise CronflowError(f"flow run {flow_run.id} is still {flow_run.state.value}")
-    rows = flowattempts.by_attempt(steps)
-    prior = flowplan.from_units(flow, [(run.step or "", run.item, run.state) for run in rows])
-    if from_step is None:
-        if flow_run.state is RunState.SUCCEEDED:
-            raise CronflowError(f"flow run {flow_run.id} succeeded: nothing to retry "
-                                "(use `cronflow rerun RUN_ID --from STEP`)")
-        return flowplan.retry_state(flow, prior)
-    if from_step not in {step.name for step in flow.steps}:
-        names = ", ".join(step.name for step in flow.steps)
-        raise CronflowError(f"flow {flow.name} has no step {from_step!r} (steps: {names})")
-    return flowplan.rerun_state(flow, prior, from_step)

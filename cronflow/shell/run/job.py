@@ -26,6 +26,10 @@ from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
 
 
+# the skip reason of a run a plugin's before_run stopped (SPEC section 17)
+VETOED = "vetoed"
+
+
 def lock_slots(job: Job) -> int | None:
     """How many lock slots the job has: ``max_concurrent`` with ``allow_all``, else one lock."""
     return max(1, job.max_concurrent) if job.overlap is Overlap.ALLOW_ALL else None
@@ -60,10 +64,11 @@ def job_row(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     """The queued Run of one run of ``job``: the job's params under ``params``, its log
     path; a flow step with ``parent_id``/``step``/``item``."""
     run_id = run_id or new_run_id()
+    ctx.store.keep_definition(job, now=nominal)  # the text of the hash the row records
     return lifecycle.queued(run_id=run_id, job=job.name, nominal=nominal, trigger=trigger,
                             params={**job.params, **(params or {})},
                             log_path=str(ctx.log_path(job.name, run_id)),
-                            parent_id=parent_id, step=step, item=item)
+                            parent_id=parent_id, step=step, item=item, definition=job.file_hash)
 
 
 async def run_job(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
@@ -104,6 +109,17 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
             await _report(job, run, ctx, [])
             return run
+    # asked once per run, before its first attempt: not for a run the daemon's burst loop
+    # started already (Firing does not prestart while a plugin implements the hook), nor
+    # for a retrying run a restarted daemon resumes
+    if (claim.prestarted is None and run.state is RunState.QUEUED
+            and ctx.dispatch.implemented("before_run")):
+        asked = await ctx.dispatch.before_run(job, run)
+        if asked.vetoed_by is not None:
+            return await _vetoed(job, run, ctx, job_lock, asked.vetoed_by)
+        if asked.env:
+            # the job's environment and a step's outputs win over a plugin's additions
+            extra_env = {**asked.env, **(extra_env or {})}
     if not claim.recorded:
         ctx.store.upsert_run(run, now=ctx.now(), lock_path=str(job_lock.path) if job_lock else None)
     stop = ctx.cancels.register(run.id)
@@ -135,6 +151,22 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
     ctx.logger.info("job %s: run %s %s%s", job.name, run.id, run.state.value,
                     "" if run.exit_code is None else f" (exit {run.exit_code})")
     await _report(job, run, ctx, events)
+    return run
+
+
+async def _vetoed(job: Job, run: Run, ctx: RunContext, job_lock: locks.JobLock | None, plugin: str) -> Run:
+    """A run a plugin's ``before_run`` stopped: recorded ``skipped`` (reason ``vetoed``),
+    its log naming the plugin, its lock let go, its finish events sent."""
+    try:
+        log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
+        _append_log(log_path, f"cronflow: vetoed by plugin {plugin} (hook before_run); not started\n")
+        run = replace(lifecycle.skip(run, ctx.now(), VETOED), log_path=str(log_path))
+        ctx.record(run)
+    finally:
+        if job_lock is not None:
+            job_lock.release()
+    ctx.logger.info("job %s: run %s vetoed by plugin %s; skipped", job.name, run.id, plugin)
+    await _report(job, run, ctx, [])
     return run
 
 

@@ -4,6 +4,9 @@
   the ``[[notify]]`` table's ``path`` key.
 * retry policy ``fibonacci``: waits ``delay`` (default 10s) times the attempt's
   Fibonacci number (1, 1, 2, 3, 5, ...), capped by ``max_delay`` when given.
+* command ``cronflow hello [NAME]``: prints a greeting, ``greeting`` of the
+  ``[plugins.example]`` table of ``cronflow.toml`` (default "hello"), read with
+  ``cronflow.plugin_config``; it is imported only when ``cronflow hello`` is run.
 * ``on_run_finish``: appends ``<job> <run id> <state> <exit code>`` to the file named by
   ``$CRONFLOW_EXAMPLE_LOG``, and does nothing when that variable is unset, so having the
   package installed is harmless.
@@ -16,10 +19,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import click
+
+import cronflow
 from cronflow import hookimpl
 from cronflow.durations import parse_duration
 
-__all__ = ["fibonacci", "logfile", "on_run_finish", "register_notifiers", "register_retry_policies"]
+__all__ = ["fibonacci", "hello", "logfile", "on_run_finish", "register_commands", "register_notifiers",
+           "register_retry_policies"]
 
 
 def logfile(event: str, run: Any, config: Mapping[str, Any]) -> None:
@@ -69,6 +76,20 @@ def register_notifiers(register):
 def register_retry_policies(register):
     """Provide the ``fibonacci`` retry policy."""
     register("fibonacci", fibonacci)
+
+
+@click.command()
+@click.argument("name", default="world")
+def hello(name: str) -> None:
+    """Greet NAME with the greeting of [plugins.example] in cronflow.toml."""
+    settings = cronflow.plugin_config("example")
+    click.echo(f"{settings.get('greeting', 'hello')}, {name}!")
+
+
+@hookimpl
+def register_commands(cli):
+    """Provide ``cronflow hello``."""
+    cli.add_command(hello)
 
 
 @hookimpl

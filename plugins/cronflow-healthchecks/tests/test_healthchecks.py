@@ -195,6 +195,6 @@ def test_a_job_using_it_passes_cronflow_check(installed, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cronflow", "check", str(job), str(bad)],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    assert proc.stderr.startswith(f"{bad}:3: ")
+    assert proc.stderr.startswith(f"{bad}:4: ")  # the line of the key it names
     assert "must be an http(s) URL" in proc.stderr
     assert str(job) not in proc.stderr
