@@ -65,44 +65,11 @@ def _find(store: Any, run_id: str) -> Any:
 
 
 def _gather(store: Any, run: Any, state: Path) -> tuple[dict[str, Any], list[Any]]:
-    """The ``show --json`` object of ``run`` and (a flow run) its step rows."""
-    from cronflow.cli.flows import flow_steps
-    from cronflow.core.flow.attempts import unit_of
-    from cronflow.core.present.show import show_json
+    """The ``show --json`` object of ``run`` and (a flow run) its step rows (shared with
+    the web API: :mod:`cronflow.shell.showrun`)."""
+    from cronflow.shell.showrun import show_object
 
-    steps = flow_steps(store, run.id) if run.kind == "flow" else []
-    unit_rows = ([row for row in store.list_runs(parent_id=run.parent_id) if unit_of(row) == unit_of(run)]
-                 if run.kind == "step" and run.parent_id else [])
-    kept = store.definition_text(run.definition) if run.definition else None
-    path = kept[0] if kept else None
-    data = show_json(run, steps=steps, unit_rows=unit_rows, log_size=_log_size(run, state),
-                     definition_path=path, definition_now=_hash_now(path))
-    return data, steps
-
-
-def _log_size(run: Any, state: Path) -> int | None:
-    from cronflow.shell.files import log_file
-
-    if run.log_path is None:
-        return None
-    try:
-        return log_file(run.log_path, state).stat().st_size
-    except (OSError, ValueError):
-        return None
-
-
-def _hash_now(path: str | None) -> str | None:
-    """The definition hash of the file at ``path`` today (None: gone or unreadable)."""
-    from cronflow.core.definition.digest import file_hash
-    from cronflow.errors import ConfigError
-    from cronflow.shell.files import read_utf8
-
-    if path is None:
-        return None
-    try:
-        return file_hash(read_utf8(path))
-    except ConfigError:
-        return None
+    return show_object(store, run, state)
 
 
 def _print_definition(store: Any, run: Any, *, json_: bool) -> None:

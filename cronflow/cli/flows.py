@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +127,9 @@ def show_flow_run(store: Any, run: Any, *, gantt: bool, json_: bool) -> str:
 
 def flow_steps(store: Any, flow_run_id: str) -> list[Any]:
     """A flow run's step rows in the order they started (not yet started last)."""
-    steps = store.list_runs(parent_id=flow_run_id)
-    far = datetime.max.replace(tzinfo=timezone.utc)
-    return sorted(steps, key=lambda r: (r.started or r.ended or far, r.step or "", r.item or ""))
+    from cronflow.shell.showrun import flow_steps as steps_of
+
+    return steps_of(store, flow_run_id)
 
 
 def find_run(store: Any, name_or_id: str | None, *, gantt: bool) -> Any:

@@ -52,7 +52,7 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/jobs/{name}/resume": {"post": _op("Resume the job", "202", params=[_path("name")])},
         "/api/v1/runs": {"get": _op("The objects of `cronflow history --json`, newest first", params=[
             _query("job"), _query("state"), _query("since"), _query("limit", "integer")])},
-        "/api/v1/runs/{id}": {"get": _op("One run (a flow run with its steps)", params=[_path("id")])},
+        "/api/v1/runs/{id}": {"get": _op("One run: the object of `cronflow show --json`", params=[_path("id")])},
         "/api/v1/runs/{id}/log": {"get": _op(
             "The run's log; ?follow=1: server-sent events until the run ends", params=[
                 _path("id"), _query("follow")], media="text/plain")},

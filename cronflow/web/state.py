@@ -17,6 +17,7 @@ from typing import Any
 from cronflow.core.records import run_to_json
 from cronflow.errors import CronflowError, NotFoundError
 from cronflow.model import Run, RunState
+from cronflow.shell.showrun import flow_steps
 from cronflow.shell.store import DB_NAME, Store
 
 RECENT = 20
@@ -188,14 +189,6 @@ def job(dirs: Dirs, name: str) -> dict[str, Any]:
     return row
 
 
-def flow_steps(store: Store, flow_run_id: str) -> list[Run]:
-    """A flow run's steps in the order they started (not yet started last), as
-    ``history RUN_ID`` shows them."""
-    far = datetime.max.replace(tzinfo=timezone.utc)
-    return sorted(store.list_runs(parent_id=flow_run_id),
-                  key=lambda r: (r.started or r.ended or far, r.step or "", r.item or ""))
-
-
 def runs(dirs: Dirs, *, job_name: str | None = None, state: str | None = None, since: str | None = None,
          limit: int = 50) -> list[dict[str, Any]]:
     """The objects of ``cronflow history --json`` (newest first, flow steps inside their
@@ -238,13 +231,14 @@ def get_run(dirs: Dirs, run_id: str) -> Run:
 
 
 def run_object(dirs: Dirs, run_id: str) -> dict[str, Any]:
-    """The history object of one run, with its steps for a flow run."""
+    """The object of ``cronflow show --json`` of one run (a flow run with its steps)."""
+    from cronflow.shell.showrun import show_object
+
     store = dirs.store()
     if store is None:
         raise WebError(404, f"no run {run_id!r}")
     try:
-        run = store.get_run(run_id)
-        return run_to_json(run, flow_steps(store, run.id) if run.kind == "flow" else None)
+        return show_object(store, store.get_run(run_id), dirs.state)[0]
     except NotFoundError as exc:
         raise WebError(404, str(exc)) from None
     finally:

@@ -148,8 +148,10 @@ def test_run_now_appears_in_history_with_its_params_and_log(site: tuple[Daemon, 
     assert run["params"] == {"who": "web"} and run["trigger"] == "force"
     one = web.get(f"/api/v1/runs/{done['id']}")
     assert one.status == 200
-    history = json.loads(daemon.cli("history", "hello", "--json", "--limit", "50").stdout)
-    assert one.json() == next(r for r in history if r["id"] == done["id"])
+    shown = daemon.cli("show", done["id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert one.json() == json.loads(shown.stdout)  # the object of `show --json`
+    assert {"attempts", "log_size"} <= set(one.json())
     log = web.get(f"/api/v1/runs/{done['id']}/log")
     assert log.status == 200 and log.headers["Content-Type"].startswith("text/plain")
     assert "hello from" in log.text
