@@ -9,14 +9,18 @@ web`` imports them, so the daemon and the rest of the CLI stay as light as befor
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 
+from cronflow.errors import CronflowError
 from cronflow.web import auth
 from cronflow.web.live import Hub
 from cronflow.web.state import Dirs
@@ -99,17 +103,44 @@ def build_app(dirs: Dirs, *, token: str, listen: auth.Listen) -> ASGIApp:
     return Guard(app, token=token, listen=listen)
 
 
+def bind(listen: auth.Listen) -> socket.socket:
+    """The listening socket of ``listen``, bound here so that a port in use is one clear
+    error (``CronflowError``), not the server's log line; a Unix socket file left by a
+    server that is gone is replaced, one that answers is an error."""
+    try:
+        if listen.unix is not None:
+            path = Path(listen.unix)
+            if path.is_socket():
+                probe = socket.socket(socket.AF_UNIX)
+                try:
+                    probe.connect(str(path))
+                except OSError:
+                    path.unlink()  # stale: nobody listens on it
+                else:
+                    raise OSError(errno.EADDRINUSE, "another server listens on it")
+                finally:
+                    probe.close()
+            sock = socket.socket(socket.AF_UNIX)
+            sock.bind(str(path))
+        else:
+            sock = socket.socket(socket.AF_INET6 if ":" in listen.host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((listen.host, listen.port))
+    except OSError as exc:
+        where = f"unix:{listen.unix}" if listen.unix is not None else f"{listen.host}:{listen.port}"
+        raise CronflowError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    return sock
+
+
 def serve(dirs: Dirs, *, listen: auth.Listen, token: str, announce: Any) -> None:
     """Run the server until SIGINT/SIGTERM; ``announce(url)`` once it listens."""
     import uvicorn
 
     app = build_app(dirs, token=token, listen=listen)
+    sock = bind(listen)
     # open event streams never end by themselves: a stop waits a moment, then closes them
-    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 1}
-    if listen.unix is not None:
-        config = uvicorn.Config(app, uds=listen.unix, **common)
-    else:
-        config = uvicorn.Config(app, host=listen.host, port=listen.port, **common)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
 
     original = server.startup
@@ -120,4 +151,9 @@ def serve(dirs: Dirs, *, listen: auth.Listen, token: str, announce: Any) -> None
             announce(f"{listen.url}/?token={token}")
 
     server.startup = startup  # type: ignore[method-assign]
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if listen.unix is not None:
+            Path(listen.unix).unlink(missing_ok=True)

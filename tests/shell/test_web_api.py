@@ -284,6 +284,15 @@ def test_a_public_listen_needs_a_private_token_file_and_bad_addresses_are_one_li
     assert "web.token is readable by others" in result.stderr, result.stderr
     result = _web("--listen", "nowhere", *dirs)
     assert result.returncode == 1 and result.stderr.startswith("Error: --listen:"), result.stderr
+    import socket as socketlib
+
+    with socketlib.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _web("--listen", f"127.0.0.1:{port}", *dirs)
+    assert result.returncode == 1, result
+    assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
 
 def test_healthz_says_when_the_daemon_is_down(tmp_path: Any) -> None:
