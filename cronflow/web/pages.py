@@ -107,7 +107,7 @@ def job_page(request: Request) -> Response:
 
 def run_page(request: Request) -> Response:
     from cronflow.core.records import run_to_json
-    from cronflow.web.svg import gantt_svg
+    from cronflow.web.svg import gantt_svg, graph_svg
 
     dirs = dirs_of(request)
     run, steps = state.run_and_steps(dirs, request.path_params["id"])
@@ -119,10 +119,11 @@ def run_page(request: Request) -> Response:
             handle.seek(max(0, size - LOG_TAIL))
             text = handle.read().decode("utf-8", "replace")
     zone = state.zone_of(dirs, run.job)
-    step_names = state.step_names(dirs, run.job) if run.kind == "flow" else []
+    flow = state.flow_of(dirs, run.job) if run.kind == "flow" else None
+    step_names = [step.name for step in getattr(flow, "steps", ())]
     return render(request, "run.html", run=run_to_json(run, steps if run.kind == "flow" else None), log=text,
                   gantt=gantt_svg(run, steps, now=state.now()) if run.kind == "flow" else "", zone=zone,
-                  step_names=step_names)
+                  graph=graph_svg(flow, steps) if flow is not None else "", step_names=step_names)
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -314,12 +314,12 @@ def zone_of(dirs: Dirs, name: str) -> str:
         return dirs.zone
 
 
-def step_names(dirs: Dirs, name: str) -> list[str]:
-    """The step names of flow ``name`` as its file declares them today."""
+def flow_of(dirs: Dirs, name: str) -> Any:
+    """Flow ``name`` as its file declares it today (None when it is gone or invalid)."""
     try:
-        return [step.name for step in getattr(find(dirs, name), "steps", ())]
+        return find(dirs, name)
     except WebError:
-        return []
+        return None
 
 
 def upcoming(dirs: Dirs, definition: Any, count: int) -> list[str]:

@@ -120,7 +120,7 @@ def test_the_run_page_follows_a_live_log(browser: Any, site: tuple[Daemon, WebSe
     wait_for(lambda: _css(browser, "#run-state")[0].text == "succeeded", timeout=10, message="the final state")
 
 
-def test_the_gantt_of_a_flow_run_has_one_bar_per_step(browser: Any, site: tuple[Daemon, WebServer]) -> None:
+def test_the_gantt_of_a_flow_run_has_one_bar_per_step_and_the_graph_one_box(browser: Any, site: tuple[Daemon, WebServer]) -> None:
     _, web = site
     _login(browser, web)
     assert web.post("/api/v1/jobs/pipe/runs").status == 202
@@ -131,6 +131,9 @@ def test_the_gantt_of_a_flow_run_has_one_bar_per_step(browser: Any, site: tuple[
     assert sorted(bar.get_attribute("data-step") for bar in bars) == ["extract", "load", "transform"]
     xs = {bar.get_attribute("data-step"): float(bar.get_attribute("x")) for bar in bars}
     assert xs["extract"] < xs["transform"] < xs["load"]  # each waits for the one it needs
+    nodes = {node.get_attribute("data-step"): node.get_attribute("data-state")
+             for node in _css(browser, "svg.graph g.node")}
+    assert nodes == {"extract": "succeeded", "transform": "succeeded", "load": "succeeded"}
 
 
 def test_one_column_on_a_phone(browser: Any, site: tuple[Daemon, WebServer]) -> None:
