@@ -51,10 +51,21 @@ def local(iso: str | None, zone: str | None) -> str:
     return f"{instant:%Y-%m-%d %H:%M:%S} {instant.tzname() or ''}".rstrip()
 
 
+def command_text(command: Any) -> str:
+    """A job's command as a line, URL passwords hidden as in logs (``mask_value``)."""
+    import shlex
+
+    from cronflow.core.secrets import mask_value
+
+    line = command if isinstance(command, str) else shlex.join(str(part) for part in command)
+    return mask_value(line)
+
+
 def environment() -> Environment:
     """The Jinja2 environment of the pages (autoescaped)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["local"] = local
+    env.filters["command"] = command_text
     env.filters["urlpart"] = lambda text: quote(str(text), safe="")
     return env
 

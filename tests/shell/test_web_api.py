@@ -19,7 +19,7 @@ pytest.importorskip("starlette", reason="the web extra (pip install -e '.[web]')
 JOBS = {
     "hello": 'description = "says hello"\ncommand = "echo hello from $CRONFLOW_PARAM_WHO"\n'
              '[params]\nwho = "nobody"\n[env]\nAPI_TOKEN = "s3cret-value"\n',
-    "slow": 'command = "sleep 30"\n',
+    "slow": 'command = ["sh", "-c", "sleep 30", "postgres://app:hunter2@db/x"]\n',
     "chatty": 'command = "echo one; sleep 0.6; echo two; sleep 0.6; echo three"\n',
     "ticker": 'schedule = "every 2s"\ncommand = "true"\n',
     "pipe": '[[steps]]\nname = "a"\ncommand = "echo a"\n[[steps]]\nname = "b"\ncommand = "test -e FLAG"\n'
@@ -135,6 +135,8 @@ def test_jobs_are_the_objects_of_list_json(site: tuple[Daemon, WebServer]) -> No
     assert isinstance(hello["recent"], list)
     assert "s3cret-value" not in web.get("/jobs/hello", token=None,
                                          headers={"Cookie": _cookie(web)}).text
+    slow = web.get("/jobs/slow", token=None, headers={"Cookie": _cookie(web)}).text
+    assert "postgres://app:" in slow and "hunter2" not in slow
 
 
 def _cookie(web: WebServer) -> str:
