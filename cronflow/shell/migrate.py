@@ -9,6 +9,12 @@ only ever added (nullable, no default), so an older cronflow can still read the 
 from __future__ import annotations
 
 import sqlite3
+import time
+
+from cronflow.shell import fireguard
+
+# how long opening waits out another process's lock that SQLite does not wait for itself
+_LOCKED_FOR = 30.0
 
 # (table, column, type), in the order they were added
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -40,3 +46,30 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def prepare_schema(db: sqlite3.Connection, schema: str) -> int:
+    """Put ``db`` (autocommit) in WAL mode, create ``schema``, add the missing columns and
+    the fire guard (:mod:`cronflow.shell.fireguard`); how many fires are recorded twice.
+
+    Several processes may open a new or old database at once (the daemon and CLI verbs
+    right after an upgrade). SQLite answers some of those lock conflicts at once rather
+    than waiting (switching the journal mode, upgrading a read lock held by a schema
+    check), so the whole step is retried while the database says it is locked; every
+    part of it is idempotent."""
+    deadline = time.monotonic() + _LOCKED_FOR
+    pause = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(schema)
+            add_missing_columns(db)
+            return fireguard.guard(db)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)

@@ -32,7 +32,7 @@ from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSER
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
-from cronflow.shell.migrate import add_missing_columns
+from cronflow.shell.migrate import prepare_schema
 from cronflow.shell.process.logcap import tail_segments
 
 DB_NAME = "cronflow.db"
@@ -108,12 +108,8 @@ class Store:
         try:
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            add_missing_columns(self._db)
-            # each scheduled fire recorded once; how many are twice already (then unguarded)
-            self.duplicate_fires = fireguard.guard(self._db)
+            # how many scheduled fires are recorded twice already (then unguarded)
+            self.duplicate_fires = prepare_schema(self._db, _SCHEMA)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 

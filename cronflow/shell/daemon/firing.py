@@ -38,11 +38,6 @@ from cronflow.shell.run.job import Claim, Prestart, execute, lock_slots, notify_
 Now = Callable[[], datetime]
 Start = tuple[Definition, Run, locks.JobLock]
 
-# at shutdown, an adopted run still going after the grace period gets SIGTERM, then SIGKILL
-# this much later (its job's kill_timeout is not known to be what the old daemon used)
-ADOPTED_KILL_AFTER = 10.0
-
-
 class Firing:
     """Claims fires and executes their decisions; holds the runs this daemon started."""
 
@@ -372,32 +367,7 @@ class Firing:
         """Stop a run this daemon started; whether it is one of them."""
         return self.ctx.cancels.cancel(run_id)
 
-    async def shutdown(self, *, grace: float, now: Now) -> None:
-        """Start nothing more; let runs finish for ``grace`` seconds, then stop them
-        (recorded ``cancelled``); buffered fires are recorded ``cancelled``."""
-        self.stopping = True
-        deadline = asyncio.get_running_loop().time() + grace
-        self.buffers.cancel_all(reason="daemon stopped", now=now())
-        self.ctx.pools.close()
-        # adopted runs (started by a previous daemon) are waited for like our own, so that
-        # no row is left `running` by a clean stop
-        tasks = [task for runs in self.running.values() for task in runs.values()]
-        tasks += self.adopted.tasks()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            if pending:
-                self.logger.warning("grace period over: stopping %d runs", len(pending))
-                for run_id in self.ctx.cancels.active():
-                    self.ctx.cancels.cancel(run_id)
-                self.adopted.stop_all("daemon stopped")
-                _, pending = await asyncio.wait(pending, timeout=ADOPTED_KILL_AFTER)
-                self.adopted.stop_all("daemon stopped", signal.SIGKILL)
-                if pending:
-                    _, pending = await asyncio.wait(pending, timeout=60.0 - ADOPTED_KILL_AFTER)
-                for task in pending:
-                    task.cancel()
-        # the notifications of runs that ended while stopping (e.g. an adopted run lost)
-        await self.outcomes.drain(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
+    def cancel_background(self) -> None:
+        """Cancel the background tasks still going (the daemon is stopping)."""
         for task in list(self._background):
             task.cancel()
-        self.ctx.flush()

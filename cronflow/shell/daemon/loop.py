@@ -48,6 +48,7 @@ from cronflow.shell.daemon.reconcile import reconcile, resume_retrying, watch_ad
 from cronflow.shell.run.context import build_context, utc_now
 from cronflow.core.fire.heap import FireHeap
 from cronflow.shell.daemon.sdnotify import Notifier
+from cronflow.shell.daemon.stopping import shut_down
 from cronflow.model import Run
 from cronflow.shell.store import Store
 
@@ -383,7 +384,7 @@ class Daemon:
         if hasattr(self, "table"):
             self.table.stop_triggers()
         if hasattr(self, "firing"):
-            await self.firing.shutdown(grace=self.grace, now=utc_now)
+            await shut_down(self.firing, grace=self.grace, now=utc_now)
             # background plugin calls (finish events, on_config_error) end before the store
             # goes, within what is left of the grace period; each has its own deadline too
             left = self.grace - (time.monotonic() - began)
