@@ -11,6 +11,7 @@ _LABELS = {
     "register_notifiers": "notifiers",
     "register_retry_policies": "retry policies",
     "register_triggers": "triggers",
+    "register_executors": "executors",
 }
 
 

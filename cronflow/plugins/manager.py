@@ -30,12 +30,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cronflow.builtin.retry",
     "cronflow.builtin.notify",
     "cronflow.builtin.triggers",
+    "cronflow.builtin.executors",
 )
 
 REGISTRATION_HOOKS: tuple[str, ...] = (
     "register_notifiers",
     "register_retry_policies",
     "register_triggers",
+    "register_executors",
 )
 EVENT_HOOKS: tuple[str, ...] = ("on_run_start", "on_run_finish", "on_flow_finish", "on_config_error")
 
@@ -66,11 +68,12 @@ class Registered:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Notifiers, retry policies and trigger factories by the name job files use."""
+    """Notifiers, retry policies, trigger and executor factories by the name job files use."""
 
     notifiers: Mapping[str, Registered] = field(default_factory=dict)
     retry_policies: Mapping[str, Registered] = field(default_factory=dict)
     triggers: Mapping[str, Registered] = field(default_factory=dict)
+    executors: Mapping[str, Registered] = field(default_factory=dict)
 
 
 def disabled_from_env(env: Mapping[str, str] | None = None) -> set[str]:
@@ -181,7 +184,7 @@ def build_registry(pm: pluggy.PluginManager, *, logger: Logger | None = None) ->
     """
     logger = logger or _log
     tables: dict[str, dict[str, Registered]] = {}
-    for hook_name, what in zip(REGISTRATION_HOOKS, ("notifier", "retry policy", "trigger kind")):
+    for hook_name, what in zip(REGISTRATION_HOOKS, ("notifier", "retry policy", "trigger kind", "executor kind")):
         table: dict[str, Registered] = {}
         for plugin, name, obj in _collect(pm, hook_name, logger):
             if name in table:
@@ -195,6 +198,7 @@ def build_registry(pm: pluggy.PluginManager, *, logger: Logger | None = None) ->
         notifiers=tables["register_notifiers"],
         retry_policies=tables["register_retry_policies"],
         triggers=tables["register_triggers"],
+        executors=tables["register_executors"],
     )
 
 

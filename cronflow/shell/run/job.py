@@ -24,6 +24,7 @@ from cronflow.model import Definition, Job, Overlap, Run, RunState, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
+from cronflow.plugins.executors import ExecutorUnavailable, executor_for, failure_reason
 
 
 def lock_slots(job: Job) -> int | None:
@@ -150,9 +151,15 @@ async def _report(job: Job, run: Run, ctx: RunContext, events: list[asyncio.Futu
 
 def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock | None,
                extra_env: Mapping[str, str] | None = None, header: bytes = b"") -> SpawnSpec:
-    """What to start for one attempt of ``run``."""
-    return SpawnSpec(argv=command_argv(job.command),
-                     env=job_env(run, static=ctx.static_env(job), extra=extra_env),
+    """What to start for one attempt of ``run``: the argv the job's executor gives
+    (the command itself for the local one, a watcher of the remote run for others);
+    ``SpawnError`` when the executor is unavailable."""
+    env = job_env(run, static=ctx.static_env(job), extra=extra_env)
+    try:
+        argv = executor_for(ctx.registry, job.executor).command(job, run, command_argv(job.command), env)
+    except (ExecutorUnavailable, ValueError) as exc:
+        raise SpawnError(str(exc)) from exc
+    return SpawnSpec(argv=argv, env=env,
                      log_path=Path(run.log_path or ctx.log_path(job.name, run.id)), log_cap=ctx.log_cap,
                      cwd=_workdir(job), user=_user(job, ctx), pass_fds=(job_lock.fd,) if job_lock else (),
                      tee_fd=ctx.tee_fd, header=header, nice=job.nice, rlimits=rlimits(job.limits))
@@ -213,6 +220,8 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
             _append_log(log_path, f"cronflow: {exc}\n")
             run = lifecycle.spawn_failed(run, started, ctx.now())
+            if isinstance(exc.__cause__, ExecutorUnavailable):
+                run = replace(run, reason="executor")
         else:
             run = lifecycle.start(run, started, process.pid)
             # the queued row is already durable; the pid joins the other starts of this turn
@@ -222,6 +231,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
                 if ctx.dispatch.implemented("on_run_start") or ctx.dispatch.wants(job, "start"):
                     events.append(asyncio.ensure_future(_start_events(job, run, ctx)))
             run = await _supervise(job, run, process, ctx=ctx, stop=stop, began=began)
+            run = _executor_reason(job, run, ctx)
         if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
         delay = await _retry_delay(job, run, attempt - first + 1, ctx=ctx, stop=stop)
@@ -304,6 +314,19 @@ async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, s
             await process.terminate(job.kill_timeout)
     code = await waiter
     return lifecycle.finish(run, ctx.now(), exit_code=code, timed_out=timed_out, cancelled=cancelled)
+
+
+def _executor_reason(job: Job, run: Run, ctx: RunContext) -> Run:
+    """A failed attempt with the reason its executor gives its exit code (``executor``:
+    the cluster was unreachable), so that history tells it from the command's failure."""
+    if run.state is not RunState.FAILED or run.exit_code is None or job.executor.line is None:
+        return run  # the local executor never explains a failure: spare the lookup
+    try:
+        executor = executor_for(ctx.registry, job.executor)
+    except ExecutorUnavailable:
+        return run
+    reason = failure_reason(executor, run.exit_code, ctx.logger)
+    return run if reason is None else replace(run, reason=reason)
 
 
 def _workdir(job: Job) -> str | None:

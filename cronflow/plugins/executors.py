@@ -1,0 +1,52 @@
+"""Which executor starts a job's process (SPEC section 16): the one lookup the runner
+makes in the registry, and the contained call of an executor's ``failure_reason``.
+
+An executor is what ``register_executors`` registered a factory for; the factory is
+called with the job's ``[executor]`` table (without ``kind``). See the hook's docs in
+:mod:`cronflow.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cronflow.model import ExecutorSpec
+from cronflow.plugins.manager import Logger, Registry
+
+# the executor of a job without an [executor] table
+LOCAL = "local"
+
+
+class ExecutorUnavailable(Exception):
+    """No installed plugin provides the job's executor kind, or its factory refused the
+    table: the attempt cannot start (recorded ``failed``, reason ``executor``)."""
+
+
+def executor_for(registry: Registry, spec: ExecutorSpec) -> Any:
+    """The executor for ``spec``, built by its kind's factory; ``ExecutorUnavailable``
+    when no plugin provides the kind or the factory raises (the message says which)."""
+    registered = registry.executors.get(spec.kind)
+    if registered is None:
+        available = ", ".join(sorted(registry.executors)) or "none installed"
+        raise ExecutorUnavailable(f"executor {spec.kind!r}: no installed plugin provides it "
+                                  f"(available: {available})")
+    try:
+        return registered.obj(dict(spec.config))
+    except Exception as exc:  # ValueError by contract; anything else is still a refusal
+        raise ExecutorUnavailable(f"executor {spec.kind!r} (plugin {registered.plugin}): "
+                                  f"{exc or type(exc).__name__}") from exc
+
+
+def failure_reason(executor: Any, exit_code: int, logger: Logger) -> str | None:
+    """The reason the executor gives a failed attempt's ``exit_code`` (e.g.
+    ``executor``), or None; an executor without ``failure_reason``, or one that raises
+    (logged) or returns anything but a string, gives None."""
+    explain = getattr(executor, "failure_reason", None)
+    if not callable(explain):
+        return None
+    try:
+        reason = explain(exit_code)
+    except Exception:
+        logger.exception("executor %r: failure_reason(%d) raised", type(executor).__name__, exit_code)
+        return None
+    return reason if isinstance(reason, str) and reason else None
