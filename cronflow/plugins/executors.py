@@ -23,9 +23,16 @@ class ExecutorUnavailable(Exception):
 
 
 def executor_for(registry: Registry, spec: ExecutorSpec) -> Any:
-    """The executor for ``spec``, built by its kind's factory; ``ExecutorUnavailable``
-    when no plugin provides the kind or the factory raises (the message says which)."""
+    """The executor for ``spec``, built by its kind's factory (``local`` is always
+    there); ``ExecutorUnavailable`` when no plugin provides the kind or the factory
+    raises (the message says which)."""
     registered = registry.executors.get(spec.kind)
+    if registered is None and spec.kind == LOCAL:
+        # the process layer itself: there even in a registry built by hand (a test's) or
+        # with the built-in module blocked
+        from cronflow.builtin.executors import local
+
+        return local(dict(spec.config))
     if registered is None:
         available = ", ".join(sorted(registry.executors)) or "none installed"
         raise ExecutorUnavailable(f"executor {spec.kind!r}: no installed plugin provides it "

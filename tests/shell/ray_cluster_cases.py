@@ -32,7 +32,11 @@ def _ray_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """A Ray head on loopback; its job submission address."""
+    """A Ray head on loopback; its job submission address. (``CRONFLOW_RAY_RUNNING=1``:
+    one is running already, e.g. while debugging under ``nsenter``.)"""
+    if os.environ.get("CRONFLOW_RAY_RUNNING") == "1":
+        yield ADDRESS
+        return
     temp = f"/tmp/cronflow-ray-{os.getpid()}"  # short: Ray's socket paths must fit
     started = subprocess.run(
         [RAY, "start", "--head", "--node-ip-address=127.0.0.1", "--port=6379",

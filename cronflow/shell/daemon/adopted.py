@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from cronflow.model import Definition, Job, Run, RunState, replace
 from cronflow.shell.process import killer
+from cronflow.shell.daemon.reconcile import FOREIGN_TRIGGERS
 from cronflow.shell.store import Store
 
 
@@ -75,9 +76,10 @@ class AdoptedRuns:
             finally:
                 if timer is not None:
                     timer.cancel()
-            # `lost` is written by the watch alone: any other final state was recorded,
-            # and reported, by whoever ran the job (``cronflow run`` in the foreground)
-            ours = final.state is RunState.LOST
+            # `lost` is written by the watch alone, and so is the end of a daemon's run (the
+            # exit status its process left); a foreground run (``cronflow run``) records,
+            # and reports, its own end
+            ours = final.state is RunState.LOST or run.trigger not in FOREIGN_TRIGGERS
             stopped = self._stopped.pop(run.id, None)
             if stopped is not None and ours:
                 # we stopped it (cancel, timeout, shutdown after the grace period): say so

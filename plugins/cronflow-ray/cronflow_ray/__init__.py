@@ -76,6 +76,7 @@ class RayExecutor:
                 "--submission-id", submission_id(run.id, run.attempt),
                 "--config", json.dumps(self.config.to_json(), separators=(",", ":")),
                 "--env", ",".join(forwarded_env(env, job_env)),
+                *(["--log-path", run.log_path] if getattr(run, "log_path", None) else []),
                 "--", *argv]
 
     def failure_reason(self, exit_code: int) -> str | None:

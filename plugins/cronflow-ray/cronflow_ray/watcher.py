@@ -13,7 +13,10 @@ run's log. It
    until the cluster says it stopped, and exits 143;
 5. when the cluster cannot be reached, or goes away before the job's end is known, prints
    one line saying so and exits :data:`cronflow_ray.EXECUTOR_EXIT` (the run is recorded
-   ``failed``, reason ``executor``, and retried by the job's retry policy).
+   ``failed``, reason ``executor``, and retried by the job's retry policy);
+6. when the daemon that started it died meanwhile (it was re-parented), leaves its exit
+   status beside the run's log (:mod:`cronflow.shell.process.exitfile`) for the daemon
+   that adopts the run, so that the run ends with its real state rather than ``lost``.
 
 Its own lines start with ``cronflow-ray:``. Every call to the cluster has a deadline, so
 a cluster that stops answering cannot hold the watcher (and the job's lock) forever.
@@ -31,6 +34,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from cronflow.shell.process import exitfile
 from cronflow_ray import EXECUTOR_EXIT
 
 T = TypeVar("T")
@@ -119,7 +123,10 @@ class Watcher:
     async def submit(self) -> None:
         """Submit the attempt, or attach to it when its submission id is already taken."""
         runtime_env = dict(self.config.get("runtime_env") or {})
-        runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **self.env_vars}
+        # CRONFLOW_EXECUTOR marks the remote process as the cluster's to stop, should it run
+        # on this machine (cronflow's own stop would otherwise reach it by its run id)
+        runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **self.env_vars,
+                                   "CRONFLOW_EXECUTOR": "ray"}
         options: dict[str, Any] = {}
         for key, option in (("num_cpus", "entrypoint_num_cpus"), ("num_gpus", "entrypoint_num_gpus"),
                             ("memory", "entrypoint_memory"), ("resources", "entrypoint_resources")):
@@ -229,6 +236,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--submission-id", required=True)
     parser.add_argument("--config", required=True, help="the executor table as JSON")
     parser.add_argument("--env", default="", help="comma-separated names of variables to forward")
+    parser.add_argument("--log-path", default=None,
+                        help="the run's log: its exit status goes beside it when the daemon is gone")
     parser.add_argument("command", nargs="+", help="the job's argv, after --")
     return parser.parse_args(argv)
 
@@ -242,8 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                       env_vars={name: os.environ[name] for name in names if name in os.environ})
     # not asyncio.run: it would wait, at the end, for a request thread abandoned at its
     # deadline; the process exits instead (see __main__)
+    parent = os.getppid()
     loop = asyncio.new_event_loop()
-    return loop.run_until_complete(watcher.run())
+    code = loop.run_until_complete(watcher.run())
+    if args.log_path and os.getppid() != parent:
+        # the daemon that started us died: the one adopting the run learns its end here
+        exitfile.write_status(args.log_path, code, "executor" if code == EXECUTOR_EXIT else None)
+    return code
 
 
 if __name__ == "__main__":
