@@ -8,10 +8,15 @@ called with the job's ``[executor]`` table (without ``kind``). See the hook's do
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from cronflow.core.definition.warnings import ConfigWarning
 from cronflow.model import ExecutorSpec
 from cronflow.plugins.manager import Logger, Registry
+from cronflow.plugins.threads import PluginThreads
 
 # the executor of a job without an [executor] table
 LOCAL = "local"
@@ -57,3 +62,40 @@ def failure_reason(executor: Any, exit_code: int, logger: Logger) -> str | None:
         logger.exception("executor %r: failure_reason(%d) raised", type(executor).__name__, exit_code)
         return None
     return reason if isinstance(reason, str) and reason else None
+
+
+def executor_warnings(definitions: Iterable[Any], registry: Registry, *,
+                      timeout: float) -> list[ConfigWarning]:
+    """What ``cronflow check`` warns about the ``[executor]`` tables of ``definitions``:
+    the messages of each kind's optional ``warnings(config) -> list[str]`` (e.g. the
+    cluster at the address does not answer), at the table's line. They are asked on
+    threads side by side, under ONE deadline of ``timeout`` seconds: one that is late, or
+    raises, gives a warning saying so. Not called by the daemon: a cluster that is down
+    now must not unload a job (its runs fail with reason ``executor`` and are retried)."""
+    asks: list[tuple[Any, Any, Callable[[dict[str, Any]], Any]]] = []
+    for definition in definitions:
+        spec = getattr(definition, "executor", None)
+        if spec is None or spec.line is None:
+            continue
+        registered = registry.executors.get(spec.kind)
+        warn = getattr(registered.obj, "warnings", None) if registered is not None else None
+        if callable(warn):
+            asks.append((definition, spec, warn))
+    if not asks:
+        return []
+    found: list[ConfigWarning] = []
+    # daemon threads: a check that hangs must not keep `cronflow check` from exiting
+    threads = PluginThreads(name="cronflow-warn")
+    calls = [threads.submit(functools.partial(warn, dict(spec.config))) for _, spec, warn in asks]
+    concurrent.futures.wait([call.future for call in calls], timeout=timeout)
+    for (definition, spec, _), call in zip(asks, calls):
+        future = call.future
+        if not future.done():
+            threads.abandon(call)
+            messages = [f"executor {spec.kind!r}: its check did not answer within {timeout:g}s"]
+        elif future.exception() is not None:
+            messages = [f"executor {spec.kind!r}: its check failed: {future.exception()}"]
+        else:
+            messages = [f"executor {spec.kind!r}: {text}" for text in future.result() or ()]
+        found.extend(ConfigWarning(definition.path, spec.line, text) for text in messages)
+    return found

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import pytest
 
 from cronflow.core.definition.job import check_definition, parse_definition
-from cronflow.errors import ConfigError
 from cronflow.model import ExecutorSpec, Job
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

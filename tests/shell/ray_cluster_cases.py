@@ -86,6 +86,8 @@ def test_cronflow_run_gives_the_remote_exit_code_log_and_row(tmp_path: Path, clu
         'echo "hello $GREETING from $CRONFLOW_JOB attempt $CRONFLOW_ATTEMPT param $CRONFLOW_PARAM_WHO"; '
         'echo "state dir: [${CRONFLOW_STATE_DIR:-}]"; exit 3',
         extra='[env]\nGREETING = "world"\n[params]\nwho = "me"\n'))
+    checked = cli("check", str(jobs))
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr  # it answers
     result = cli("run", "hello", jobs_dir=jobs, state_dir=state, timeout=120)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "hello world from hello attempt 1 param me" in result.stdout

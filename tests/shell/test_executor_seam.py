@@ -6,6 +6,7 @@ records the end a remote run's watcher left instead of ``lost``."""
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 import os
 from datetime import datetime, timedelta, timezone
@@ -15,6 +16,7 @@ from typing import Any
 from cronflow import hookimpl
 from cronflow.model import ExecutorSpec, Job, RetrySpec, RunState, replace
 from cronflow.plugins import build_registry, get_plugin_manager
+from cronflow.plugins.executors import executor_warnings
 from cronflow.plugins.names import check_plugin_names
 from cronflow.shell.daemon.reconcile import reconcile
 from cronflow.shell.process import exitfile
@@ -48,6 +50,17 @@ def wrapping(config: dict) -> Wrapping:
 
 
 wrapping.validate = lambda config: wrapping(config) and None  # type: ignore[attr-defined]
+
+
+def _warnings(config: dict) -> list[str]:
+    if "hang" in config:
+        time.sleep(5)
+    if "boom" in config:
+        raise OSError("no route")
+    return ["the cluster is far away"] if "far" in config else []
+
+
+wrapping.warnings = _warnings  # type: ignore[attr-defined]
 
 
 class Plugin:
@@ -131,3 +144,15 @@ def test_a_restarted_daemon_records_the_end_a_watcher_left_instead_of_lost(tmp_p
     assert (ended["left"].state, ended["left"].exit_code, ended["left"].reason) == (RunState.FAILED, 75, "executor")
     assert ended["silent"].state is RunState.LOST
     assert not exitfile.exit_path(left.log_path).exists()  # taken once
+
+
+def test_check_warnings_of_executors_share_one_deadline(tmp_path: Path) -> None:
+    registry = make_ctx(tmp_path).registry
+    jobs = [Job(name=key, path=f"/tmp/{key}.toml", command="true",
+                executor=ExecutorSpec(kind="wrap", config={key: 1}, line=3)) for key in ("far", "hang", "boom", "ok")]
+    began = time.monotonic()
+    found = [str(w) for w in executor_warnings(jobs, registry, timeout=0.5)]
+    assert time.monotonic() - began < 2
+    assert found == ["/tmp/far.toml:3: warning: executor 'wrap': the cluster is far away",
+                     "/tmp/hang.toml:3: warning: executor 'wrap': its check did not answer within 0.5s",
+                     "/tmp/boom.toml:3: warning: executor 'wrap': its check failed: no route"]

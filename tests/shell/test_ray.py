@@ -28,9 +28,9 @@ def _cluster_skip_reason() -> str | None:
         return "not root: the Ray cluster tests need new network and PID namespaces (unshare)"
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return "unshare or ip is missing: the Ray cluster tests need them"
-    try:
-        import ray  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
         return "ray is not installed"
     return None
 
@@ -54,6 +54,15 @@ def test_an_unreachable_cluster_fails_the_run_with_reason_executor_and_is_retrie
     assert "cronflow-ray: cannot reach the Ray cluster at http://127.0.0.1:9" in result.stdout
     row = json.loads(cli("history", "away", "--json", jobs_dir=jobs, state_dir=state).stdout)[0]
     assert (row["state"], row["reason"], row["attempt"], row["exit_code"]) == ("failed", "executor", 2, 75)
+
+
+def test_check_warns_when_the_cluster_does_not_answer(tmp_path: Path) -> None:
+    path = tmp_path / "away.toml"
+    path.write_text('command = "true"\n[executor]\nkind = "ray"\naddress = "http://127.0.0.1:9"\n')
+    result = cli("check", str(path))
+    assert result.returncode == 0, result.stderr  # a warning: the cluster may be up when it runs
+    assert (f"{path}:3: warning: executor 'ray': the Ray cluster at http://127.0.0.1:9 does not answer"
+            in result.stderr), result.stderr
 
 
 def test_check_refuses_a_bad_ray_table_at_its_key(tmp_path: Path) -> None:

@@ -94,7 +94,32 @@ def validate(config: Mapping[str, Any]) -> None:
     parse_config(config)
 
 
+# how long `cronflow check` waits for the cluster's answer
+PROBE_TIMEOUT = 3.0
+
+
+def warnings(config: Mapping[str, Any]) -> list[str]:
+    """What ``cronflow check`` warns about (never the daemon's load): the cluster at the
+    address does not answer its job API. A plain HTTP request, no Ray import."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        address = parse_config(config).address
+    except ValueError:
+        return []  # reported as an error already
+    try:
+        with urllib.request.urlopen(f"{address}/api/version", timeout=PROBE_TIMEOUT) as answer:
+            answer.read(4096)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return [f"the Ray cluster at {address} does not answer ({reason}); its runs fail with reason "
+                "executor until it does"]
+    return []
+
+
 ray.validate = validate  # type: ignore[attr-defined]
+ray.warnings = warnings  # type: ignore[attr-defined]
 
 
 @hookimpl
