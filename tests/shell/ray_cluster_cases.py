@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon_helpers import Daemon, cli, wait_for
+from daemon_helpers import Daemon, base_env, cli, wait_for
 
 pytestmark = pytest.mark.skipif(os.environ.get("CRONFLOW_RAY_NAMESPACE") != "1",
                                 reason="runs only inside the namespaces of tests/shell/test_ray.py")
@@ -124,12 +124,27 @@ def test_daemon_live_log_and_cancel(tmp_path: Path, cluster: str) -> None:
         wait_for(lambda: daemon.cli("list", "--json").stdout.count('"long"'), timeout=10)
         assert daemon.cli("force", "long").returncode == 0
         run = wait_for(lambda: daemon.runs("long", "running"), timeout=30, on_timeout=daemon.log)[0]
-        # the remote output is in the run's log while the run still goes
-        wait_for(lambda: "first-line" in daemon.cli("logs", run["id"]).stdout, timeout=60,
-                 on_timeout=daemon.log)
-        assert daemon.runs("long")[0]["state"] == "running"
-        assert daemon.cli("cancel", run["id"]).returncode == 0
-        wait_for(lambda: daemon.runs("long", "cancelled"), timeout=60, on_timeout=daemon.log)
+        # the remote output is in the run's log while the run still goes: `logs --follow`
+        # shows it live, and ends when the run does
+        follow = subprocess.Popen([sys.executable, "-m", "cronflow", "logs", run["id"], "--follow"],
+                                  stdout=subprocess.PIPE, text=True,
+                                  env={**base_env(CRONFLOW_JOBS_DIR=str(daemon.jobs_dir),
+                                                  CRONFLOW_STATE_DIR=str(daemon.state_dir))})
+        try:
+            assert follow.stdout is not None
+            seen = ""
+            while "first-line" not in seen:
+                line = follow.stdout.readline()
+                assert line, f"logs --follow ended before the output came: {seen!r}"
+                seen += line
+            assert daemon.runs("long")[0]["state"] == "running"
+            assert daemon.cli("cancel", run["id"]).returncode == 0
+            wait_for(lambda: daemon.runs("long", "cancelled"), timeout=60, on_timeout=daemon.log)
+            rest = follow.communicate(timeout=30)[0]
+            assert "stopping Ray job" in seen + rest
+        finally:
+            if follow.poll() is None:
+                follow.kill()
         wait_for(lambda: ray_jobs(f"cronflow-{run['id']}-") == {f"cronflow-{run['id']}-1": "STOPPED"},
                  timeout=30, message="the Ray job to be stopped")
 
