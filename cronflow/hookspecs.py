@@ -100,9 +100,12 @@ def register_executors(register: Register) -> None:
     its exit code and stops it on SIGTERM. ``failure_reason(exit_code) -> str | None``
     (optional) names the reason recorded with a failed attempt's exit code (e.g.
     ``executor`` when the cluster was unreachable), None for the command's own failure.
-    The factory is called when a run starts (and by ``cronflow check``); it raises
-    ``ValueError`` for a config it cannot use. A factory may carry a
-    ``validate(config)`` attribute, as notifiers may.
+    The factory is called for each attempt, as its process is about to start; it raises
+    ``ValueError`` for a config it cannot use (the attempt then fails with reason
+    ``executor``). A factory may carry a ``validate(config)`` attribute, as notifiers
+    may (``cronflow check`` and the daemon's load call it), and a ``warnings(config) ->
+    list[str]`` attribute that only ``cronflow check`` calls, under the plugin deadline,
+    for what will likely fail when the job runs (a cluster that does not answer).
     """
 
 

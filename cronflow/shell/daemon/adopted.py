@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 
 from cronflow.model import Definition, Job, Run, RunState, replace
 from cronflow.shell.process import killer
-from cronflow.shell.daemon.reconcile import FOREIGN_TRIGGERS
 from cronflow.shell.store import Store
 
 
@@ -43,6 +42,8 @@ class AdoptedRuns:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # the adopted runs we signalled -> the state and reason recorded when they end
         self._stopped: dict[str, tuple[RunState, str]] = {}
+        # the adopted runs whose end their watch wrote (reconcile.watch_adopted)
+        self.recorded: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -76,10 +77,11 @@ class AdoptedRuns:
             finally:
                 if timer is not None:
                     timer.cancel()
-            # `lost` is written by the watch alone, and so is the end of a daemon's run (the
-            # exit status its process left); a foreground run (``cronflow run``) records,
-            # and reports, its own end
-            ours = final.state is RunState.LOST or run.trigger not in FOREIGN_TRIGGERS
+            # `lost` is written by the watch alone, and so is the end a remote run's watcher
+            # left (the watch adds it to `recorded`); any other final state was recorded,
+            # and reported, by whoever ran the job (``cronflow run`` in the foreground)
+            ours = final.state is RunState.LOST or run.id in self.recorded
+            self.recorded.discard(run.id)
             stopped = self._stopped.pop(run.id, None)
             if stopped is not None and ours:
                 # we stopped it (cancel, timeout, shutdown after the grace period): say so

@@ -128,11 +128,12 @@ def left_end(run: Run, now: datetime) -> Run | None:
     return replace(final, reason=left.reason) if left.reason and final.state is RunState.FAILED else final
 
 
-async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime]) -> Run:
+async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime],
+                        recorded: set[str] | None = None) -> Run:
     """Wait (in a thread blocked on the lock, no polling) until the adopted run's process
     is gone; record it ``lost`` (or the end its process left, :func:`left_end`) unless its
     row was finished meanwhile (by ``cronflow run``, which reports its own runs); return
-    the row."""
+    the row. The id of a run whose end this watch wrote is added to ``recorded``."""
     loop = asyncio.get_running_loop()
     released: asyncio.Future[None] = loop.create_future()
 
@@ -150,4 +151,6 @@ async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], dat
     reason = lost_reason(current) if current.state is RunState.RETRYING else LOST_UNKNOWN
     final = left_end(current, now()) or lifecycle.lose(current, now(), reason)
     store.update_run(final)
+    if recorded is not None:
+        recorded.add(final.id)  # this watch wrote the end: the daemon reports it
     return final
