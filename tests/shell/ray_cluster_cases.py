@@ -8,7 +8,9 @@ One cluster serves the module; the case that stops the head runs last.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -49,6 +51,7 @@ def cluster() -> Iterator[str]:
         yield ADDRESS
     finally:
         stop_head()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _answers() -> bool:
@@ -93,13 +96,25 @@ def test_cronflow_run_gives_the_remote_exit_code_log_and_row(tmp_path: Path, clu
     assert "hello world from hello attempt 1 param me" in result.stdout
     assert "state dir: []" in result.stdout  # this machine's paths stay here
     history = cli("history", "hello", "--json", jobs_dir=jobs, state_dir=state)
-    import json
-
     row = json.loads(history.stdout)[0]
     assert (row["state"], row["exit_code"], row["reason"]) == ("failed", 3, None)
     assert ray_jobs(f"cronflow-{row['id']}-") == {f"cronflow-{row['id']}-1": "FAILED"}
     log = cli("logs", row["id"], jobs_dir=jobs, state_dir=state).stdout
     assert "hello world from hello" in log
+
+
+def test_a_flow_step_running_a_ray_job(tmp_path: Path, cluster: str) -> None:
+    jobs, state = tmp_path / "jobs.d", tmp_path / "state"
+    jobs.mkdir()
+    (jobs / "remote.toml").write_text(job_file('echo "remote step $CRONFLOW_PARAM_ITEM"'))
+    (jobs / "etl.toml").write_text('[[steps]]\nname = "fan"\njob = "remote"\nforeach = ["a", "b"]\n'
+                                   '[[steps]]\nname = "after"\nneeds = ["fan"]\ncommand = "echo local"\n')
+    result = cli("run", "etl", jobs_dir=jobs, state_dir=state, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    flow = json.loads(cli("history", "etl", "--json", jobs_dir=jobs, state_dir=state).stdout)[0]
+    assert flow["state"] == "succeeded"
+    assert sorted(step["state"] for step in flow["steps"]) == ["succeeded"] * 3
+    assert len(ray_jobs("cronflow-")) >= 2
 
 
 def test_timeout_stops_the_ray_job(tmp_path: Path, cluster: str) -> None:
@@ -110,8 +125,6 @@ def test_timeout_stops_the_ray_job(tmp_path: Path, cluster: str) -> None:
     result = cli("run", "slow", jobs_dir=jobs, state_dir=state, timeout=120)
     assert time.monotonic() - began < 60, "the timeout did not stop the watcher"
     assert result.returncode != 0
-    import json
-
     row = json.loads(cli("history", "slow", "--json", jobs_dir=jobs, state_dir=state).stdout)[0]
     assert row["state"] == "timed_out", row
     # nothing left running on the cluster

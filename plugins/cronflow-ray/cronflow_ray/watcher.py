@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shlex
 import signal
@@ -54,10 +55,29 @@ class Unavailable(Exception):
     """The cluster did not answer (refused, reset, timed out) or answered an error."""
 
 
+class _Output:
+    """The run's log (our stdout): the remote output as it comes, and our own lines, each
+    starting on a line of its own even when the remote output's last line had no end."""
+
+    def __init__(self) -> None:
+        self.at_line_start = True
+
+    def write(self, data: bytes) -> None:
+        if data:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            self.at_line_start = data.endswith(b"\n")
+
+    def say(self, text: str) -> None:
+        self.write(("" if self.at_line_start else "\n").encode() + f"cronflow-ray: {text}\n".encode())
+
+
+OUTPUT = _Output()
+
+
 def say(text: str) -> None:
     """One line of the watcher's own in the run's log."""
-    sys.stdout.buffer.write(f"cronflow-ray: {text}\n".encode())
-    sys.stdout.buffer.flush()
+    OUTPUT.say(text)
 
 
 def exit_status(code: int | None) -> int:
@@ -148,10 +168,8 @@ class Watcher:
 
     async def stream(self) -> None:
         """Copy the job's log to stdout until it ends (returns) or the stream breaks (raises)."""
-        out = sys.stdout.buffer
         async for chunk in self.client.tail_job_logs(self.submission_id):
-            out.write(chunk.encode("utf-8", "replace"))
-            out.flush()
+            OUTPUT.write(chunk.encode("utf-8", "replace"))
 
     async def outcome(self, broken: BaseException | None) -> int:
         """The exit status once the log stream ended (``broken``: it broke): the remote
@@ -245,6 +263,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one attempt; the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # the SDK's INFO lines ("WebSocket closed ...") are noise in the run's log; its
+    # warnings and errors stay
+    logging.getLogger("ray").setLevel(logging.WARNING)
     names = [name for name in args.env.split(",") if name]
     watcher = Watcher(config=json.loads(args.config), submission_id=args.submission_id,
                       entrypoint=shlex.join(args.command),

@@ -71,3 +71,14 @@ def test_exit_statuses() -> None:
     assert executor.failure_reason(EXECUTOR_EXIT) == "executor"
     assert executor.failure_reason(1) is None
     assert [exit_status(code) for code in (0, 3, -9, 256 + 7, None)] == [0, 3, 137, 7, EXECUTOR_EXIT]
+
+
+def test_the_watchers_own_lines_start_on_a_line_of_their_own(capfdbinary) -> None:
+    from cronflow_ray.watcher import _Output
+
+    out = _Output()
+    out.write(b"remote output without an end")
+    out.say("lost the cluster")
+    out.write(b"more\n")
+    out.say("done")
+    assert capfdbinary.readouterr().out == b"remote output without an end\ncronflow-ray: lost the cluster\nmore\ncronflow-ray: done\n"
