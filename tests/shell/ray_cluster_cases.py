@@ -164,7 +164,7 @@ def test_daemon_live_log_and_cancel(tmp_path: Path, cluster: str) -> None:
 
 def test_daemon_killed_then_restarted_adopts_the_ray_run(tmp_path: Path, cluster: str) -> None:
     daemon = Daemon(tmp_path).start()
-    daemon.write_job("adopt", job_file("echo going; sleep 12; echo finished; exit 4"))
+    daemon.write_job("adopt", job_file("echo going; sleep 18; echo finished; exit 4"))
     wait_for(lambda: daemon.cli("list", "--json").stdout.count('"adopt"'), timeout=10)
     assert daemon.cli("force", "adopt").returncode == 0
     run = wait_for(lambda: daemon.runs("adopt", "running"), timeout=30, on_timeout=daemon.log)[0]
@@ -183,6 +183,19 @@ def test_daemon_killed_then_restarted_adopts_the_ray_run(tmp_path: Path, cluster
         assert "finished" in again.cli("logs", run["id"]).stdout
     # not run again: one Ray job for the run, the second fire submitted nothing
     assert ray_jobs(f"cronflow-{run['id']}-") == {f"cronflow-{run['id']}-1": "FAILED"}
+
+
+def test_daemon_shutdown_past_its_grace_stops_the_ray_job(tmp_path: Path, cluster: str) -> None:
+    daemon = Daemon(tmp_path, grace="2s").start()
+    daemon.write_job("stay", job_file("echo up; sleep 120"))
+    wait_for(lambda: daemon.cli("list", "--json").stdout.count('"stay"'), timeout=10)
+    assert daemon.cli("force", "stay").returncode == 0
+    run = wait_for(lambda: daemon.runs("stay", "running"), timeout=30, on_timeout=daemon.log)[0]
+    wait_for(lambda: "up" in daemon.cli("logs", run["id"]).stdout, timeout=60, on_timeout=daemon.log)
+    assert daemon.stop(timeout=60) == 0
+    row = daemon.runs("stay")[0]
+    assert (row["state"], row["exit_code"]) == ("cancelled", 143), row
+    assert ray_jobs(f"cronflow-{run['id']}-") == {f"cronflow-{run['id']}-1": "STOPPED"}
 
 
 def test_head_stopped_mid_run_fails_with_reason_executor(tmp_path: Path, cluster: str) -> None:
