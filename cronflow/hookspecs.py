@@ -100,6 +100,9 @@ def register_executors(register: Register) -> None:
     its exit code and stops it on SIGTERM. ``failure_reason(exit_code) -> str | None``
     (optional) names the reason recorded with a failed attempt's exit code (e.g.
     ``executor`` when the cluster was unreachable), None for the command's own failure.
+    ``cleanup(run, exit_code)`` (optional) is called, on a worker thread with the plugin
+    deadline, after an attempt whose process a signal killed (``exit_code`` < 0): a
+    watcher SIGKILLed could not stop its remote work, so the executor does.
     The factory is called for each attempt, as its process is about to start; it raises
     ``ValueError`` for a config it cannot use (the attempt then fails with reason
     ``executor``). A factory may carry a ``validate(config)`` attribute, as notifiers

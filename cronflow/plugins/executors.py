@@ -64,6 +64,19 @@ def failure_reason(executor: Any, exit_code: int, logger: Logger) -> str | None:
     return reason if isinstance(reason, str) and reason else None
 
 
+def cleanup(executor: Any, run: Any, exit_code: int, logger: Logger) -> None:
+    """Call the executor's optional ``cleanup(run, exit_code)`` after an attempt whose
+    process was killed by a signal (``exit_code`` < 0: a watcher SIGKILLed before it could
+    stop its remote work); contained: an exception is logged, never raised."""
+    clean = getattr(executor, "cleanup", None)
+    if not callable(clean):
+        return
+    try:
+        clean(run, exit_code)
+    except Exception:
+        logger.exception("executor %r: cleanup of run %s raised", type(executor).__name__, run.id)
+
+
 def executor_warnings(definitions: Iterable[Any], registry: Registry, *,
                       timeout: float) -> list[ConfigWarning]:
     """What ``cronflow check`` warns about the ``[executor]`` tables of ``definitions``:

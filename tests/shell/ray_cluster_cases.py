@@ -185,6 +185,22 @@ def test_daemon_killed_then_restarted_adopts_the_ray_run(tmp_path: Path, cluster
     assert ray_jobs(f"cronflow-{run['id']}-") == {f"cronflow-{run['id']}-1": "FAILED"}
 
 
+def test_a_watcher_killed_by_sigkill_has_its_ray_job_stopped_by_the_runner(tmp_path: Path, cluster: str) -> None:
+    import signal
+
+    with Daemon(tmp_path) as daemon:
+        daemon.write_job("oom", job_file("echo up; sleep 120"))
+        wait_for(lambda: daemon.cli("list", "--json").stdout.count('"oom"'), timeout=10)
+        assert daemon.cli("force", "oom").returncode == 0
+        run = wait_for(lambda: daemon.runs("oom", "running"), timeout=30, on_timeout=daemon.log)[0]
+        wait_for(lambda: "up" in daemon.cli("logs", run["id"]).stdout, timeout=60, on_timeout=daemon.log)
+        os.kill(run["pid"], signal.SIGKILL)  # as the OOM killer would: no chance to stop the job
+        row = wait_for(lambda: daemon.runs("oom", "failed"), timeout=30, on_timeout=daemon.log)[0]
+        assert row["exit_code"] == -9
+        wait_for(lambda: ray_jobs(f"cronflow-{run['id']}-") == {f"cronflow-{run['id']}-1": "STOPPED"},
+                 timeout=30, message="the Ray job to be stopped by the executor's cleanup")
+
+
 def test_daemon_shutdown_past_its_grace_stops_the_ray_job(tmp_path: Path, cluster: str) -> None:
     daemon = Daemon(tmp_path, grace="2s").start()
     daemon.write_job("stay", job_file("echo up; sleep 120"))

@@ -42,6 +42,12 @@ class Wrapping:
     def failure_reason(self, exit_code: int) -> str | None:
         return "executor" if exit_code == 42 else None
 
+    def cleanup(self, run: Any, exit_code: int) -> None:
+        CLEANED.append((run.id, run.attempt, exit_code))
+
+
+CLEANED: list[tuple[str, int, int]] = []
+
 
 def wrapping(config: dict) -> Wrapping:
     if "bad" in config:
@@ -156,3 +162,15 @@ def test_check_warnings_of_executors_share_one_deadline(tmp_path: Path) -> None:
     assert found == ["/tmp/far.toml:3: warning: executor 'wrap': the cluster is far away",
                      "/tmp/hang.toml:3: warning: executor 'wrap': its check did not answer within 0.5s",
                      "/tmp/boom.toml:3: warning: executor 'wrap': its check failed: no route"]
+
+
+def test_an_attempt_killed_by_a_signal_is_cleaned_up_by_its_executor(tmp_path: Path) -> None:
+    CLEANED.clear()
+    ctx = make_ctx(tmp_path)
+    # the process kills itself as an OOM killer would: its remote work is left to clean up
+    final = run(ctx, job("kill -9 $$; sleep 5"))
+    assert final.exit_code == -9
+    assert CLEANED == [("r1", 1, -9)]
+    CLEANED.clear()
+    assert run(make_ctx(tmp_path / "again"), job("exit 3")).exit_code == 3
+    assert CLEANED == []  # an exit status of its own is not a kill

@@ -42,6 +42,8 @@ EXECUTOR_EXIT = 75
 FORWARDED_PREFIX = "CRONFLOW_"
 # ... but not the paths of this machine's cronflow (the cluster has no such directories)
 LOCAL_ONLY = frozenset({"CRONFLOW_STATE_DIR", "CRONFLOW_JOBS_DIR"})
+# how long `cronflow check` and a cleanup wait for the cluster's answer
+PROBE_TIMEOUT = 3.0
 
 
 def submission_id(run_id: str, attempt: int) -> str:
@@ -79,6 +81,21 @@ class RayExecutor:
                 *(["--log-path", run.log_path] if getattr(run, "log_path", None) else []),
                 "--", *argv]
 
+    def cleanup(self, run: Any, exit_code: int) -> None:
+        """The watcher of ``run`` was killed by a signal (SIGKILL, the OOM killer), so it
+        could not stop its Ray job: stop it here (one HTTP request, no Ray import)."""
+        import urllib.error
+        import urllib.request
+
+        sid = submission_id(run.id, run.attempt)
+        request = urllib.request.Request(f"{self.config.address}/api/jobs/{sid}/stop", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT) as answer:
+                answer.read(4096)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # 404: never submitted, nothing to stop
+                raise RuntimeError(f"stopping Ray job {sid}: HTTP {exc.code}") from None
+
     def failure_reason(self, exit_code: int) -> str | None:
         """``executor`` for the watcher's cluster-unavailable status."""
         return "executor" if exit_code == EXECUTOR_EXIT else None
@@ -92,10 +109,6 @@ def ray(config: Mapping[str, Any]) -> RayExecutor:
 def validate(config: Mapping[str, Any]) -> None:
     """Check the table (``cronflow check``, the daemon's load): no network, quick."""
     parse_config(config)
-
-
-# how long `cronflow check` waits for the cluster's answer
-PROBE_TIMEOUT = 3.0
 
 
 def warnings(config: Mapping[str, Any]) -> list[str]:
