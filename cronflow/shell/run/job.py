@@ -24,7 +24,8 @@ from cronflow.model import Definition, Job, Overlap, Run, RunState, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
-from cronflow.plugins.executors import ExecutorUnavailable, cleanup, executor_for, failure_reason
+from cronflow.plugins.executors import ExecutorUnavailable, executor_for
+from cronflow.shell.run.executed import after_attempt
 
 
 def lock_slots(job: Job) -> int | None:
@@ -231,9 +232,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
                 if ctx.dispatch.implemented("on_run_start") or ctx.dispatch.wants(job, "start"):
                     events.append(asyncio.ensure_future(_start_events(job, run, ctx)))
             run = await _supervise(job, run, process, ctx=ctx, stop=stop, began=began)
-            run = _executor_reason(job, run, ctx)
-            if run.exit_code is not None and run.exit_code < 0 and job.executor.line is not None:
-                await _executor_cleanup(job, run, ctx)
+            run = await after_attempt(job, run, ctx)
         if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
         delay = await _retry_delay(job, run, attempt - first + 1, ctx=ctx, stop=stop)
@@ -316,37 +315,6 @@ async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, s
             await process.terminate(job.kill_timeout)
     code = await waiter
     return lifecycle.finish(run, ctx.now(), exit_code=code, timed_out=timed_out, cancelled=cancelled)
-
-
-def _executor_reason(job: Job, run: Run, ctx: RunContext) -> Run:
-    """A failed attempt with the reason its executor gives its exit code (``executor``:
-    the cluster was unreachable), so that history tells it from the command's failure."""
-    if run.state is not RunState.FAILED or run.exit_code is None or job.executor.line is None:
-        return run  # the local executor never explains a failure: spare the lookup
-    try:
-        executor = executor_for(ctx.registry, job.executor)
-    except ExecutorUnavailable:
-        return run
-    reason = failure_reason(executor, run.exit_code, ctx.logger)
-    return run if reason is None else replace(run, reason=reason)
-
-
-async def _executor_cleanup(job: Job, run: Run, ctx: RunContext) -> None:
-    """The executor's cleanup of an attempt whose process a signal killed (a remote run's
-    watcher SIGKILLed cannot stop the remote work itself), on the plugin threads with the
-    plugin deadline: a cluster that does not answer does not hold up the run."""
-    try:
-        executor = executor_for(ctx.registry, job.executor)
-    except ExecutorUnavailable:
-        return
-    call = ctx.dispatch.threads.submit(lambda: cleanup(executor, run, run.exit_code or 0, ctx.logger))
-    waiter = asyncio.wrap_future(call.future)
-    done, _ = await asyncio.wait({waiter}, timeout=ctx.dispatch.timeout)
-    if not done:
-        ctx.dispatch.threads.abandon(call)
-        waiter.cancel()
-        ctx.logger.error("job %s: run %s: the executor's cleanup did not finish within %gs; abandoned",
-                         job.name, run.id, ctx.dispatch.timeout)
 
 
 def _workdir(job: Job) -> str | None:
