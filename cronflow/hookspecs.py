@@ -137,6 +137,38 @@ def before_run(job: Job, run: Run, env: dict[str, str]) -> bool | None:
     """
 
 
+# --- executors: where a job's process runs (SPEC section 16) ------------------------------
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executor kinds with ``register(kind, factory)``.
+
+    ``factory(config) -> executor`` builds the executor of one job's ``[executor]``
+    table; ``config`` is the table without ``kind``. A job without the table uses the
+    built-in ``local`` executor. The executor has ``command(job, run, argv, env) ->
+    argv``: the argv cronflow actually starts for one attempt of ``run`` (``argv`` is
+    the job's own command, ``env`` the environment it gets, ``CRONFLOW_*`` included).
+    Whatever that process is, cronflow treats it as the run's process: it holds the
+    job's lock, its output is the run's log, its exit code the run's, SIGTERM to its
+    process group stops the run (timeout, cancel, shutdown), and a daemon restarted
+    while it runs adopts it. A remote executor therefore returns the argv of a small
+    local process that submits the command elsewhere, streams its output, exits with
+    its exit code and stops it on SIGTERM. ``failure_reason(exit_code) -> str | None``
+    (optional) names the reason recorded with a failed attempt's exit code (e.g.
+    ``executor`` when the cluster was unreachable), None for the command's own failure.
+    ``cleanup(run, exit_code)`` (optional) is called, on a worker thread with the plugin
+    deadline, after an attempt whose process a signal killed (``exit_code`` < 0): a
+    watcher SIGKILLed could not stop its remote work, so the executor does.
+    The factory is called for each attempt, as its process is about to start; it raises
+    ``ValueError`` for a config it cannot use (the attempt then fails with reason
+    ``executor``). A factory may carry a ``validate(config)`` attribute, as notifiers
+    may (``cronflow check`` and the daemon's load call it), and a ``warnings(config) ->
+    list[str]`` attribute that only ``cronflow check`` calls, under the plugin deadline,
+    for what will likely fail when the job runs (a cluster that does not answer).
+    """
+
+
 # --- events: called for every run, flow run and configuration error -------------------
 
 

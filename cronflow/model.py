@@ -149,6 +149,18 @@ class TriggerSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorSpec:
+    """A job's ``[executor]`` table: where its process runs (SPEC section 16). ``config``
+    is the table without ``kind``; without a table, the built-in ``local`` executor."""
+
+    kind: str = "local"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+    # line of each key of the table, so a plugin's refusal points at the key it names
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
     """One job file. ``command`` is an argv tuple (no shell) or a string for /bin/sh -c."""
 
@@ -182,6 +194,7 @@ class Job:
     retry: RetrySpec = field(default_factory=RetrySpec)
     notify: tuple[NotifySpec, ...] = ()
     triggers: tuple[TriggerSpec, ...] = ()
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     # 1-based line of each top-level key in the file, for errors found after loading
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
     # the file as loaded (SPEC 12): its SHA-256 (first 12 hex digits), which every run

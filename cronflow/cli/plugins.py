@@ -13,6 +13,7 @@ _LABELS = {
     "register_triggers": "triggers",
     "register_schedules": "schedules",
     "register_commands": "commands",
+    "register_executors": "executors",
 }
 
 

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -63,7 +63,7 @@ def check(paths: tuple[Path, ...], jobs_dir: Path | None) -> None:
     partials = partial_definitions(result, now=now, default_timezone=zone)
     plugin = _plugin_errors({**result.definitions, **{d.path: d for d in partials}})
     errors = settings.errors + result.errors + _not_yet_reported(plugin, result.errors)
-    warnings = machine_warnings([*result.definitions.values(), *partials])
+    warnings = machine_warnings([*result.definitions.values(), *partials]) + _executor_warnings(result)
     order = {str(file): index for index, file in enumerate(result.files)}
     # file by file in load order (cronflow.toml first), each by line, errors before warnings
     for item in sorted([*errors, *warnings], key=lambda e: (order.get(e.path, -1), e.line or 0)):
@@ -97,6 +97,18 @@ def _plugin_errors(definitions: dict[str, Definition]) -> list[ConfigError]:
                             timeout=_plugin_timeout())
     found = checker.check_all(definitions.values())
     return [error for definition in definitions.values() for error in found.get(definition.path, ())]
+
+
+def _executor_warnings(result: Any) -> list[Any]:
+    """What the executors of the loaded jobs warn about (a cluster that does not answer);
+    the plugins are loaded again only when a job has an ``[executor]`` table."""
+    if not any(getattr(getattr(d, "executor", None), "line", None) for d in result.definitions.values()):
+        return []
+    from cronflow.plugins import build_registry, get_plugin_manager
+    from cronflow.plugins.executors import executor_warnings
+
+    return executor_warnings(result.definitions.values(), build_registry(get_plugin_manager()),
+                             timeout=_plugin_timeout())
 
 
 def _plugin_timeout() -> float:

@@ -13,9 +13,7 @@ from cronflow.plugins.manager import (DEFAULT_PLUGINS, CronflowPluginManager, Lo
 
 def _provided(pm: pluggy.PluginManager, registry: Registry) -> dict[str, dict[str, list[str]]]:
     provided: dict[str, dict[str, list[str]]] = {}
-    tables = {"register_notifiers": registry.notifiers, "register_retry_policies": registry.retry_policies,
-              "register_triggers": registry.triggers, "register_schedules": registry.schedules}
-    for hook_name, table in tables.items():
+    for hook_name, table in registry.by_hook().items():
         for name, registered in table.items():
             provided.setdefault(registered.plugin, {}).setdefault(hook_name, []).append(name)
         for name, clash in registry.clashes.get(hook_name, {}).items():

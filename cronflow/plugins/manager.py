@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cronflow.builtin.retry",
     "cronflow.builtin.notify",
     "cronflow.builtin.triggers",
+    "cronflow.builtin.executors",
 )
 
 REGISTRATION_HOOKS: tuple[str, ...] = (
@@ -42,6 +43,7 @@ REGISTRATION_HOOKS: tuple[str, ...] = (
     "register_retry_policies",
     "register_triggers",
     "register_schedules",
+    "register_executors",
 )
 EVENT_HOOKS: tuple[str, ...] = ("before_run", "on_run_start", "on_run_finish", "on_flow_finish",
                                 "on_config_error")
@@ -104,8 +106,8 @@ class Clash:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Notifiers, retry policies, trigger factories and schedule kinds by the name job
-    files use.
+    """Notifiers, retry policies, trigger and executor factories and schedule kinds by
+    the name job files use.
 
     ``clashes`` (registration hook -> name -> :class:`Clash`) holds the names refused
     because several plugins registered them; ``problems`` (plugin -> messages) what went
@@ -115,6 +117,7 @@ class Registry:
     notifiers: Mapping[str, Registered] = field(default_factory=dict)
     retry_policies: Mapping[str, Registered] = field(default_factory=dict)
     triggers: Mapping[str, Registered] = field(default_factory=dict)
+    executors: Mapping[str, Registered] = field(default_factory=dict)
     schedules: Mapping[str, Registered] = field(default_factory=dict)
     clashes: Mapping[str, Mapping[str, Clash]] = field(default_factory=dict)
     problems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -122,6 +125,12 @@ class Registry:
     def clash(self, hook_name: str, name: str) -> Clash | None:
         """The clash that refused ``name`` of registration hook ``hook_name``, if any."""
         return self.clashes.get(hook_name, {}).get(name)
+
+    def by_hook(self) -> dict[str, Mapping[str, Registered]]:
+        """Each registration hook's table (the hook names of :data:`REGISTRATION_HOOKS`)."""
+        return {"register_notifiers": self.notifiers, "register_retry_policies": self.retry_policies,
+                "register_triggers": self.triggers, "register_schedules": self.schedules,
+                "register_executors": self.executors}
 
 
 def disabled_from_env(env: Mapping[str, str] | None = None) -> set[str]:
@@ -293,7 +302,8 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
 
 _PREFIX = re.compile(r"[a-z][a-z0-9_-]*")
 _WHAT = {"register_notifiers": "notifier", "register_retry_policies": "retry policy",
-         "register_triggers": "trigger kind", "register_schedules": "schedule kind"}
+         "register_triggers": "trigger kind", "register_schedules": "schedule kind",
+         "register_executors": "executor kind"}
 
 
 def _collect(
@@ -364,6 +374,7 @@ def build_registry(pm: pluggy.PluginManager, *, logger: Logger | None = None) ->
         retry_policies=tables["register_retry_policies"],
         triggers=tables["register_triggers"],
         schedules=tables["register_schedules"],
+        executors=tables["register_executors"],
         clashes=clashes,
         problems={plugin: tuple(messages) for plugin, messages in problems.items()},
     )

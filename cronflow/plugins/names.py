@@ -1,8 +1,8 @@
 """Checking the plugin names a job or flow file uses against what is installed.
 
-``cronflow check`` (and loading) report a ``via``, retry ``policy`` or trigger ``kind``
-that no installed plugin provides, with the available names and a "did you mean", and a
-table that the registered object's optional ``validate(config)`` refuses; each error at
+``cronflow check`` (and loading) report a ``via``, retry ``policy``, trigger ``kind`` or
+``[executor]`` ``kind`` that no installed plugin provides, with the available names and a
+"did you mean", and a table that the registered object's optional ``validate(config)`` refuses; each error at
 the line of its table.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cronflow.core.definition.keylines import point_at_keys
 from cronflow.errors import ConfigError
 from cronflow.core.suggest import did_you_mean
-from cronflow.model import Flow, Job, RetrySpec
+from cronflow.model import ExecutorSpec, Flow, Job, RetrySpec
 from cronflow.plugins.trace import traced
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ def check_plugin_names(defn: Job | Flow, registry: Registry, *,
     now); :mod:`cronflow.plugins.validation` passes its own to guard against hung plugins.
     """
     validate = validate or call_validate
-    # (what, table of that kind, name used, its config, line, how to name it in a message)
     # (registration hook, what, table, name used, its config, line, how to name it)
     uses: list[tuple[str, str, Mapping[str, Registered], str, Mapping[str, Any], int | None, str]] = []
     for spec in defn.notify:
@@ -47,6 +46,9 @@ def check_plugin_names(defn: Job | Flow, registry: Registry, *,
     for retry, line in _retries(defn):
         uses.append(("register_retry_policies", "retry policy", registry.retry_policies, retry.policy,
                      retry.config, line, f"retry policy {retry.policy!r}"))
+    for spec in _executors(defn):
+        uses.append(("register_executors", "executor kind", registry.executors, spec.kind, spec.config,
+                     _line(defn, spec.line, "executor"), f"executor {spec.kind!r}"))
     errors: list[ConfigError] = []
     for hook_name, what, table, name, config, line, label in uses:
         registered = table.get(name)
@@ -75,6 +77,13 @@ def _retries(defn: Job | Flow) -> list[tuple[RetrySpec, int | None]]:
     return [(step.retry, step.retry.line or step.line) for step in defn.steps if step.retry is not None]
 
 
+def _executors(defn: Job | Flow) -> list[ExecutorSpec]:
+    """The ``[executor]`` table a job writes (none: the built-in local, nothing to check)."""
+    if isinstance(defn, Job) and defn.executor.line is not None:
+        return [defn.executor]
+    return []
+
+
 def _unknown(what: str, name: str, table: Mapping[str, Registered]) -> str:
     available = ", ".join(sorted(table)) or "none installed"
     return f"unknown {what} {name!r}{did_you_mean(name, table)} (available: {available})"
@@ -90,7 +99,8 @@ def plugins_to_validate(defn: Job | Flow, registry: Registry) -> list[Registered
     found: list[Registered] = []
     tables = ([(registry.notifiers, spec.via) for spec in defn.notify]
               + [(registry.triggers, trig.kind) for trig in defn.triggers]
-              + [(registry.retry_policies, retry.policy) for retry, _ in _retries(defn)])
+              + [(registry.retry_policies, retry.policy) for retry, _ in _retries(defn)]
+              + [(registry.executors, spec.kind) for spec in _executors(defn)])
     for table, name in tables:
         registered = table.get(name)
         if registered is not None and has_validate(registered):

@@ -395,6 +395,29 @@ def test_hook_before_run(caplog: pytest.LogCaptureFixture) -> None:
     assert vetoed.vetoed_by == "gate" and dict(vetoed.env) == {}
 
 
+def test_hook_register_executors() -> None:
+    class Wrapper:
+        def __init__(self, config: dict) -> None:
+            self.prefix = config["prefix"]
+
+        def command(self, job: Any, run: Any, argv: list[str], env: dict) -> list[str]:
+            return [self.prefix, *argv]
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register: Any) -> None:
+            register("wrapped", Wrapper)
+
+    registry = build_registry(_manager(("wrap-plugin", Plugin())))
+    assert registry.executors["wrapped"].plugin == "wrap-plugin"
+    executor = registry.executors["wrapped"].obj({"prefix": "nice"})
+    assert executor.command(None, _run(), ["true"], {}) == ["nice", "true"]
+    # the built-in local executor comes through the same hook, and starts the command as is
+    local = registry.executors["local"]
+    assert local.plugin == "cronflow.builtin.executors"
+    assert local.obj({}).command(None, _run(), ["echo", "x"], {}) == ["echo", "x"]
+
+
 def test_hook_on_run_start() -> None:
     recorder = Recorder()
     call_hook(_manager(("rec", recorder)), "on_run_start", LOG, run=_run(state=RunState.RUNNING))
@@ -542,7 +565,7 @@ def test_every_hook_has_a_test() -> None:
     missing = [hook for hook in HOOK_NAMES if not re.search(rf"^def test_hook_{hook}(_\w+)?\(", source, re.M)]
     assert HOOK_NAMES == sorted(
         ["register_notifiers", "register_retry_policies", "register_triggers", "register_schedules",
-         "register_commands",
+         "register_commands", "register_executors",
          "before_run", "on_run_start", "on_run_finish", "on_flow_finish", "on_config_error"]
     )
     assert missing == [], f"hooks without a test_hook_<name>: {missing}"

@@ -18,13 +18,14 @@ from typing import Any
 from cronflow.errors import ConfigError
 from cronflow.core.definition.fields import Checker
 from cronflow.core.suggest import closest, did_you_mean
-from cronflow.model import Definition, Flow, Job, Overlap
+from cronflow.model import Definition, ExecutorSpec, Flow, Job, Overlap
 from cronflow.core.definition.common import COMMON_KEYS, common_fields, definition_name, key_lines
 from cronflow.core.definition.flow import build_flow
 from cronflow.core.definition.tomllines import locate_keys
 
 JOB_KEYS = COMMON_KEYS + (
     "command", "kill_timeout", "user", "max_concurrent", "env_file", "retry", "nice", "limits", "pool",
+    "executor",
 )
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -122,9 +123,31 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     kwargs: dict[str, Any] = {}
     if retry is not None:
         kwargs["retry"] = retry
+    executor = _executor(checker, data)
+    if executor is not None:
+        kwargs["executor"] = executor
     return Job(name=name, path=path, command=command or "", kill_timeout=kill_timeout or 0.0,
                env_file=env_file, user=user, max_concurrent=max_concurrent, nice=nice, limits=limits, pool=pool,
                lines=key_lines(checker, data), **fields, **kwargs)
+
+
+def _executor(checker: Checker, data: Mapping[str, Any]) -> ExecutorSpec | None:
+    """The ``[executor]`` table (SPEC 16); keys beyond ``kind`` are the executor's config.
+    Whether an installed plugin provides the kind is checked with the other plugin names
+    (:mod:`cronflow.plugins.names`)."""
+    if "executor" not in data:
+        return None
+    value = data["executor"]
+    if not isinstance(value, dict):
+        checker.error(("executor",), "'executor' must be a table: write an [executor] section")
+        return None
+    at = ("executor",)
+    kind = checker._plugin_name(value, "kind", at, "[executor]", 'an executor kind such as "local" or "ray"')
+    if kind is None:
+        return None
+    return ExecutorSpec(kind=kind, config={k: v for k, v in value.items() if k != "kind"},
+                        line=checker.lines.line(*at, "kind"),
+                        key_lines={k: checker.lines.line(*at, k) for k in value})
 
 
 def check_references(definitions: Mapping[str, Definition]) -> list[ConfigError]:

@@ -1,7 +1,7 @@
 """Point a plugin's refusal of a table at the line of the key it names.
 
 A plugin's ``validate(config)`` raises ``ValueError("one line")`` about a whole
-``[retry]``, ``[[notify]]`` or ``[[trigger]]`` table; the error is recorded at the table's
+``[retry]``, ``[[notify]]``, ``[[trigger]]`` or ``[executor]`` table; the error is recorded at the table's
 line. Most messages name the key at fault (``unknown key 'polcy'``, ``jitter: ...``,
 ``'url' must be ...``): the error then belongs on that key's line, like every error the
 file checker finds itself. Pure: errors and a definition in, errors out.
@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable
 
 from cronflow.errors import ConfigError
-from cronflow.model import Definition, Flow, Job, NotifySpec, RetrySpec, TriggerSpec
+from cronflow.model import Definition, ExecutorSpec, Flow, Job, NotifySpec, RetrySpec, TriggerSpec
 
-Spec = RetrySpec | NotifySpec | TriggerSpec
+Spec = RetrySpec | NotifySpec | TriggerSpec | ExecutorSpec
 
 
 def key_named_by(problem: str, keys: Iterable[str]) -> str | None:
@@ -60,6 +60,7 @@ def _specs(definition: Definition) -> Iterable[Spec]:
     yield from definition.triggers
     if isinstance(definition, Job):
         yield definition.retry
+        yield definition.executor
     elif isinstance(definition, Flow):
         yield from (step.retry for step in definition.steps if step.retry is not None)
 

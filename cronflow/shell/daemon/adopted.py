@@ -42,6 +42,8 @@ class AdoptedRuns:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # the adopted runs we signalled -> the state and reason recorded when they end
         self._stopped: dict[str, tuple[RunState, str]] = {}
+        # the adopted runs whose end their watch wrote (reconcile.watch_adopted)
+        self.recorded: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -79,9 +81,11 @@ class AdoptedRuns:
             finally:
                 if timer is not None:
                     timer.cancel()
-            # `lost` is written by the watch alone: any other final state was recorded,
+            # `lost` is written by the watch alone, and so is the end a remote run's watcher
+            # left (the watch adds it to `recorded`); any other final state was recorded,
             # and reported, by whoever ran the job (``cronflow run`` in the foreground)
-            ours = final.state is RunState.LOST
+            ours = final.state is RunState.LOST or run.id in self.recorded
+            self.recorded.discard(run.id)
             stopped = self._stopped.pop(run.id, None)
             if stopped is not None and ours:
                 # we stopped it (cancel, timeout, shutdown after the grace period): say so

@@ -33,7 +33,8 @@ from cronflow.shell.daemon.preparing import Preparing
 from cronflow.shell.process import locks
 from cronflow.shell.process.spawn import SpawnSpec
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import Claim, Prestart, execute, lock_slots, notify_event, prestart
+from cronflow.shell.run.events import notify_event
+from cronflow.shell.run.job import Claim, Prestart, execute, lock_slots, prestart
 
 Now = Callable[[], datetime]
 Start = tuple[Definition, Run, locks.JobLock]

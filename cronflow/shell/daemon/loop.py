@@ -345,7 +345,8 @@ class Daemon:
         self._report_lost(found.lost)
         for item in found.adopted:
             self.logger.info("job %s: run %s still holds its lock; adopted as running", item.run.job, item.run.id)
-            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now))
+            self.firing.adopt(item.run, watch_adopted(self.ctx.store, item, now=utc_now,
+                                                      recorded=self.firing.adopted.recorded))
         return found.retrying
 
     def _resume(self, retrying: list[Run]) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from cronflow.core import lifecycle
 from cronflow.model import Definition, Run
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import finish_notices
+from cronflow.shell.run.events import finish_notices
 
 
 class Outcomes:

@@ -24,7 +24,7 @@ from cronflow.model import Definition, Run, SkipReason, replace
 from cronflow.shell.daemon.adopted import AdoptedRuns
 from cronflow.shell.daemon.buffers import Buffers
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import notify_event
+from cronflow.shell.run.events import notify_event
 
 
 def pool_of(definition: Definition | None) -> str | None:

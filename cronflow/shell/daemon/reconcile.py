@@ -31,8 +31,8 @@ from datetime import datetime
 from pathlib import Path
 
 from cronflow.core import lifecycle
-from cronflow.shell.process import locks
-from cronflow.model import Run, RunState
+from cronflow.shell.process import exitfile, locks
+from cronflow.model import Run, RunState, replace
 from cronflow.shell.store import Store
 
 LOST_DOWN = "process gone while the daemon was down"
@@ -89,7 +89,8 @@ def reconcile(store: Store, *, now: datetime) -> Reconciled:
         elif run.state is RunState.RETRYING and run.kind == "job":
             found.retrying.append(run)
         else:
-            found.lost.append(lifecycle.lose(run, now, lost_reason(run)))
+            # a remote run's watcher that ended while no daemon was there left its end
+            found.lost.append(left_end(run, now) or lifecycle.lose(run, now, lost_reason(run)))
     found.lost.extend(lifecycle.lose(flow, now, LOST_DOWN) for flow in unfinished
                       if flow.kind == "flow" and not any(a.run.parent_id == flow.id for a in found.adopted))
     with store.batch():
@@ -115,10 +116,24 @@ def resume_retrying(store: Store, runs: Iterable[Run], *, resume: Callable[[Run]
     return lost
 
 
-async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime]) -> Run:
+def left_end(run: Run, now: datetime) -> Run | None:
+    """``run`` ended with the exit status its process left beside its log (a remote
+    executor's watcher does, :mod:`cronflow.shell.process.exitfile`), or None."""
+    if run.state is not RunState.RUNNING:
+        return None
+    left = exitfile.take_status(run.log_path)
+    if left is None:
+        return None
+    final = lifecycle.finish(run, now, exit_code=left.exit_code)
+    return replace(final, reason=left.reason) if left.reason and final.state is RunState.FAILED else final
+
+
+async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], datetime],
+                        recorded: set[str] | None = None) -> Run:
     """Wait (in a thread blocked on the lock, no polling) until the adopted run's process
-    is gone; record it ``lost`` unless its row was finished meanwhile (by ``cronflow run``,
-    which reports its own runs); return the row."""
+    is gone; record it ``lost`` (or the end its process left, :func:`left_end`) unless its
+    row was finished meanwhile (by ``cronflow run``, which reports its own runs); return
+    the row. The id of a run whose end this watch wrote is added to ``recorded``."""
     loop = asyncio.get_running_loop()
     released: asyncio.Future[None] = loop.create_future()
 
@@ -134,6 +149,8 @@ async def watch_adopted(store: Store, adopted: Adopted, *, now: Callable[[], dat
         return current
     # a foreground run killed in its retry wait left no exit status to be unknown
     reason = lost_reason(current) if current.state is RunState.RETRYING else LOST_UNKNOWN
-    final = lifecycle.lose(current, now(), reason)
+    final = left_end(current, now()) or lifecycle.lose(current, now(), reason)
     store.update_run(final)
+    if recorded is not None:
+        recorded.add(final.id)  # this watch wrote the end: the daemon reports it
     return final

@@ -23,6 +23,10 @@ GROUP_POLL = 0.05
 # a command notifier gets the run's CRONFLOW_RUN_ID too (to describe the run), but it is
 # not part of the run: it carries CRONFLOW_EVENT, which a job's own processes do not
 _NOTIFIER_MARK = b"CRONFLOW_EVENT="
+# a remote executor's process (SPEC 16) carries the run's id too, and may run on this very
+# machine (a one-machine Ray cluster): it is its executor's to stop (the run's local
+# watcher stops it through the cluster), so that it ends the way it would on a cluster
+_REMOTE_MARK = b"CRONFLOW_EXECUTOR="
 
 
 def signal_group(pgid: int | None, sig: int) -> None:
@@ -64,7 +68,7 @@ def _marks_run(pid: str, marker: bytes) -> bool:
     except OSError:  # gone, or another user's process we may not read
         return False
     entries = environ.split(b"\0")
-    return marker in entries and not any(entry.startswith(_NOTIFIER_MARK) for entry in entries)
+    return marker in entries and not any(entry.startswith((_NOTIFIER_MARK, _REMOTE_MARK)) for entry in entries)
 
 
 def run_members(pgid: int | None, run_id: str | None) -> list[int]:

@@ -41,7 +41,8 @@ from cronflow.model import Definition, Flow, Job, Run, RunState, Step, replace
 from cronflow.core.flow.outputs import OUTPUT_CAP, merge_outputs, output_env, parse_outputs
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
-from cronflow.shell.run.job import Claim, execute, finish_notices, job_row, lock_slots
+from cronflow.shell.run.events import finish_notices
+from cronflow.shell.run.job import Claim, execute, job_row, lock_slots
 from cronflow.shell.run.steps import step_job, step_slot
 
 StepCallback = Callable[[Run], None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,10 +20,13 @@ from cronflow.shell.process.spawn import Process, SpawnError, SpawnSpec, Started
 from cronflow.core import lifecycle
 from cronflow.core.command import command_argv
 from cronflow.core.limits import rlimits
-from cronflow.model import Definition, Job, Overlap, Run, RunState, replace
+from cronflow.model import Job, Overlap, Run, RunState, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
 from cronflow.shell.run.context import RunContext
+from cronflow.plugins.executors import ExecutorUnavailable, executor_for
+from cronflow.shell.run.events import after_events, report, start_events
+from cronflow.shell.run.executed import after_attempt
 
 
 # the skip reason of a run a plugin's before_run stopped (SPEC section 17)
@@ -107,7 +110,7 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             run = lifecycle.skip(run, ctx.now())
             ctx.store.upsert_run(run, now=ctx.now())
             ctx.logger.info("job %s: already running (locked); run %s skipped", job.name, run.id)
-            await _report(job, run, ctx, [])
+            await report(job, run, ctx, [])
             return run
     # asked once per run, before its first attempt: not for a run the daemon's burst loop
     # started already (Firing does not prestart while a plugin implements the hook), nor
@@ -150,7 +153,7 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             job_lock.release()
     ctx.logger.info("job %s: run %s %s%s", job.name, run.id, run.state.value,
                     "" if run.exit_code is None else f" (exit {run.exit_code})")
-    await _report(job, run, ctx, events)
+    await report(job, run, ctx, events)
     return run
 
 
@@ -166,25 +169,21 @@ async def _vetoed(job: Job, run: Run, ctx: RunContext, job_lock: locks.JobLock |
         if job_lock is not None:
             job_lock.release()
     ctx.logger.info("job %s: run %s vetoed by plugin %s; skipped", job.name, run.id, plugin)
-    await _report(job, run, ctx, [])
+    await report(job, run, ctx, [])
     return run
-
-
-async def _report(job: Job, run: Run, ctx: RunContext, events: list[asyncio.Future[None]]) -> None:
-    """Send the finish events of final ``run`` (every outcome, skipped included, SPEC 12):
-    in the background for the daemon, awaited (each call bounded) in the foreground."""
-    finishing = _finish_events(job, run, ctx, events)
-    if ctx.detach_events:
-        ctx.dispatch.soon(finishing)
-    else:
-        await finishing
 
 
 def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock | None,
                extra_env: Mapping[str, str] | None = None, header: bytes = b"") -> SpawnSpec:
-    """What to start for one attempt of ``run``."""
-    return SpawnSpec(argv=command_argv(job.command),
-                     env=job_env(run, static=ctx.static_env(job), extra=extra_env),
+    """What to start for one attempt of ``run``: the argv the job's executor gives
+    (the command itself for the local one, a watcher of the remote run for others);
+    ``SpawnError`` when the executor is unavailable."""
+    env = job_env(run, static=ctx.static_env(job), extra=extra_env)
+    try:
+        argv = executor_for(ctx.registry, job.executor).command(job, run, command_argv(job.command), env)
+    except (ExecutorUnavailable, ValueError) as exc:
+        raise SpawnError(str(exc)) from exc
+    return SpawnSpec(argv=argv, env=env,
                      log_path=Path(run.log_path or ctx.log_path(job.name, run.id)), log_cap=ctx.log_cap,
                      cwd=_workdir(job), user=_user(job, ctx), pass_fds=(job_lock.fd,) if job_lock else (),
                      tee_fd=ctx.tee_fd, header=header, nice=job.nice, rlimits=rlimits(job.limits))
@@ -245,6 +244,8 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
             _append_log(log_path, f"cronflow: {exc}\n")
             run = lifecycle.spawn_failed(run, started, ctx.now())
+            if isinstance(exc.__cause__, ExecutorUnavailable):
+                run = replace(run, reason="executor")
         else:
             run = lifecycle.start(run, started, process.pid)
             # the queued row is already durable; the pid joins the other starts of this turn
@@ -252,8 +253,9 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
             if attempt == first:
                 ctx.logger.info("job %s: run %s started (pid %d, %s)", job.name, run.id, process.pid, run.trigger)
                 if ctx.dispatch.implemented("on_run_start") or ctx.dispatch.wants(job, "start"):
-                    events.append(asyncio.ensure_future(_start_events(job, run, ctx)))
+                    events.append(asyncio.ensure_future(start_events(job, run, ctx)))
             run = await _supervise(job, run, process, ctx=ctx, stop=stop, began=began)
+            run = await after_attempt(job, run, ctx)
         if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
         delay = await _retry_delay(job, run, attempt - first + 1, ctx=ctx, stop=stop)
@@ -269,7 +271,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
         if ctx.dispatch.wants(job, "retry"):
             retried = run  # bound now: `run` moves on to the next attempt
             events.append(asyncio.ensure_future(
-                _after(events[:], lambda: ctx.dispatch.notify_event(job, "retry", retried))))
+                after_events(events[:], lambda: ctx.dispatch.notify_event(job, "retry", retried))))
         if await _waited(stop, delay):
             # a cancel ends the wait at once; the run is recorded `cancelled` by execute
             return lifecycle.cancel(run, ctx.now())
@@ -364,36 +366,3 @@ def _append_log(path: Path, text: str) -> None:
             handle.write(text)
     except OSError:
         pass
-
-
-async def notify_event(ctx: RunContext, definition: Definition, event: str, run: Run) -> None:
-    """Deliver ``event`` about ``run`` through each notifier of ``definition`` that wants it."""
-    await ctx.dispatch.notify_event(definition, event, run)
-
-
-async def finish_notices(definition: Definition, run: Run, ctx: RunContext) -> None:
-    """The notifications of a final run of a job or flow: ``success`` (and ``recovered``
-    when the run before it failed) or ``failure``."""
-    wants_recovered = run.state.ok and any("recovered" in spec.on for spec in definition.notify)
-    # the lookup is spared when nobody wants to hear of a recovery
-    previous = ctx.store.previous_outcome(definition.name, run.id) if wants_recovered else None
-    for event in lifecycle.outcome_events(run, previous):
-        await ctx.dispatch.notify_event(definition, event, run)
-
-
-async def _after(earlier: list[asyncio.Future[None]], work: Callable[[], Awaitable[None]]) -> None:
-    """``work()`` once the ``earlier`` events of the run have ended (each is bounded by the
-    plugin deadline), so that a plugin hears of a run's start, retries and end in order."""
-    if earlier:
-        await asyncio.gather(*earlier, return_exceptions=True)
-    await work()
-
-
-async def _start_events(job: Job, run: Run, ctx: RunContext) -> None:
-    await ctx.dispatch.hook_async("on_run_start", run=run)
-    await ctx.dispatch.notify_event(job, "start", run)
-
-
-async def _finish_events(job: Job, run: Run, ctx: RunContext, earlier: list[asyncio.Future[None]]) -> None:
-    await _after(earlier, lambda: ctx.dispatch.hook_async("on_run_finish", run=run))
-    await finish_notices(job, run, ctx)
