@@ -81,6 +81,8 @@ class Hub:
 
         self.dirs.state.mkdir(parents=True, exist_ok=True)
         roots = [self.dirs.state] + ([self.dirs.jobs] if self.dirs.jobs.is_dir() else [])
+        if self.dirs.jobs not in roots:
+            self.dirs.cache.unwatched.add("jobs")  # read afresh each time, as the CLI does
         watcher = Inotify(*roots)
         started.set()
         jobs_prefix = str(self.dirs.jobs).rstrip("/") + "/"

@@ -43,6 +43,8 @@ class Cache:
 
     def __init__(self) -> None:
         self.versions: dict[str, int] | None = None
+        # kinds nobody watches (a jobs dir that did not exist at start): never kept
+        self.unwatched: set[str] = set()
         self._memo: dict[str, tuple[tuple[int, ...], Any]] = {}
         self._lock = threading.Lock()
         self._refreshing: set[str] = set()
@@ -55,7 +57,7 @@ class Cache:
         ``stale_ok``: a value whose versions moved (but still ``valid``) is returned as
         it is while a thread computes the new one, so no request waits for a slow read
         that the daemon's next commit would make stale again anyway."""
-        if self.versions is None:
+        if self.versions is None or self.unwatched.intersection(kinds):
             return compute()
         stamp = tuple(self.versions[kind] for kind in kinds)
         hit = self._memo.get(key)
@@ -145,8 +147,11 @@ def jobs(dirs: Dirs) -> list[dict[str, Any]]:
     from cronflow.shell.loader import load_dir
 
     at = now()
-    loaded = dirs.cache.get("loaded", ("jobs",), lambda: load_dir(dirs.jobs, now=at, default_timezone=dirs.zone,
-                                                                  pools=dirs.pools))
+    try:
+        loaded = dirs.cache.get("loaded", ("jobs",), lambda: load_dir(dirs.jobs, now=at, default_timezone=dirs.zone,
+                                                                      pools=dirs.pools))
+    except CronflowError as exc:  # the jobs dir is missing or unreadable: what `list` says
+        raise WebError(500, str(exc)) from None
     known = dirs.cache.get("known", ("state",), lambda: _expiring_state(read_list_state(dirs.state, now=now())),
                            valid=lambda value: value[1] is None or value[1] > at, stale_ok=True)[0]
     base = dirs.cache.get(

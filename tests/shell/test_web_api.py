@@ -340,3 +340,16 @@ def test_a_unix_socket(tmp_path: Any) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_jobs_dir_made_after_the_start_is_read(tmp_path: Any) -> None:
+    daemon = Daemon(tmp_path, jobs_dir=tmp_path / "later" / "jobs.d")
+    daemon.jobs_dir.rmdir()
+    with WebServer(daemon) as web:
+        missing = web.get("/api/v1/jobs")
+        assert missing.status == 500 and "no such directory" in missing.json()["error"]  # as `list` says
+        daemon.jobs_dir.mkdir()
+        daemon.write_job("fresh", 'command = "true"\n')
+        assert [row["name"] for row in web.get("/api/v1/jobs").json()] == ["fresh"]
+        daemon.write_job("fresher", 'command = "true"\n')  # no watch on it: read afresh, not kept
+        assert sorted(row["name"] for row in web.get("/api/v1/jobs").json()) == ["fresh", "fresher"]
