@@ -130,15 +130,7 @@ class Watcher:
             return EXECUTOR_EXIT
         if self.stop.is_set():
             return await self.stop_remote()
-        streaming = asyncio.ensure_future(self.stream())
-        stopping = asyncio.ensure_future(self.stop.wait())
-        await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if self.stop.is_set():
-            streaming.cancel()
-            return await self.stop_remote()
-        stopping.cancel()
-        broken = streaming.exception()
-        return await self.outcome(broken)
+        return await self.follow()
 
     async def submit(self) -> None:
         """Submit the attempt, or attach to it when its submission id is already taken."""
@@ -190,7 +182,7 @@ class Watcher:
                     return self.ended(info)
                 if broken is None:
                     # the log ended but the job has not: follow it again
-                    return await self.follow_again()
+                    return await self.follow(again=True)
             if loop.time() >= deadline:
                 say(f"lost the Ray cluster at {self.config['address']} before job "
                     f"{self.submission_id} ended: {last}")
@@ -198,7 +190,9 @@ class Watcher:
             await asyncio.sleep(POLL)
         return await self.stop_remote()
 
-    async def follow_again(self) -> int:
+    async def follow(self, *, again: bool = False) -> int:
+        """Stream the job's log until it ends (its outcome) or SIGTERM (stop it);
+        ``again``: a stream that ends once more without an end is itself a failure."""
         streaming = asyncio.ensure_future(self.stream())
         stopping = asyncio.ensure_future(self.stop.wait())
         await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -206,7 +200,10 @@ class Watcher:
             streaming.cancel()
             return await self.stop_remote()
         stopping.cancel()
-        return await self.outcome(streaming.exception() or RuntimeError("log stream ended again"))
+        broken = streaming.exception()
+        if again and broken is None:
+            broken = RuntimeError("log stream ended again")
+        return await self.outcome(broken)
 
     def ended(self, info: Any) -> int:
         """The exit status of a terminal job."""
