@@ -9,23 +9,13 @@ New subdirectories (a job's first log) are watched as they appear.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import os
-import struct
 from pathlib import Path
 
-IN_MODIFY = 0x00000002
-IN_CLOSE_WRITE = 0x00000008
-IN_MOVED_TO = 0x00000080
-IN_CREATE = 0x00000100
-IN_DELETE = 0x00000200
-IN_ISDIR = 0x40000000
-IN_NONBLOCK = 0o4000
-IN_CLOEXEC = 0o2000000
+from cronflow.shell.inotify import IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, IN_MOVED_TO, InotifyFd
+
 # no IN_CLOSE_WRITE: our own read connections close the WAL opened for writing
 MASK = IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE
-_HEADER = struct.Struct("iIII")
 # a burst of writes (a commit: WAL, then shm) is read as one change
 SETTLE = 0.005
 
@@ -35,20 +25,17 @@ class Inotify:
     changed paths."""
 
     def __init__(self, *roots: Path) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        self._add = libc.inotify_add_watch
-        self._add.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-        self.fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self._inotify = InotifyFd()
+        self.fd = self._inotify.fd
         self._dirs: dict[int, Path] = {}
         for root in roots:
             self._watch_tree(Path(root))
 
     def _watch(self, directory: Path) -> None:
-        wd = self._add(self.fd, os.fsencode(directory), MASK)
-        if wd >= 0:
-            self._dirs[wd] = directory
+        try:
+            self._dirs[self._inotify.add_watch(directory, MASK)] = directory
+        except OSError:
+            pass  # gone again, or not a directory we may read: nothing to watch there
 
     def _watch_tree(self, root: Path) -> None:
         self._watch(root)
@@ -58,23 +45,15 @@ class Inotify:
 
     def _read(self) -> dict[str, int]:
         paths: dict[str, int] = {}
-        while True:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return paths
-            offset = 0
-            while offset < len(data):
-                wd, mask, _, size = _HEADER.unpack_from(data, offset)
-                name = data[offset + _HEADER.size: offset + _HEADER.size + size].rstrip(b"\0")
-                offset += _HEADER.size + size
-                parent = self._dirs.get(wd)
-                if parent is None:
-                    continue
-                path = parent / os.fsdecode(name) if name else parent
-                if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
-                    self._watch_tree(path)
-                paths[str(path)] = paths.get(str(path), 0) | mask
+        for wd, mask, name in self._inotify.read_events():
+            parent = self._dirs.get(wd)
+            if parent is None:
+                continue
+            path = parent / os.fsdecode(name) if name else parent
+            if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
+                self._watch_tree(path)
+            paths[str(path)] = paths.get(str(path), 0) | mask
+        return paths
 
     async def changes(self) -> dict[str, int]:
         """The paths that changed since the last call, each with the inotify events
@@ -94,4 +73,4 @@ class Inotify:
 
     def close(self) -> None:
         """Stop watching."""
-        os.close(self.fd)
+        self._inotify.close()

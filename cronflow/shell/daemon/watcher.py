@@ -18,28 +18,16 @@ the watched directory itself, meaning "rescan it".
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
-import errno
 import os
-import struct
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-_IN_ATTRIB = 0x004
-_IN_CLOSE_WRITE = 0x008
-_IN_MOVED_FROM = 0x040
-_IN_MOVED_TO = 0x080
-_IN_CREATE = 0x100
-_IN_DELETE = 0x200
-_IN_Q_OVERFLOW = 0x4000
-_IN_NONBLOCK = 0o4000
-_IN_CLOEXEC = 0o2000000
+from cronflow.shell.inotify import (IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO,
+                                    IN_Q_OVERFLOW, InotifyFd)
+
 # a write shows as CLOSE_WRITE (one event per file, not one per write() call)
-_MASK = _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE | _IN_ATTRIB
-_EVENT = struct.Struct("iIII")
-_READ_SIZE = 1 << 16
+_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB
 
 
 class DirWatcher:
@@ -48,7 +36,7 @@ class DirWatcher:
     def __init__(self, directories: Iterable[Path], *, debounce: float = 0.02) -> None:
         self.directories = [Path(d) for d in directories]
         self.debounce = debounce
-        self._fd = -1
+        self._inotify: InotifyFd | None = None
         self._wds: dict[int, Path] = {}
         self._pending: set[Path] = set()
         self._event: asyncio.Event | None = None
@@ -58,8 +46,8 @@ class DirWatcher:
         try:
             self._arm_inotify()
         except OSError:
-            self._fd = -1
-        self.uses_inotify = self._fd >= 0
+            self._inotify = None
+        self.uses_inotify = self._inotify is not None
 
     def __aiter__(self) -> DirWatcher:
         return self
@@ -70,9 +58,10 @@ class DirWatcher:
         if not self.uses_inotify:
             return await self._next_fallback()
         loop = asyncio.get_running_loop()
+        assert self._inotify is not None
         if not self._reading:
             self._event = asyncio.Event()
-            loop.add_reader(self._fd, self._on_readable)
+            loop.add_reader(self._inotify.fd, self._on_readable)
             self._reading = True
             self._on_readable()  # whatever the kernel queued before we started reading
         assert self._event is not None
@@ -90,55 +79,36 @@ class DirWatcher:
     def close(self) -> None:
         """Stop watching; a pending ``__anext__`` ends the iteration."""
         self._closed = True
-        if self._fd >= 0:
+        if self._inotify is not None:
             if self._reading:
-                asyncio.get_running_loop().remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+                asyncio.get_running_loop().remove_reader(self._inotify.fd)
+            self._inotify.close()
+            self._inotify = None
         if self._event is not None:
             self._event.set()
 
     # --- inotify ------------------------------------------------------------------------
 
     def _arm_inotify(self) -> None:
-        name = ctypes.util.find_library("c")
-        if not name:
-            raise OSError(errno.ENOSYS, "no C library")
-        libc = ctypes.CDLL(name, use_errno=True)
-        if not hasattr(libc, "inotify_init1"):
-            raise OSError(errno.ENOSYS, "no inotify")
-        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1")
-        for directory in self.directories:
-            wd = libc.inotify_add_watch(fd, os.fsencode(directory), _MASK)
-            if wd < 0:
-                err = ctypes.get_errno()
-                os.close(fd)
-                raise OSError(err, f"inotify_add_watch {directory}")
-            self._wds[wd] = directory
-        self._fd = fd
+        inotify = InotifyFd()
+        try:
+            for directory in self.directories:
+                self._wds[inotify.add_watch(directory, _MASK)] = directory
+        except OSError:
+            inotify.close()
+            raise
+        self._inotify = inotify
 
     def _on_readable(self) -> None:
-        while self._fd >= 0:
-            try:
-                data = os.read(self._fd, _READ_SIZE)
-            except BlockingIOError:
-                break
-            offset = 0
-            while offset + _EVENT.size <= len(data):
-                wd, mask, _, length = _EVENT.unpack_from(data, offset)
-                start = offset + _EVENT.size
-                offset = start + length
-                if mask & _IN_Q_OVERFLOW:
-                    self._pending.update(self.directories)
-                    continue
-                directory = self._wds.get(wd)
-                raw = data[start:start + length].rstrip(b"\0")
-                if directory is not None and raw:
-                    self._pending.add(directory / os.fsdecode(raw))
-            if len(data) < _READ_SIZE // 2:
-                break
+        if self._inotify is None:
+            return
+        for wd, mask, raw in self._inotify.read_events():
+            if mask & IN_Q_OVERFLOW:
+                self._pending.update(self.directories)
+                continue
+            directory = self._wds.get(wd)
+            if directory is not None and raw:
+                self._pending.add(directory / os.fsdecode(raw))
         if self._pending and self._event is not None:
             self._event.set()
 
