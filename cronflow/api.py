@@ -70,8 +70,8 @@ def find_definition(name: str, jobs: Path, *, now: datetime, default_timezone: s
     if definition is None:
         from cronflow.core.suggest import did_you_mean
 
-        names = [path.stem for path in loader.job_files(jobs)] if Path(jobs).is_dir() else []
-        raise NotFoundError(f"no job or flow named {name!r} in {jobs}{did_you_mean(name, names)}")
+        raise NotFoundError(f"no job or flow named {name!r} in {jobs}"
+                            f"{did_you_mean(name, loader.definition_names(jobs))}")
     return definition
 
 

@@ -120,18 +120,12 @@ def parse_time_flag(flag: str, text: str, *, past: bool = False, tz: str | None 
         raise CronflowError(f"{flag}: {exc}") from None
 
 
-def definition_names(jobs: Path) -> list[str]:
-    """The names of the job and flow files in ``jobs`` (for "did you mean")."""
-    from cronflow.shell.loader import job_files
-
-    return [path.stem for path in job_files(jobs)] if jobs.is_dir() else []
-
-
 def unknown_name_error(name: str, jobs: Path, *, what: str = "job or flow",
                        extra: list[str] | None = None) -> Exception:
     """The error for a name that is no job or flow in ``jobs``, with "did you mean"."""
     from cronflow.core.suggest import did_you_mean
     from cronflow.errors import NotFoundError
+    from cronflow.shell.loader import definition_names
 
     return NotFoundError(f"no {what} named {name!r} in {jobs}"
                          f"{did_you_mean(name, definition_names(jobs) + (extra or []))}")

@@ -189,9 +189,10 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
         if definition is None and JOB_NAME.match(target) and not any(c.isdigit() for c in target):
             # a lone word is more likely a mistyped job name than a schedule
             from cronflow.core.suggest import did_you_mean
+            from cronflow.shell.loader import definition_names
 
             jobs = common.resolve_jobs_dir(jobs_dir)
-            hint = did_you_mean(target, common.definition_names(jobs))
+            hint = did_you_mean(target, definition_names(jobs))
             if hint:
                 raise CronflowError(f"no job or flow named {target!r} in {jobs}{hint}") from None
             raise CronflowError(f"no job or flow named {target!r} in {jobs}, "

@@ -43,6 +43,13 @@ def job_files(directory: Path) -> list[Path]:
     return [directory / name for name in names]
 
 
+def definition_names(directory: Path) -> list[str]:
+    """The names the job and flow files of ``directory`` go by (their file names, which
+    a ``name`` key rarely overrides): what "did you mean" offers for a mistyped name."""
+    directory = Path(directory)
+    return [path.stem for path in job_files(directory)] if directory.is_dir() else []
+
+
 def load_file(path: Path, *, now: datetime, default_timezone: str | None = None,
               pools: Collection[str] | None = None) -> Definition:
     """Load one file; raise its first ConfigError (by line) if it has any. ``pools``: the
