@@ -74,6 +74,20 @@ def _css(driver: Any, selector: str) -> list[Any]:
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
+def _text(driver: Any, selector: str) -> str:
+    """The text of the element ``selector`` names now. The page's live script replaces
+    elements as the run changes, so an element found a moment ago may be gone by the
+    time it is read: then it is looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(100):
+        try:
+            return _css(driver, selector)[0].text
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{selector} was replaced 100 times in a row while being read")
+
+
 def _login(driver: Any, web: WebServer) -> None:
     driver.get(web.url)  # the printed URL: sets the session cookie, then drops the token
     wait_for(lambda: "token=" not in driver.current_url, timeout=10, message="the redirect")
@@ -111,13 +125,13 @@ def test_the_run_page_follows_a_live_log(browser: Any, site: tuple[Daemon, WebSe
     run = wait_for(lambda: [r for r in web.runs("chatty") if r["id"] not in before and r["state"] == "running"],
                    timeout=10, message="the run to start")[0]
     browser.get(f"{web.base}/runs/{run['id']}")
-    first = _css(browser, "#log")[0].text
+    first = _text(browser, "#log")
     if web.get(f"/api/v1/runs/{run['id']}").json()["state"] == "running":
         assert "line 5" not in first  # opened while it runs (unless the machine lagged)
-    wait_for(lambda: "line 5" in _css(browser, "#log")[0].text, timeout=15, message="the followed log")
-    assert [line for line in _css(browser, "#log")[0].text.splitlines() if line] == [
+    wait_for(lambda: "line 5" in _text(browser, "#log"), timeout=15, message="the followed log")
+    assert [line for line in _text(browser, "#log").splitlines() if line] == [
         f"line {i}" for i in range(1, 6)]
-    wait_for(lambda: _css(browser, "#run-state")[0].text == "succeeded", timeout=10, message="the final state")
+    wait_for(lambda: _text(browser, "#run-state") == "succeeded", timeout=10, message="the final state")
 
 
 def test_the_gantt_of_a_flow_run_has_one_bar_per_step_and_the_graph_one_box(browser: Any, site: tuple[Daemon, WebServer]) -> None:
