@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from cronflow.core.fire.burst import claim_chunks
 from cronflow.core.fire.catchup import due_fires
 from cronflow.core.fire.decision import OVERLAP, FireDecision, decide_due, decide_fire
 from cronflow.core import lifecycle
@@ -73,7 +74,18 @@ class Firing:
     # --- scheduled fires ---------------------------------------------------------------
 
     def fire_due(self, names: list[str], *, now: datetime) -> None:
-        """Handle the jobs whose due instant has come."""
+        """Handle the jobs whose due instant has come: claimed in chunks of growing size
+        (:mod:`cronflow.core.fire.burst`), each recorded, then its processes started."""
+        # a plugin's before_run may veto a run, so it is asked first (in execute) instead
+        prestarting = not self.ctx.dispatch.implemented("before_run")
+        try:
+            for chunk in claim_chunks(names):
+                self._fire_chunk(chunk, now=now, prestarting=prestarting)
+        finally:
+            self.preparing.handled(now)
+
+    def _fire_chunk(self, names: Sequence[str], *, now: datetime, prestarting: bool) -> None:
+        """Claim the fires of ``names`` in one transaction, then start them."""
         starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]] = []
         missed: list[tuple[Definition, Run]] = []
         # the jobs' next fires go on the heap after the spawns: nothing reads it before
@@ -88,16 +100,12 @@ class Firing:
                 lock.release()
                 self.ctx.pools.release(row.id)
             raise
-        finally:
-            self.preparing.handled(now)
         if self.claims.dropped:
             starts = self._left_out(starts, self.claims.dropped)
         # every process first, in one tight loop: the last one due starts after the
         # others' spawns only, not after their bookkeeping as well (SPEC section 10)
-        # a plugin's before_run may veto a run, so it is asked first (in execute) instead
-        vetoable = self.ctx.dispatch.implemented("before_run")
         prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec)
-                     if isinstance(d, Job) and not vetoable else None
+                     if prestarting and isinstance(d, Job) else None
                      for d, run, lock, spec in starts]
         for name, after, upcoming in reschedules:
             self.table.reschedule(name, after=after, upcoming=upcoming)

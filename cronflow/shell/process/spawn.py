@@ -82,12 +82,19 @@ class Process:
     # the run's processes that left the group too
     run_id: str | None = None
 
+    @property
+    def exited(self) -> asyncio.Future[int]:
+        """Done with the exit code once the process has exited (its output may still be
+        draining); for waiting on beside other futures. Do not cancel it."""
+        return self._done
+
     async def wait(self) -> int:
         """The exit code (negative signal number when killed by a signal), once the
         process has exited and its output has been written to the log."""
-        code = await asyncio.shield(self._done)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._output_done), _DRAIN_AFTER_EXIT)
+        code = self._done.result() if self._done.done() else await asyncio.shield(self._done)
+        if not self._output_done.done():
+            # asyncio.wait neither cancels the future nor needs a task for it
+            await asyncio.wait({self._output_done}, timeout=_DRAIN_AFTER_EXIT)
         return code
 
     def signal_group(self, sig: int) -> None:

@@ -23,7 +23,7 @@ from cronflow.core.limits import rlimits
 from cronflow.model import Job, Overlap, Run, RunState, replace
 from cronflow.shell.process.env import job_env
 from cronflow.core.records import new_run_id
-from cronflow.shell.run.context import RunContext
+from cronflow.shell.run.context import RunContext, StopEvent
 from cronflow.plugins.executors import ExecutorUnavailable, executor_for
 from cronflow.shell.run.events import after_events, report, start_events
 from cronflow.shell.run.executed import after_attempt
@@ -146,7 +146,7 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             run = replace(run, log_path=None)
         # recorded before the lock goes: a daemon restarting in between must not see a
         # `running` row with a free lock and call it lost
-        ctx.record(run)
+        await ctx.record_together(run)
     finally:
         ctx.cancels.unregister(run.id)
         if job_lock is not None:
@@ -205,7 +205,7 @@ def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
         return spec, exc, started, began
 
 
-async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: asyncio.Event,
+async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
                     job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None,
                     prestarted: Prestart | None = None, events: list[asyncio.Future[None]]) -> Run:
     """The attempts of ``run``; its final Run. The start and retry events are started as
@@ -310,24 +310,22 @@ async def _retry_delay(job: Job, run: Run, attempt: int, *, ctx: RunContext, sto
     return None if stop.is_set() else asking.result()
 
 
-async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, stop: asyncio.Event,
+async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, stop: StopEvent,
                      began: float) -> Run:
     """Wait for ``process``, stopping it on a cancel or at the job's ``timeout``, counted
     from ``began`` (its start, ``time.monotonic()``); the attempt's final Run."""
-    waiter = asyncio.ensure_future(process.wait())
-    stopper = asyncio.ensure_future(stop.wait())
+    # futures, not tasks: asyncio.wait only adds callbacks to them
+    exited = process.exited
     timeout = None if job.timeout is None else max(0.0, job.timeout - (time.monotonic() - began))
     try:
-        done, _ = await asyncio.wait({waiter, stopper}, timeout=timeout,
+        done, _ = await asyncio.wait({exited, stop.future()}, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         # the host is going away (e.g. ``cronflow run`` interrupted): do not orphan the job
         await process.terminate(job.kill_timeout)
         raise
-    finally:
-        stopper.cancel()
     cancelled = timed_out = False
-    if waiter not in done:
+    if exited not in done:
         if stop.is_set():
             cancelled = True
             await process.terminate(0.0 if ctx.cancels.killing(run.id) else job.kill_timeout)
@@ -336,7 +334,7 @@ async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, s
             ctx.logger.warning("job %s: run %s timed out after %gs; terminating its process group",
                                job.name, run.id, job.timeout)
             await process.terminate(job.kill_timeout)
-    code = await waiter
+    code = await process.wait()
     return lifecycle.finish(run, ctx.now(), exit_code=code, timed_out=timed_out, cancelled=cancelled)
 
 
