@@ -5,7 +5,7 @@ database's columns) and as the JSON of ``history --json``. All times are UTC ISO
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -24,6 +24,9 @@ EncodedRun = tuple[Any, ...]
 COLUMN_LIST = ", ".join(COLUMNS)
 COLUMN_MARKS = ", ".join("?" for _ in COLUMNS)
 UPDATE_SETS = ", ".join(f"{name} = ?" for name in RUN_FIELDS[1:])
+# the columns a run's progress changes (the others are its identity, fixed at creation)
+PROGRESS_FIELDS = ("state", "reason", "attempt", "started", "ended", "exit_code", "pid", "log_path", "next_attempt")
+PROGRESS_SETS = ", ".join(f"{name} = ?" for name in PROGRESS_FIELDS)
 # an upserted row keeps its ``created`` and, unless a new one is given, its lock path
 UPSERT_SETS = ", ".join([*(f"{name} = excluded.{name}" for name in RUN_FIELDS[1:]),
                          "lock_path = coalesce(excluded.lock_path, runs.lock_path)"])
@@ -47,7 +50,8 @@ def encode_rows(runs: Sequence[Run], created: datetime, lock_paths: Sequence[str
 
 def new_run_id() -> str:
     """A fresh run id: 16 hex digits, random (a unique prefix is accepted by the CLI)."""
-    return uuid.uuid4().hex[:16]
+    # 64 random bits, as uuid4().hex[:16] gave, at a fifth of its cost (one per fire)
+    return secrets.token_hex(8)
 
 
 def to_iso(instant: datetime | None) -> str | None:
@@ -75,6 +79,12 @@ def encode_run(run: Run) -> EncodedRun:
             to_iso(run.started), to_iso(run.ended), run.exit_code, run.pid,
             json.dumps(dict(params), sort_keys=True) if params else "{}", run.log_path, run.trigger,
             run.parent_id, run.step, run.item, to_iso(run.next_attempt), run.definition)
+
+
+def encode_progress(run: Run) -> EncodedRun:
+    """``run``'s :data:`PROGRESS_FIELDS` values, then its id (an ``UPDATE``'s arguments)."""
+    return (RunState(run.state).value, run.reason, run.attempt, to_iso(run.started), to_iso(run.ended),
+            run.exit_code, run.pid, run.log_path, to_iso(run.next_attempt), run.id)
 
 
 def decode_run(row: Mapping[str, Any]) -> Run:

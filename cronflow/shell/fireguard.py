@@ -43,9 +43,15 @@ def insert(db: sqlite3.Connection, insert_sql: str, rows: Sequence[Sequence[Any]
         return []
     # rare (the clock went back): find which rows are not there
     ids = [row[0] for row in rows]
+    present = present_ids(db, ids)
+    return [run_id for run_id in ids if run_id not in present]
+
+
+def present_ids(db: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
+    """Which of the run ids ``ids`` have a row (in the caller's transaction)."""
     present: set[str] = set()
     for chunk in range(0, len(ids), 500):
         part = ids[chunk:chunk + 500]
         marks = ", ".join("?" for _ in part)
         present.update(found for found, in db.execute(f"SELECT id FROM runs WHERE id IN ({marks})", part))
-    return [run_id for run_id in ids if run_id not in present]
+    return present

@@ -27,61 +27,18 @@ from typing import Any
 
 from cronflow.errors import CronflowError, NotFoundError
 from cronflow.model import Definition, JobState, Run, RunState
-from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, UPDATE_SETS, UPSERT_SETS, EncodedRun, decode_run,
-                                   decode_state, encode_rows, encode_run, sql_states, to_iso)
+from cronflow.core.records import (COLUMN_LIST, COLUMN_MARKS, PROGRESS_SETS, UPDATE_SETS, UPSERT_SETS, EncodedRun,
+                                   decode_run, decode_state, encode_progress, encode_rows, encode_run, sql_states,
+                                   to_iso)
 from cronflow.core.settings import DEFAULT_KEEP_RUNS
 from cronflow.shell import fireguard
 from cronflow.shell.files import Logger, ensure_state_dir, private_database
 from cronflow.shell.migrate import prepare_schema
+from cronflow.shell.schema import SCHEMA
 from cronflow.shell.process.logcap import tail_segments
 
 DB_NAME = "cronflow.db"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    job TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'job',
-    state TEXT NOT NULL,
-    reason TEXT,
-    attempt INTEGER NOT NULL DEFAULT 1,
-    nominal TEXT,
-    started TEXT,
-    ended TEXT,
-    exit_code INTEGER,
-    pid INTEGER,
-    params TEXT NOT NULL DEFAULT '{}',
-    log_path TEXT,
-    trigger TEXT NOT NULL DEFAULT 'schedule',
-    parent_id TEXT,
-    step TEXT,
-    item TEXT,
-    lock_path TEXT,
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_job ON runs (job, created);
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created);  -- newest first: no sort of the table
-CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
-CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_id);
-CREATE TABLE IF NOT EXISTS job_state (
-    job TEXT PRIMARY KEY,
-    paused INTEGER NOT NULL DEFAULT 0,
-    paused_until TEXT,
-    anchor TEXT,
-    last_fire TEXT,
-    boot_id TEXT
-);
-CREATE TABLE IF NOT EXISTS daemon_status (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS definitions (
-    hash TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    text TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-"""
 
 _UNFINISHED_SQL = sql_states(lambda state: not state.terminal)
 # what `list` shows of last_runs(), the columns alone
@@ -109,7 +66,7 @@ class Store:
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
             # how many scheduled fires are recorded twice already (then unguarded)
-            self.duplicate_fires = prepare_schema(self._db, _SCHEMA)
+            self.duplicate_fires = prepare_schema(self._db, SCHEMA)
         except sqlite3.Error as exc:
             raise CronflowError(f"{self.path}: cannot open the state database: {exc}") from None
 
@@ -202,6 +159,20 @@ class Store:
         its ``created`` and, unless a new one is given, its ``lock_path``."""
         self._write(f"INSERT INTO runs ({COLUMN_LIST}) VALUES ({COLUMN_MARKS}) ON CONFLICT(id) DO UPDATE SET "
                     f"{UPSERT_SETS}", encode_rows(runs, now, lock_paths, None), many=True)
+
+    def record_runs(self, runs: Sequence[Run], *, now: datetime) -> None:
+        """:meth:`upsert_runs`, cheaper for rows that exist: a run's identity (job, kind,
+        nominal, params, trigger, parent, step, item, definition) never changes after
+        its row is created, so only the columns a run's progress changes are written
+        (a third of an upsert's cost, twice per run on the daemon's hot path); the runs
+        without a row yet are inserted in the same transaction."""
+        with self.batch():
+            cursor = self._db.executemany(f"UPDATE runs SET {PROGRESS_SETS} WHERE id = ?",
+                                          [encode_progress(run) for run in runs])
+            if cursor.rowcount == len(runs):
+                return
+            present = fireguard.present_ids(self._db, [run.id for run in runs])
+            self.upsert_runs([run for run in runs if run.id not in present], now=now)
 
     def update_run(self, run: Run) -> None:
         """Write every field of ``run`` to its existing row."""

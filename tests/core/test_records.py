@@ -59,3 +59,12 @@ def test_replace_of_a_run_refuses_an_unknown_field() -> None:
         replace(_every_field_set(), bogus=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         replace(_every_field_set()).state = RunState.RUNNING  # type: ignore[misc]
+
+
+def test_progress_columns_and_identity_columns_split_the_fields() -> None:
+    from cronflow.core.records import PROGRESS_FIELDS, encode_progress
+
+    run = _every_field_set()
+    assert set(PROGRESS_FIELDS) < set(RUN_FIELDS)
+    by_name = dict(zip(RUN_FIELDS, encode_run(run)))
+    assert encode_progress(run) == (*(by_name[name] for name in PROGRESS_FIELDS), run.id)

@@ -155,6 +155,21 @@ def test_upsert_inserts_then_updates_keeping_created_and_lock_path(store: Store)
     assert [r.id for r in store.list_runs()] == ["u2", "u1"] and store.get_run("u1").reason == "x"
 
 
+def test_record_runs_writes_progress_and_inserts_the_rows_not_there_yet(store: Store) -> None:
+    run = Run(id="p1", job="j", nominal=T0, params={"a": "1"}, log_path="/l/p1.log")
+    store.insert_run(run, created=T0, lock_path="/j.lock")
+    started = replace(run, state=RunState.RUNNING, started=T0, pid=42, attempt=2)
+    fresh = Run(id="p2", job="k", nominal=T0, trigger="force")
+    store.record_runs([started, fresh], now=T0 + timedelta(seconds=5))
+    assert store.get_run("p1") == started and store.get_run("p2") == fresh
+    assert store.lock_path_of("p1") == "/j.lock"  # kept, as an upsert keeps it
+    done = replace(started, state=RunState.FAILED, reason="exit", ended=T0 + timedelta(seconds=1), exit_code=3,
+                   pid=None, log_path=None, next_attempt=T0 + timedelta(minutes=1))
+    store.record_runs([done], now=T0)
+    assert store.get_run("p1") == done
+    assert [r.id for r in store.list_runs()] == ["p2", "p1"]  # p2 created after p1
+
+
 def test_previous_outcome_and_unfinished_follow_the_state_rules(store: Store) -> None:
     for i, state in enumerate([RunState.FAILED, RunState.SKIPPED, RunState.RUNNING]):
         store.insert_run(Run(id=f"p{i}", job="j", state=state), created=T0 + timedelta(minutes=i))

@@ -32,7 +32,7 @@ def queued_row(ctx: RunContext, definition: Definition, *, nominal: datetime, tr
     ctx.store.keep_definition(definition, now=nominal)  # the text of the hash the row records
     return lifecycle.queued(run_id=run_id, job=definition.name, kind=definition.kind, nominal=nominal,
                             params={**definition.params, **(params or {})}, trigger=trigger,
-                            log_path=str(ctx.log_path(definition.name, run_id)) if definition.kind == "job" else None,
+                            log_path=ctx.log_file(definition.name, run_id) if definition.kind == "job" else None,
                             definition=definition.file_hash)
 
 

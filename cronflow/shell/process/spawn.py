@@ -53,7 +53,7 @@ class SpawnSpec:
 
     argv: Sequence[str]
     env: Mapping[str, str]
-    log_path: Path
+    log_path: str | Path
     log_cap: int = DEFAULT_LOG_CAP
     cwd: str | None = None
     user: str | None = None
@@ -81,6 +81,13 @@ class Process:
     # the run it belongs to (``CRONFLOW_RUN_ID`` in its environment): stopping it stops
     # the run's processes that left the group too
     run_id: str | None = None
+    _sink: _LogSink | None = field(default=None, repr=False)
+
+    @property
+    def wrote_log(self) -> bool:
+        """Whether the process's output reached its log file (it is created at the first
+        output: a process that printed nothing leaves none)."""
+        return self._sink is not None and self._sink.created
 
     @property
     def exited(self) -> asyncio.Future[int]:
@@ -126,6 +133,7 @@ class _LogSink:
         # created at the first output, after the burst of simultaneous spawns, and a run
         # that prints nothing leaves no file.
         self.log: CappedLog | None = None
+        self.created = False
         self.unwritable = False
 
     def _write(self, data: bytes) -> None:
@@ -133,7 +141,8 @@ class _LogSink:
             return
         try:
             if self.log is None:
-                self.log = CappedLog(self.path, self.cap, self.header)
+                self.log = CappedLog(Path(self.path), self.cap, self.header)
+                self.created = True
             self.log.write(data)
         except OSError as exc:
             # a full disk (or a gone directory) must not stop the drain: the job would
@@ -223,7 +232,7 @@ def watch(started: Started, spec: SpawnSpec) -> Process:
     _watch_exit(loop, started.pid, done)
     loop.add_reader(started.read_fd, sink.on_readable)
     return Process(pid=started.pid, _done=done, _output_done=output_done,
-                   run_id=spec.env.get("CRONFLOW_RUN_ID"))
+                   run_id=spec.env.get("CRONFLOW_RUN_ID"), _sink=sink)
 
 
 def _prexec_argv(spec: SpawnSpec) -> Sequence[str]:

@@ -145,10 +145,15 @@ class RunContext:
 
     def log_path(self, job: str, run_id: str) -> Path:
         """Where the output of a run goes."""
+        return Path(self.log_file(job, run_id))
+
+    def log_file(self, job: str, run_id: str) -> str:
+        """:meth:`log_path` as a string (a run's row and spawn keep it so: no Path on
+        the daemon's hot path)."""
         base = self._log_dirs.get(job)
         if base is None:
             base = self._log_dirs[job] = f"{self.state_dir}/logs/{locks.safe_name(job)}"
-        return Path(f"{base}/{run_id}.log")
+        return f"{base}/{run_id}.log"
 
     def static_env(self, job: Job) -> dict[str, str]:
         """The part of a job's environment that is the same for every run: the base,
@@ -212,7 +217,7 @@ class RunContext:
         # the next write that succeeds (each later state supersedes the kept one).
         batch = {**self._unwritten, **runs}
         try:
-            self.store.upsert_runs(list(batch.values()), now=self.now())
+            self.store.record_runs(list(batch.values()), now=self.now())
         except sqlite3.OperationalError as exc:
             if not self._unwritten:
                 self.logger.error("cannot record runs (%s); their states are kept and written "

@@ -70,7 +70,7 @@ def job_row(job: Job, *, ctx: RunContext, nominal: datetime, trigger: str,
     ctx.store.keep_definition(job, now=nominal)  # the text of the hash the row records
     return lifecycle.queued(run_id=run_id, job=job.name, nominal=nominal, trigger=trigger,
                             params={**job.params, **(params or {})},
-                            log_path=str(ctx.log_path(job.name, run_id)),
+                            log_path=ctx.log_file(job.name, run_id),
                             parent_id=parent_id, step=step, item=item, definition=job.file_hash)
 
 
@@ -128,10 +128,13 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
     stop = ctx.cancels.register(run.id)
     # the start and retry events of this run, going on beside it (see _attempts)
     events: list[asyncio.Future[None]] = []
+    # per attempt, whether it wrote to the run's log (a run resumed after a restart may
+    # have a log from its earlier attempts already)
+    logged: list[bool] = [] if run.state is RunState.QUEUED else [os.path.exists(run.log_path or "")]
     try:
         try:
             run = await _attempts(job, run, ctx=ctx, stop=stop, job_lock=job_lock, extra_env=extra_env,
-                                  prestarted=claim.prestarted, events=events)
+                                  prestarted=claim.prestarted, events=events, logged=logged)
         except asyncio.CancelledError:
             # the host is going away and has stopped the process: say so in the history
             for pending in events:
@@ -140,7 +143,7 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             run = lifecycle.interrupt(ctx.store.get_run(run.id), ctx.now())
             ctx.record(run)
             raise
-        if run.log_path is not None and not os.path.exists(run.log_path):
+        if run.log_path is not None and not any(logged):
             # a run that printed nothing has no log file (it is created at the first
             # output): its row says so, so that `logs` tells it from a removed file
             run = replace(run, log_path=None)
@@ -184,7 +187,7 @@ def spawn_spec(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock |
     except (ExecutorUnavailable, ValueError) as exc:
         raise SpawnError(str(exc)) from exc
     return SpawnSpec(argv=argv, env=env,
-                     log_path=Path(run.log_path or ctx.log_path(job.name, run.id)), log_cap=ctx.log_cap,
+                     log_path=run.log_path or ctx.log_file(job.name, run.id), log_cap=ctx.log_cap,
                      cwd=_workdir(job), user=_user(job, ctx), pass_fds=(job_lock.fd,) if job_lock else (),
                      tee_fd=ctx.tee_fd, header=header, nice=job.nice, rlimits=rlimits(job.limits))
 
@@ -207,7 +210,8 @@ def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
 
 async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
                     job_lock: locks.JobLock | None, extra_env: Mapping[str, str] | None,
-                    prestarted: Prestart | None = None, events: list[asyncio.Future[None]]) -> Run:
+                    prestarted: Prestart | None = None, events: list[asyncio.Future[None]],
+                    logged: list[bool]) -> Run:
     """The attempts of ``run``; its final Run. The start and retry events are started as
     tasks on ``events`` (the finish events wait for them), never awaited here: a plugin
     call must not delay the process's supervision, its timeout or the next attempt."""
@@ -243,6 +247,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
         except SpawnError as exc:
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
             _append_log(log_path, f"cronflow: {exc}\n")
+            logged.append(True)
             run = lifecycle.spawn_failed(run, started, ctx.now())
             if isinstance(exc.__cause__, ExecutorUnavailable):
                 run = replace(run, reason="executor")
@@ -255,6 +260,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
                 if ctx.dispatch.implemented("on_run_start") or ctx.dispatch.wants(job, "start"):
                     events.append(asyncio.ensure_future(start_events(job, run, ctx)))
             run = await _supervise(job, run, process, ctx=ctx, stop=stop, began=began)
+            logged.append(process.wrote_log)
             run = await after_attempt(job, run, ctx)
         if not lifecycle.retryable(run, stopping=stop.is_set()):
             return run
