@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cronflow.core.settings import DEFAULT_LOG_CAP
-from cronflow.shell.process import killer
+from cronflow.shell.process import fdwatch, killer
 from cronflow.shell.process.logcap import CappedLog
 
 _READ_SIZE = 65536
@@ -176,7 +176,7 @@ class _LogSink:
     def close(self) -> None:
         if self.read_fd < 0:
             return
-        asyncio.get_running_loop().remove_reader(self.read_fd)
+        fdwatch.watcher().remove(self.read_fd)
         os.close(self.read_fd)
         self.read_fd = -1
         if self.log is not None:
@@ -229,8 +229,9 @@ def watch(started: Started, spec: SpawnSpec) -> Process:
     output_done: asyncio.Future[None] = loop.create_future()
     sink = _LogSink(started.read_fd, spec, output_done)
     done: asyncio.Future[int] = loop.create_future()
-    _watch_exit(loop, started.pid, done)
-    loop.add_reader(started.read_fd, sink.on_readable)
+    fds = fdwatch.watcher(loop)
+    _watch_exit(fds, started.pid, done)
+    fds.add(started.read_fd, sink.on_readable)
     return Process(pid=started.pid, _done=done, _output_done=output_done,
                    run_id=spec.env.get("CRONFLOW_RUN_ID"), _sink=sink)
 
@@ -296,7 +297,7 @@ def _start(spec: SpawnSpec, out_fd: int) -> int:
     return popen.pid
 
 
-def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int, done: asyncio.Future[int]) -> None:
+def _watch_exit(fds: fdwatch.FdWatch, pid: int, done: asyncio.Future[int]) -> None:
     pidfd = os.pidfd_open(pid)
 
     def on_exit() -> None:
@@ -306,9 +307,9 @@ def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int, done: asyncio.Future[
             got, status = pid, None
         if got == 0:  # readable means exited; be safe against a spurious wake-up
             return
-        loop.remove_reader(pidfd)
+        fds.remove(pidfd)
         os.close(pidfd)
         if not done.done():
             done.set_result(255 if status is None else os.waitstatus_to_exitcode(status))
 
-    loop.add_reader(pidfd, on_exit)
+    fds.add(pidfd, on_exit)
