@@ -38,16 +38,6 @@ def lock_slots(job: Job) -> int | None:
     return max(1, job.max_concurrent) if job.overlap is Overlap.ALLOW_ALL else None
 
 
-def hands_over_lock(job: Job) -> bool:
-    """Whether the daemon closes its descriptor of the job's lock once the process has
-    started: the child holds the lock (it inherited the descriptor), and every spawn
-    copies the daemon's descriptor table, so one descriptor fewer per running job makes
-    the spawns of a burst cheaper (issue 18). Not for a job with retries, whose lock the
-    daemon holds between attempts, nor for ``allow_all`` slots, which the daemon counts
-    by their locks."""
-    return job.retry.attempts <= 1 and lock_slots(job) is None
-
-
 # what the burst loop got for a run: its spec, the started process or the error (raised
 # when the run's task takes over, as if it had spawned it itself), when it started (the
 # clock's reading, and time.monotonic(): the run's timeout counts from its process start)
@@ -157,10 +147,8 @@ async def execute(job: Job, row: Run, *, ctx: RunContext, claim: Claim = Claim()
             # a run that printed nothing has no log file (it is created at the first
             # output): its row says so, so that `logs` tells it from a removed file
             run = replace(run, log_path=None)
-        # recorded before the lock goes (a daemon restarting in between must not see a
-        # `running` row with a free lock and call it lost), where this host still holds
-        # it; a lock handed over to the process (hands_over_lock) went with its exit: a
-        # daemon restarting in that gap means this one died, and with it the exit status
+        # recorded before the lock goes: a daemon restarting in between must not see a
+        # `running` row with a free lock and call it lost
         await ctx.record_together(run)
     finally:
         ctx.cancels.unregister(run.id)
@@ -215,10 +203,7 @@ def prestart(job: Job, run: Run, *, ctx: RunContext, job_lock: locks.JobLock,
             spec = spawn_spec(job, replace(run, attempt=1), ctx=ctx, job_lock=job_lock)
         else:
             spec.pass_fds = (job_lock.fd,)  # a prepared spec is used once
-        process = start(spec)
-        if hands_over_lock(job):
-            job_lock.release()
-        return spec, process, started, began
+        return spec, start(spec), started, began
     except Exception as exc:
         return spec, exc, started, began
 
@@ -243,6 +228,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
     while True:
         run = lifecycle.attempt(run, attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > first else b""
+        log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
         started, began = ctx.now(), time.monotonic()
         try:
             if prestarted is not None:
@@ -255,14 +241,12 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
             else:
                 process = spawn(spawn_spec(job, run, ctx=ctx, job_lock=job_lock, extra_env=extra_env,
                                            header=header))
-                if job_lock is not None and hands_over_lock(job):
-                    job_lock.release()
                 # yield first: in a burst of simultaneous starts, every process is spawned
                 # before any of them gets its bookkeeping
                 await asyncio.sleep(0)
         except SpawnError as exc:
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
-            _append_log(Path(run.log_path or ctx.log_path(job.name, run.id)), f"cronflow: {exc}\n")
+            _append_log(log_path, f"cronflow: {exc}\n")
             logged.append(True)
             run = lifecycle.spawn_failed(run, started, ctx.now())
             if isinstance(exc.__cause__, ExecutorUnavailable):
