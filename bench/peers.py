@@ -133,8 +133,12 @@ class NotifySocket:
 
 
 def cronflow_env(jobs_dir: Path, state_dir: Path) -> dict[str, str]:
-    """Environment pointing every cronflow command at one jobs dir and state dir."""
-    return {"CRONFLOW_JOBS_DIR": str(jobs_dir), "CRONFLOW_STATE_DIR": str(state_dir)}
+    """Environment pointing every cronflow command at one jobs dir and state dir, with
+    no third-party plugin loaded: cronflow as ``pip install cronflow`` gives it, whatever
+    else the bench's interpreter has installed (a development venv holds the example
+    and first-party plugins, whose hooks would be measured as cronflow's own cost)."""
+    return {"CRONFLOW_JOBS_DIR": str(jobs_dir), "CRONFLOW_STATE_DIR": str(state_dir),
+            "CRONFLOW_LOAD_PLUGINS": ""}
 
 
 def start_cronflow(workdir: Path, jobs_dir: Path, state_dir: Path,

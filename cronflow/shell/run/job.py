@@ -228,7 +228,6 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
     while True:
         run = lifecycle.attempt(run, attempt)
         header = f"\n--- cronflow: attempt {attempt} ---\n".encode() if attempt > first else b""
-        log_path = Path(run.log_path or ctx.log_path(job.name, run.id))
         started, began = ctx.now(), time.monotonic()
         try:
             if prestarted is not None:
@@ -246,7 +245,7 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
                 await asyncio.sleep(0)
         except SpawnError as exc:
             ctx.logger.error("job %s: run %s: %s", job.name, run.id, exc)
-            _append_log(log_path, f"cronflow: {exc}\n")
+            _append_log(Path(run.log_path or ctx.log_path(job.name, run.id)), f"cronflow: {exc}\n")
             logged.append(True)
             run = lifecycle.spawn_failed(run, started, ctx.now())
             if isinstance(exc.__cause__, ExecutorUnavailable):
