@@ -85,6 +85,11 @@ def list_rows(jobs: Path, state_dir: Path, *, now: datetime, default_timezone: s
     lists them, annotated with what the state dir knows (one builder for the CLI and the
     web dashboard, which keeps the parts: see :func:`definition_rows`); ``pools``: the
     pool names of cronflow.toml (None: not checked)."""
+    from cronflow.shell.listsnapshot import read_snapshot
+
+    snapshot = read_snapshot(jobs, state_dir, default_timezone=default_timezone, pools=pools)
+    if snapshot is not None:
+        return _snapshot_rows(snapshot, state_dir, now=now, tag=tag)
     from cronflow.shell.loader import load_dir
 
     result = load_dir(jobs, now=now, default_timezone=default_timezone, pools=pools)
@@ -102,3 +107,23 @@ def definition_rows(result: Any, known: ListState, *, now: datetime, default_tim
 
     return build_rows(result, now=now, default_timezone=default_timezone, tag=tag, anchors=known.anchors,
                       daemon=daemon_errors(known.load_errors))
+
+
+def _snapshot_rows(snapshot: Any, state_dir: Path, *, now: datetime, tag: str | None) -> list[dict[str, Any]]:
+    """:func:`list_rows` from the running daemon's snapshot (it vouches for the files):
+    the state dir's columns as on the parse path; of the anchors, only those of the
+    definitions the daemon keeps for refused files (the snapshot carries the others)."""
+    from cronflow.core.present.listing import daemon_errors
+    from cronflow.core.present.snapshot import snapshot_rows
+
+    store = Store(Path(state_dir) / DB_NAME)
+    try:
+        errors = store.load_errors()
+        kept = {str(row["kept"]["name"]) for row in errors if row.get("kept")}
+        anchors = {name: state.anchor for name in kept if (state := store.job_state(name)).anchor is not None}
+        known = ListState(anchors=anchors, overview=store.list_overview(now), load_errors=errors)
+    finally:
+        store.close()
+    rows = snapshot_rows(snapshot, now=now, anchors=known.anchors, tag=tag, daemon=daemon_errors(errors))
+    known.annotate(rows)
+    return rows

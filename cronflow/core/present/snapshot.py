@@ -1,0 +1,124 @@
+"""The daemon's definitions snapshot (pure): what ``cronflow list`` and ``cronflow next
+JOB`` need of every loaded file, so that they need not parse 10,000 files again while a
+daemon runs (issue 18).
+
+The daemon writes it after its loads (:mod:`cronflow.shell.daemon.snapshot`); the CLI
+trusts it only when it is provably what parsing the files would give now
+(:mod:`cronflow.shell.listsnapshot`), and parses otherwise. One JSON document::
+
+    {"version": 1, "pid": 4242, "uid": 1000, "jobs_dir": "/etc/cronflow/jobs.d",
+     "default_timezone": "Europe/Paris", "pools": ["db"], "complete": true,
+     "files": {"backup.toml": [ino, size, mtime_ns, ctime_ns], ...},
+     "definitions": [[row, ["0 3 * * *"], "2026-12-01T10:00:00+00:00", 0.0], ...],
+     "failed": {"/etc/cronflow/jobs.d/bad.toml": ["...:3: unknown key 'comand'"]}}
+
+An entry of ``definitions`` is the row :func:`~cronflow.core.present.listing.definition_row`
+gave when the snapshot was written, the schedule expressions, the anchor of relative
+forms and the jitter: with these a row whose ``next`` has passed is computed again
+(:func:`fresh_row`); ``due_in`` always is. ``failed`` holds the files that do not parse,
+with every error the parse path reports. ``complete`` is false when the snapshot cannot
+stand for a parse (a duplicate name, a flow naming a missing job, plugin checks still
+running): the CLI then parses. JSON rather than marshal or a table in the database: it
+decodes 10,000 entries in ~50 ms (marshal was slower here, with rows as dicts), its rows
+already are the ``list --json`` objects, and the daemon keeps each entry's text so that a
+reload re-encodes only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cronflow.core.present.listing import DaemonErrors, add_timing, definition_row, merge_rows
+from cronflow.model import Definition
+
+VERSION = 1
+# in the state dir
+SNAPSHOT_NAME = "definitions.snapshot"
+# the keys of the header, in the order written (the bulk follows them)
+HEADER_KEYS = ("version", "pid", "uid", "jobs_dir", "default_timezone", "pools", "complete", "written")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A decoded snapshot (see the module's docstring)."""
+
+    header: dict[str, Any]
+    files: dict[str, list[int] | None]
+    definitions: list[list[Any]]
+    failed: dict[str, list[str]]
+
+    def entry(self, name: str) -> list[Any] | None:
+        """The entry of the definition called ``name`` (None: there is none)."""
+        return next((entry for entry in self.definitions if entry[0]["name"] == name), None)
+
+
+def make_entry(definition: Definition, *, now: datetime, default_timezone: str, anchor: datetime) -> list[Any]:
+    """One definition's entry (the daemon keeps its JSON text until the file changes or
+    its ``next`` passes)."""
+    row = definition_row(definition, now=now, default_timezone=default_timezone, anchor=anchor)
+    return [row, list(definition.schedule), anchor.isoformat(), definition.jitter]
+
+
+def encode_snapshot(header: Mapping[str, Any], files: Mapping[str, list[int] | None], entries: list[str],
+                    failed: Mapping[str, list[str]]) -> str:
+    """The whole document, from the header, the files' stamps, the entries' JSON texts
+    (:func:`make_entry`, as JSON) and the failed files' errors."""
+    head = ", ".join(f"{json.dumps(key)}: {json.dumps(header.get(key))}" for key in HEADER_KEYS)
+    return (f"{{{head}, \"files\": {json.dumps(files)}, \"definitions\": [{', '.join(entries)}], "
+            f"\"failed\": {json.dumps(failed)}}}\n")
+
+
+def decode_snapshot(text: str | bytes) -> Snapshot | None:
+    """The snapshot in ``text``; None when it is not one this version wrote (torn,
+    corrupt, another version): the caller then parses the files."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return None
+    files, definitions, failed = data.get("files"), data.get("definitions"), data.get("failed")
+    if not (isinstance(files, dict) and isinstance(definitions, list) and isinstance(failed, dict)):
+        return None
+    for entry in definitions:
+        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], dict)
+                and isinstance(entry[0].get("name"), str) and isinstance(entry[1], list)):
+            return None
+    header = {key: data.get(key) for key in HEADER_KEYS}
+    return Snapshot(header=header, files=files, definitions=definitions, failed=failed)
+
+
+def fresh_row(entry: list[Any], now: datetime) -> dict[str, Any]:
+    """The entry's row as of ``now``: ``due_in`` from ``now``, and ``next`` and
+    ``next_start`` computed again when the stored ``next`` has passed (no fire lies
+    between the instant the row was written and its ``next``, so until then it is what a
+    parse would compute)."""
+    row, exprs, anchor, jitter = entry
+    text = row.get("next")
+    if text is None:
+        return row
+    fire = datetime.fromisoformat(text)
+    if fire > now:
+        row["due_in"] = (fire - now).total_seconds()
+        return row
+    row.update(next=None, next_start=None, due_in=None)
+    add_timing(row, name=row["name"], exprs=tuple(exprs), path=row["path"], now=now,
+               anchor=datetime.fromisoformat(anchor), jitter=float(jitter or 0.0))
+    return row
+
+
+def snapshot_rows(snapshot: Snapshot, *, now: datetime, anchors: Mapping[str, datetime] | None = None,
+                  tag: str | None = None, daemon: Mapping[str, DaemonErrors] | None = None) -> list[dict[str, Any]]:
+    """The rows :func:`~cronflow.core.present.listing.build_rows` gives for the files the
+    snapshot stands for (``anchors``: those of the daemon's kept definitions, the only
+    ones read from it here)."""
+    defined = ((entry[0]["name"], entry[0]["path"], _row_of(entry, now)) for entry in snapshot.definitions)
+    return merge_rows(defined, snapshot.failed, now=now, anchors=anchors, tag=tag, daemon=daemon)
+
+
+def _row_of(entry: list[Any], now: datetime) -> Any:
+    return lambda: fresh_row(entry, now)
