@@ -21,6 +21,7 @@ from cronflow.cli.completion import complete_definition_names, complete_tags
 from cronflow.errors import ConfigError, CronflowError
 
 if TYPE_CHECKING:
+    from cronflow.core.present.snapshot import Listed
     from cronflow.model import Definition
 
 
@@ -217,23 +218,34 @@ def next_(target: str, count: int, after: str | None, tz: str | None, json_: boo
 
 def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
     from cronflow.shell.paths import state_dir
-    from cronflow.shell.liststate import read_list_state
+    from cronflow.shell.liststate import job_anchor
 
-    return read_list_state(state_dir(None, jobs=jobs), now=now).anchors.get(name)
+    return job_anchor(state_dir(None, jobs=jobs), name)
 
 
-def _find_definition(target: str, flag: Path | None) -> Definition | None:
-    """The job or flow called ``target`` in the jobs dir, or None if there is none."""
+def _find_definition(target: str, flag: Path | None) -> Definition | Listed | None:
+    """The job or flow called ``target`` in the jobs dir, or None if there is none: from
+    the running daemon's snapshot when it vouches for the files, else parsed."""
     from cronflow.core.definition.common import JOB_NAME
 
     if not JOB_NAME.match(target):
         return None
-    from cronflow.shell.loader import find_definition
+    from cronflow.shell.listsnapshot import read_snapshot
+    from cronflow.shell.paths import state_dir
 
     directory = common.resolve_jobs_dir(flag)
     if not directory.is_dir():
         return None
-    return find_definition(target, directory, now=common.now(), default_timezone=_default_zone())
+    zone = _default_zone()
+    snapshot = read_snapshot(directory, state_dir(None, jobs=directory), default_timezone=zone,
+                             pools=_pool_names())
+    # with a file that does not parse, the parse path answers (it raises that file's
+    # error for its name; and it reads the file of the name first, so it is quick)
+    if snapshot is not None and not snapshot.failed:
+        return snapshot.named(target)
+    from cronflow.shell.loader import find_definition
+
+    return find_definition(target, directory, now=common.now(), default_timezone=zone)
 
 
 # -- list ----------------------------------------------------------------------------------

@@ -50,6 +50,18 @@ def read_list_state(state_dir: Path, *, now: datetime) -> ListState:
         store.close()
 
 
+def job_anchor(state_dir: Path, name: str) -> datetime | None:
+    """The first-load anchor of one job (``cronflow next JOB``), None when there is none."""
+    path = Path(state_dir) / DB_NAME
+    if not path.exists():
+        return None
+    store = Store(path)
+    try:
+        return store.job_state(name).anchor
+    finally:
+        store.close()
+
+
 def _daemon_alive(status: Any) -> bool:
     """Whether the daemon that wrote ``status`` (``{"pid": ...}``) still runs."""
     pid = status.get("pid") if isinstance(status, dict) else None

@@ -55,6 +55,24 @@ class Snapshot:
         """The entry of the definition called ``name`` (None: there is none)."""
         return next((entry for entry in self.definitions if entry[0]["name"] == name), None)
 
+    def named(self, name: str) -> Listed | None:
+        """What ``cronflow next JOB`` needs of the definition called ``name``."""
+        entry = self.entry(name)
+        if entry is None:
+            return None
+        row = entry[0]
+        return Listed(name=row["name"], kind=row["kind"], timezone=row["timezone"], schedule=tuple(entry[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A definition as the snapshot knows it: enough for ``cronflow next JOB``."""
+
+    name: str
+    kind: str
+    timezone: str
+    schedule: tuple[str, ...]
+
 
 def make_entry(definition: Definition, *, now: datetime, default_timezone: str, anchor: datetime) -> list[Any]:
     """One definition's entry (the daemon keeps its JSON text until the file changes or
