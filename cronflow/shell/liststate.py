@@ -28,12 +28,20 @@ class ListState:
     def annotate(self, rows: list[dict[str, Any]]) -> None:
         """Add ``last_run``, ``last_started``, ``last_ended``, ``last_state``,
         ``last_attempt``, ``paused``, ``paused_until``, ``running`` to each row."""
+        overview = self.overview
         for row in rows:
-            info = self.overview.get(row.get("name") or "", {})
+            info = overview.get(row.get("name") or "")
+            if info is None:  # no run, no pause: most of 10,000 rows, in one update
+                row.update(_NOTHING_YET)
+                continue
             for key in ("last_run", "last_started", "last_ended", "last_state", "last_attempt", "paused_until"):
                 row[key] = info.get(key)
             row["paused"] = bool(info.get("paused", False))
             row["running"] = int(info.get("running", 0))
+
+
+_NOTHING_YET = {"last_run": None, "last_started": None, "last_ended": None, "last_state": None,
+                "last_attempt": None, "paused_until": None, "paused": False, "running": 0}
 
 
 def read_list_state(state_dir: Path, *, now: datetime) -> ListState:

@@ -11,7 +11,7 @@ import pytest
 
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.core.present.listing import build_rows, daemon_errors, kept_definition
-from cronflow.core.present.snapshot import (VERSION, decode_snapshot, encode_snapshot, fresh_row, make_entry,
+from cronflow.core.present.snapshot import (ROW_KEYS, VERSION, decode_snapshot, encode_snapshot, fresh_row, make_entry,
                                             snapshot_rows)
 from cronflow.errors import ConfigError
 from cronflow.model import Job, RetrySpec
@@ -66,8 +66,19 @@ def test_tags_and_the_daemons_refusals_merge_as_in_the_parse():
         assert snapshot_rows(snapshot, now=WRITTEN, tag=tag, daemon=daemon) == parsed(WRITTEN, tag=tag, daemon=daemon)
 
 
+def test_an_entry_holds_the_values_of_a_row_in_the_order_of_its_keys():
+    (row,) = parsed(WRITTEN, tag="a")
+    assert tuple(row) == ROW_KEYS
+    assert make_entry(JOBS[0], now=WRITTEN, default_timezone="UTC", anchor=ANCHOR)[0] == list(row.values())
+
+
+def test_a_snapshot_with_rows_of_other_keys_is_not_believed():
+    assert decode_snapshot(snapshot_text().replace('"row_keys": ["name"', '"row_keys": ["title"')) is None
+
+
 def test_a_passed_next_is_computed_again_from_the_expressions():
     entry = make_entry(JOBS[0], now=WRITTEN, default_timezone="UTC", anchor=ANCHOR)
+    entry[0] = dict(zip(ROW_KEYS, entry[0]))
     assert entry[0]["next"] == "2026-12-03T11:00:00+00:00"
     row = fresh_row(entry, WRITTEN + timedelta(hours=5, minutes=1))
     assert row["next"] == "2026-12-03T16:00:00+00:00" and row["due_in"] == 59 * 60.0
@@ -82,13 +93,25 @@ def test_next_job_finds_one_entry():
     assert snapshot.named("bad") is None and snapshot.failed
 
 
+KEYS = json.dumps(list(ROW_KEYS))
+BAD_ROW = json.dumps([1] + [None] * (len(ROW_KEYS) - 1))
+
+
 @pytest.mark.parametrize("text", ["", "{", "[]", "null", '{"version": 2}',
-                                  '{"version": 1, "files": {}, "definitions": {}, "failed": {}}',
-                                  '{"version": 1, "files": {}, "definitions": [[{"name": 1}, [], "", 0]], "failed": {}}',
-                                  '{"version": 1, "files": {}, "definitions": [[{}, []]], "failed": {}}'],
-                         ids=["empty", "torn", "array", "null", "other-version", "definitions-not-a-list",
-                              "name-not-a-string", "short-entry"])
+                                  '{"version": 1, "files": {}, "definitions": [], "failed": {}}',
+                                  f'{{"version": 1, "row_keys": {KEYS}, "files": {{}}, "definitions": {{}}, '
+                                  '"failed": {}}',
+                                  f'{{"version": 1, "row_keys": {KEYS}, "files": {{}}, '
+                                  f'"definitions": [[{BAD_ROW}, [], "", 0]], "failed": {{}}}}',
+                                  f'{{"version": 1, "row_keys": {KEYS}, "files": {{}}, '
+                                  '"definitions": [[["a"], [], "", 0]], "failed": {}}',
+                                  f'{{"version": 1, "row_keys": {KEYS}, "files": {{}}, "definitions": [[[], []]], '
+                                  '"failed": {}}'],
+                         ids=["empty", "torn", "array", "null", "other-version", "no-row-keys",
+                              "definitions-not-a-list", "name-not-a-string", "short-row", "short-entry"])
 def test_anything_else_decodes_to_nothing(text):
+    good = f'{{"version": 1, "row_keys": {KEYS}, "files": {{}}, "definitions": [], "failed": {{}}}}'
+    assert decode_snapshot(good) is not None
     assert decode_snapshot(text) is None
     assert decode_snapshot(text.encode()) is None
 

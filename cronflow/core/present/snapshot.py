@@ -9,11 +9,12 @@ trusts it only when it is provably what parsing the files would give now
     {"version": 1, "pid": 4242, "uid": 1000, "jobs_dir": "/etc/cronflow/jobs.d",
      "default_timezone": "Europe/Paris", "pools": ["db"], "complete": true,
      "files": {"backup.toml": [ino, size, mtime_ns, ctime_ns], ...},
-     "definitions": [[row, ["0 3 * * *"], "2026-12-01T10:00:00+00:00", 0.0], ...],
-     "failed": {"/etc/cronflow/jobs.d/bad.toml": ["...:3: unknown key 'comand'"]}}
+     "definitions": [[[row values], ["0 3 * * *"], "2026-12-01T10:00:00+00:00", 0.0], ...],
+     "row_keys": ["name", "kind", ...]}
+     "failed": {"/etc/cronflow/jobs.d/bad.toml": ["...:3: unknown key 'comand'"]},
 
 An entry of ``definitions`` is the row :func:`~cronflow.core.present.listing.definition_row`
-gave when the snapshot was written, the schedule expressions, the anchor of relative
+gave when the snapshot was written (its values, in the order of ``row_keys``), the schedule expressions, the anchor of relative
 forms and the jitter: with these a row whose ``next`` has passed is computed again
 (:func:`fresh_row`); ``due_in`` always is. ``failed`` holds the files that do not parse,
 with every error the parse path reports. ``complete`` is false when the snapshot cannot
@@ -39,7 +40,13 @@ VERSION = 1
 # in the state dir
 SNAPSHOT_NAME = "definitions.snapshot"
 # the keys of the header, in the order written (the bulk follows them)
-HEADER_KEYS = ("version", "pid", "uid", "jobs_dir", "default_timezone", "pools", "complete", "written")
+HEADER_KEYS = ("version", "pid", "uid", "jobs_dir", "default_timezone", "pools", "complete", "written",
+               "row_keys")
+# the keys of a definition's row, in their order (an entry holds the values alone: half
+# the text to decode); written in the header, so that a daemon of another version whose
+# rows have other keys is not believed
+ROW_KEYS = ("name", "kind", "path", "description", "schedule", "timezone", "next", "next_start", "due_in",
+            "tags", "enabled", "triggers", "attempts", "env", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +85,14 @@ def make_entry(definition: Definition, *, now: datetime, default_timezone: str, 
     """One definition's entry (the daemon keeps its JSON text until the file changes or
     its ``next`` passes)."""
     row = definition_row(definition, now=now, default_timezone=default_timezone, anchor=anchor)
-    return [row, list(definition.schedule), anchor.isoformat(), definition.jitter]
+    return [[row[key] for key in ROW_KEYS], list(definition.schedule), anchor.isoformat(), definition.jitter]
 
 
 def encode_snapshot(header: Mapping[str, Any], files: Mapping[str, list[int] | None], entries: list[str],
                     failed: Mapping[str, list[str]]) -> str:
     """The whole document, from the header, the files' stamps, the entries' JSON texts
     (:func:`make_entry`, as JSON) and the failed files' errors."""
+    header = {**header, "row_keys": list(ROW_KEYS)}
     head = ", ".join(f"{json.dumps(key)}: {json.dumps(header.get(key))}" for key in HEADER_KEYS)
     return (f"{{{head}, \"files\": {json.dumps(files)}, \"definitions\": [{', '.join(entries)}], "
             f"\"failed\": {json.dumps(failed)}}}\n")
@@ -97,15 +105,18 @@ def decode_snapshot(text: str | bytes) -> Snapshot | None:
         data = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("version") != VERSION or data.get("row_keys") != list(ROW_KEYS):
         return None
     files, definitions, failed = data.get("files"), data.get("definitions"), data.get("failed")
     if not (isinstance(files, dict) and isinstance(definitions, list) and isinstance(failed, dict)):
         return None
+    width = len(ROW_KEYS)
     for entry in definitions:
-        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], dict)
-                and isinstance(entry[0].get("name"), str) and isinstance(entry[1], list)):
+        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], list)
+                and len(entry[0]) == width and isinstance(entry[0][0], str) and isinstance(entry[0][2], str)
+                and isinstance(entry[1], list)):
             return None
+        entry[0] = dict(zip(ROW_KEYS, entry[0]))
     header = {key: data.get(key) for key in HEADER_KEYS}
     return Snapshot(header=header, files=files, definitions=definitions, failed=failed)
 

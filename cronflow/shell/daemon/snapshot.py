@@ -33,7 +33,7 @@ from typing import Any
 
 from cronflow.core.definition.digest import file_hash
 from cronflow.core.definition.job import check_references
-from cronflow.core.present.snapshot import SNAPSHOT_NAME, VERSION, encode_snapshot, make_entry
+from cronflow.core.present.snapshot import ROW_KEYS, SNAPSHOT_NAME, VERSION, encode_snapshot, make_entry
 from cronflow.shell.files import open_private
 from cronflow.shell.run.context import utc_now
 
@@ -209,7 +209,7 @@ class SnapshotWriter:
             return _Known(source=source, name=None, text=None, upcoming=None, stamp=taken, failed=failed)
         anchor = self.table.state(definition.name).anchor or now
         entry = make_entry(definition, now=now, default_timezone=zone, anchor=anchor)
-        nominal = entry[0]["next"]
+        nominal = entry[0][ROW_KEYS.index("next")]
         upcoming = None if nominal is None else datetime.fromisoformat(nominal).timestamp()
         return _Known(source=source, name=definition.name, text=json.dumps(entry), upcoming=upcoming,
                       stamp=taken, failed=None)
