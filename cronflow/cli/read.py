@@ -224,8 +224,9 @@ def _persisted_anchor(name: str, jobs: Path, now: datetime) -> datetime | None:
 
 
 def _find_definition(target: str, flag: Path | None) -> Definition | Listed | None:
-    """The job or flow called ``target`` in the jobs dir, or None if there is none: from
-    the running daemon's snapshot when it vouches for the files, else parsed."""
+    """The job or flow called ``target`` in the jobs dir, or None if there is none: the
+    file of that name parsed, else (a name set by a ``name`` key, or no such job) the
+    running daemon's snapshot when it vouches for the files, else the whole dir parsed."""
     from cronflow.core.definition.common import JOB_NAME
 
     if not JOB_NAME.match(target):
@@ -237,14 +238,17 @@ def _find_definition(target: str, flag: Path | None) -> Definition | Listed | No
     if not directory.is_dir():
         return None
     zone = _default_zone()
-    snapshot = read_snapshot(directory, state_dir(None, jobs=directory), default_timezone=zone,
-                             pools=_pool_names())
-    # with a file that does not parse, the parse path answers (it raises that file's
-    # error for its name; and it reads the file of the name first, so it is quick)
-    if snapshot is not None and not snapshot.failed:
-        return snapshot.named(target)
     from cronflow.shell.loader import find_definition
 
+    if (directory / f"{target}.toml").is_file():
+        # the file of that name, parsed alone, is quicker than any snapshot of 10,000
+        return find_definition(target, directory, now=common.now(), default_timezone=zone)
+    snapshot = read_snapshot(directory, state_dir(None, jobs=directory), default_timezone=zone,
+                             pools=_pool_names())
+    found = None if snapshot is None else snapshot.named(target)
+    # not found while a file does not parse: the parse answers (that file may be the one)
+    if found is not None or (snapshot is not None and not snapshot.failed):
+        return found
     return find_definition(target, directory, now=common.now(), default_timezone=zone)
 
 
