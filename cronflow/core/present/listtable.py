@@ -36,6 +36,7 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
     table: list[list[str]] = []
     errors: list[str] = []
     zones: dict[str | None, Any] = {}  # one look-up per zone, not per row (10,000 rows)
+    shared: dict[tuple[str, str | None], tuple[str, str]] = {}
     # each row's next start read once, for the order and for its cells
     keyed = [(_next_start(row), row) for row in rows]
     keyed.sort(key=lambda item: (1, 0.0, item[1]["name"]) if item[0] is None else
@@ -46,8 +47,12 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
         if start is None:
             upcoming = next_cells(row, now)
         else:
+            # many jobs share a start (every hourly job, say): its two cells made once
             text = row.get("next_start") or row["next"]
-            upcoming = (when(text, row.get("timezone"), zones), format_span((start - now).total_seconds()))
+            key = (text, row.get("timezone"))
+            upcoming = shared.get(key)
+            if upcoming is None:
+                upcoming = shared[key] = (when(text, key[1], zones), format_span((start - now).total_seconds()))
         cells = [row["name"], schedule_cell(row), *upcoming, *last_cells(row, now, zones), result_cell(row)]
         if with_attempts:
             cells.append(attempts_cell(row))
