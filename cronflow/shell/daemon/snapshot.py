@@ -82,13 +82,15 @@ class SnapshotWriter:
         self._failed_once = False
         self._racy_rounds = 0
         self._cost = 0.0  # how long the last turn of writing took (s)
+        self._todo: list[str] | None = None  # the paths still to build in this write
         # what a previous daemon wrote is not this one's view
         self._remove()
         table.on_loaded = self.loaded
 
     def loaded(self) -> None:
-        """After a load of the table: write soon."""
+        """After a load of the table: write soon (looking at every file again)."""
         self._racy_rounds = 0
+        self._todo = None
         self.changed()
 
     def changed(self, delay: float = DELAY) -> None:
@@ -149,28 +151,54 @@ class SnapshotWriter:
         snapshot atomically. Whether it was written."""
         table, now = self.table, utc_now()
         zone = table.ctx.default_timezone
-        paths = set(table.by_path) | set(table.errors)
-        for path in [p for p in self._known if p not in paths]:
-            del self._known[path]
+        if self._todo is None:
+            self._todo = self._scan(now)  # once per write, not per turn: 100,000 paths
         built = 0
-        for path in paths:
-            source = table.errors.get(path)
+        while self._todo:
+            if built >= chunk:
+                return False
+            path = self._todo.pop()
+            source = self._source(path)
             if source is None:
-                source = table.definitions[table.by_path[path]]
-            known = self._known.get(path)
-            new = known is None or known.source is not source or known.stamp is None
-            if new or (known.upcoming is not None and known.upcoming <= now.timestamp()):
-                if built >= chunk:
-                    return False
-                self._known[path] = self._build(path, source, None if new else known, now=now, zone=zone)
-                built += 1
+                continue  # gone since the scan (its removal asked for a new one)
+            old = self._known.get(path)
+            new = old is None or old.source is not source or old.stamp is None
+            self._known[path] = self._build(path, source, None if new else old, now=now, zone=zone)
+            built += 1
+        self._todo = None
         self._replace(self._document(zone, now))
         self._ask_again()
         return True
 
+    def _source(self, path: str) -> Any:
+        """The table's object for a job file: its error list, else its definition (None: gone)."""
+        table = self.table
+        found = table.errors.get(path)
+        if found is None and path in table.by_path:
+            found = table.definitions.get(table.by_path[path])
+        return found
+
+    def _scan(self, now: datetime) -> list[str]:
+        """The job files whose entries must be built (new, changed, not vouched for, or
+        their next fire passed); files the table no longer has are forgotten."""
+        table = self.table
+        paths = set(table.by_path) | set(table.errors)
+        for path in [p for p in self._known if p not in paths]:
+            del self._known[path]
+        passed = now.timestamp()
+        todo = []
+        for path in paths:
+            known = self._known.get(path)
+            if (known is None or known.stamp is None or known.source is not self._source(path)
+                    or (known.upcoming is not None and known.upcoming <= passed)):
+                todo.append(path)
+        return todo
+
     def _document(self, zone: str, now: datetime) -> str:
         known = self._known
-        entries = [item.text for item in known.values() if item.text is not None]
+        # by name, the order of the rows: sorting them again in the CLI is then one pass
+        entries = [item.text for item in sorted(known.values(), key=lambda item: item.name or "")
+                   if item.text is not None]
         failed = {path: item.failed for path, item in known.items() if item.failed is not None}
         files = {Path(path).name: item.stamp for path, item in known.items()}
         header = {"version": VERSION, "pid": os.getpid(), "uid": os.geteuid(),
