@@ -152,3 +152,16 @@ def test_next_of_a_job_from_the_snapshot(tmp_path):
         assert human.stdout.splitlines()[:3] == ["Job: paris", "Schedule: 30 5 * * 1", "Time zone: Europe/Paris"]
         missing = daemon.cli("next", "nosuch")
         assert missing.returncode == 1 and "no job or flow named 'nosuch'" in missing.stderr
+
+
+def test_a_file_turned_bad_shows_its_error_beside_the_kept_definition(tmp_path, monkeypatch):
+    with started(tmp_path, {"a": JOBS["backup"], "b": JOBS["off"]}) as daemon:
+        wait_for(lambda: trusted(daemon), timeout=10, message="a trusted snapshot", on_timeout=daemon.log)
+        daemon.write_job("a", JOBS["backup"] + "comand = 1\n")
+        wait_for(lambda: "keeping its last good definition" in daemon.log(), timeout=10, on_timeout=daemon.log)
+        wait_for(lambda: trusted(daemon), timeout=10, message="a trusted snapshot", on_timeout=daemon.log)
+        now = datetime.now(timezone.utc)
+        found = rows(daemon, now, parse=False, monkeypatch=monkeypatch)
+        assert found == rows(daemon, now, parse=True, monkeypatch=monkeypatch)
+        (row,) = [row for row in found if row["name"] == "a"]
+        assert row["error"] and row["schedule"] == "0 3 * * *" and row["next"] is not None
