@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cronflow.core.present.snapshot import SNAPSHOT_NAME
+from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_snapshot
 from cronflow.shell import listsnapshot, liststate
 from daemon_helpers import Daemon, wait_for
 
@@ -165,3 +165,24 @@ def test_a_file_turned_bad_shows_its_error_beside_the_kept_definition(tmp_path, 
         assert found == rows(daemon, now, parse=True, monkeypatch=monkeypatch)
         (row,) = [row for row in found if row["name"] == "a"]
         assert row["error"] and row["schedule"] == "0 3 * * *" and row["next"] is not None
+
+
+def test_a_flow_whose_job_file_turned_bad_is_listed_as_the_parse_lists_it(tmp_path, monkeypatch):
+    # the daemon runs the job's last good definition; a parse finds no such job for the flow
+    with started(tmp_path, {"backup": JOBS["backup"], "nightly-flow": JOBS["nightly-flow"]}) as daemon:
+        wait_for(lambda: trusted(daemon), timeout=10, message="a trusted snapshot", on_timeout=daemon.log)
+        daemon.write_job("backup", JOBS["backup"] + "comand = 1\n")
+        wait_for(lambda: "keeping its last good definition" in daemon.log(), timeout=10, on_timeout=daemon.log)
+
+        def settled() -> Snapshot | None:
+            found = decode_snapshot((daemon.state_dir / SNAPSHOT_NAME).read_bytes())
+            if found is None or None in found.files.values() or not found.failed:
+                return None  # not written since the edit, or the edited file not vouched for yet
+            return found
+
+        # written, every file vouched for, and marked as not standing for a parse
+        assert wait_for(settled, timeout=10, on_timeout=daemon.log).header["complete"] is False
+        now = datetime.now(timezone.utc)
+        found = {row["name"]: row for row in rows(daemon, now, parse=False, monkeypatch=monkeypatch)}
+        assert found["nightly-flow"]["error"] and "backup" in found["nightly-flow"]["error"]
+        assert list(found.values()) == rows(daemon, now, parse=True, monkeypatch=monkeypatch)

@@ -61,6 +61,7 @@ class _Known:
     """What the snapshot holds of one job file."""
 
     source: Any  # the table's object it was built from: the definition, or the error list
+    definition: Any  # what the file parses to (None: it does not), as the CLI would parse it
     name: str | None  # None: the file does not parse
     text: str | None  # the entry's JSON
     upcoming: float | None  # its next fire (epoch), None: none
@@ -230,7 +231,8 @@ class SnapshotWriter:
             # refused: parsed again here, as the CLI would, for every error of the file
             from cronflow.shell.loader import load_paths
 
-            result = load_paths([Path(path)], now=now, default_timezone=zone,
+            # (its flow steps against every loaded job: references are judged in _complete)
+            result = load_paths([Path(path)], now=now, default_timezone=zone, references=self.table.definitions,
                                 pools=self.table.ctx.pools.names())
             definition = next(iter(result.definitions.values()), None)
             if definition is None:
@@ -238,13 +240,14 @@ class SnapshotWriter:
         elif old is None and taken is not None and not self._same_bytes(path, definition.file_hash):
             taken = None  # changed since it was loaded: the reload that follows vouches
         if definition is None:
-            return _Known(source=source, name=None, text=None, upcoming=None, stamp=taken, failed=failed)
+            return _Known(source=source, definition=None, name=None, text=None, upcoming=None, stamp=taken,
+                          failed=failed)
         anchor = self.table.state(definition.name).anchor or now
         entry = make_entry(definition, now=now, default_timezone=zone, anchor=anchor)
         nominal = entry[0][ROW_KEYS.index("next")]
         upcoming = None if nominal is None else datetime.fromisoformat(nominal).timestamp()
-        return _Known(source=source, name=definition.name, text=json.dumps(entry), upcoming=upcoming,
-                      stamp=taken, failed=None)
+        return _Known(source=source, definition=definition, name=definition.name, text=json.dumps(entry),
+                      upcoming=upcoming, stamp=taken, failed=None)
 
     @staticmethod
     def _stamp(path: str) -> list[int] | None:
@@ -268,12 +271,13 @@ class SnapshotWriter:
         """Whether the snapshot can stand for a parse of the directory (else the CLI parses)."""
         if getattr(self.table, "_checking", None):
             return False  # a reload's plugin checks still run: the table is about to change
-        names: dict[str, str] = {}
-        for path, item in self._known.items():
-            if item.name is not None and names.setdefault(item.name, path) != path:
+        parsed: dict[str, Any] = {}
+        for item in self._known.values():
+            if item.definition is not None and parsed.setdefault(item.name, item.definition) is not item.definition:
                 return False  # a duplicate name: which file wins depends on the load order
         # a flow naming a missing job is an error of the parse, not of the daemon's load
-        return not check_references(self.table.definitions)
+        # (checked against the files as they parse now, as the CLI would)
+        return not check_references(parsed)
 
     def _replace(self, text: str) -> None:
         tmp = self.path.with_name(f".{SNAPSHOT_NAME}.tmp")
