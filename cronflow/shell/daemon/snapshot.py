@@ -81,6 +81,7 @@ class SnapshotWriter:
         self._handle: asyncio.TimerHandle | None = None
         self._due: float | None = None
         self._failed_once = False
+        self._closed = False
         self._racy_rounds = 0
         self._cost = 0.0  # how long the last turn of writing took (s)
         self._todo: list[str] | None = None  # the paths still to build in this write
@@ -96,6 +97,8 @@ class SnapshotWriter:
 
     def changed(self, delay: float = DELAY) -> None:
         """Ask for a write ``delay`` seconds on (an earlier one asked for stands)."""
+        if self._closed:
+            return  # stopping: what is left must not write the file again
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (a table driven by a test): write now
@@ -132,6 +135,7 @@ class SnapshotWriter:
 
     def close(self) -> None:
         """Stop writing and remove the snapshot (a stopped daemon vouches for nothing)."""
+        self._closed = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
