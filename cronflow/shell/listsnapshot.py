@@ -22,7 +22,7 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_snapshot
+from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_header, decode_snapshot
 
 
 def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
@@ -32,15 +32,15 @@ def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
         text = (Path(state_dir) / SNAPSHOT_NAME).read_bytes()
     except OSError:
         return None
+    # what can be told from the header first: the entries are most of the text
+    header = decode_header(text)
+    if (header is None or header.get("complete") is not True or header.get("uid") != os.geteuid()
+            or header.get("jobs_dir") != str(jobs) or header.get("default_timezone") != default_timezone
+            or pools is None or header.get("pools") != sorted(pools)
+            or not _writer_holds_lock(Path(state_dir), header.get("pid"))):
+        return None
     snapshot = decode_snapshot(text)
     if snapshot is None:
-        return None
-    header = snapshot.header
-    if (header["complete"] is not True or header["uid"] != os.geteuid() or header["jobs_dir"] != str(jobs)
-            or header["default_timezone"] != default_timezone
-            or pools is None or header["pools"] != sorted(pools)):
-        return None
-    if not _writer_holds_lock(Path(state_dir), header["pid"]):
         return None
     if stamps(Path(jobs)) != snapshot.files:
         return None

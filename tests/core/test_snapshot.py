@@ -11,8 +11,8 @@ import pytest
 
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.core.present.listing import build_rows, daemon_errors, kept_definition
-from cronflow.core.present.snapshot import (ROW_KEYS, VERSION, decode_snapshot, encode_snapshot, fresh_row, make_entry,
-                                            snapshot_rows)
+from cronflow.core.present.snapshot import (ROW_KEYS, VERSION, decode_header, decode_snapshot, encode_snapshot,
+                                            fresh_row, make_entry, snapshot_rows)
 from cronflow.errors import ConfigError
 from cronflow.model import Job, RetrySpec
 
@@ -120,3 +120,11 @@ def test_a_torn_write_decodes_to_nothing():
     text = snapshot_text()
     assert decode_snapshot(text) is not None
     assert all(decode_snapshot(text[:cut]) is None for cut in range(0, len(text) - 2, 97))
+
+
+def test_the_header_decodes_alone_whatever_its_strings_hold():
+    header = {**HEADER, "jobs_dir": '/jobs, "files": {}'}
+    text = encode_snapshot(header, {}, [], {}).encode()
+    assert decode_header(text) == {**header, "row_keys": list(ROW_KEYS)}
+    assert decode_header(text[:40]) is None and decode_header(b"garbage") is None
+    assert decode_header(text.replace(b'"version": 1', b'"version": 9')) is None

@@ -121,6 +121,20 @@ def decode_snapshot(text: str | bytes) -> Snapshot | None:
     return Snapshot(header=header, files=files, definitions=definitions, failed=failed)
 
 
+def decode_header(text: bytes) -> dict[str, Any] | None:
+    """The header alone, from the text before ``"files"`` (written first, and no JSON
+    string can hold that unescaped), so that a snapshot the CLI cannot use (another
+    daemon's, incomplete) costs no decoding of 100,000 entries; None if there is none."""
+    cut = text.find(b', "files": ')
+    if cut < 0:
+        return None
+    try:
+        header = json.loads(text[:cut] + b"}")
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) and header.get("version") == VERSION else None
+
+
 def fresh_row(entry: list[Any], now: datetime) -> dict[str, Any]:
     """The entry's row as of ``now``: ``due_in`` from ``now``, and ``next`` and
     ``next_start`` computed again when the stored ``next`` has passed (no fire lies
