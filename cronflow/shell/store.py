@@ -270,7 +270,8 @@ class Store:
                                      last_ended=row["ended"], last_state=row["state"], last_attempt=row["attempt"])
         for name, count in self.running_jobs().items():
             entry(name)["running"] = count
-        for state in self.job_states().values():
+        # the paused ones only: decoding 10,000 states was a third of it
+        for state in map(decode_state, self._query("SELECT * FROM job_state WHERE paused != 0")):
             if state.is_paused(now):
                 item = entry(state.job)
                 item["paused"] = True

@@ -8,9 +8,10 @@ by ``name``; ``anchors`` carries the persisted first-load instants of relative s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from cronflow.core.definition.common import file_stem
@@ -60,6 +61,24 @@ def build_rows(result: LoadResult, *, now: datetime, default_timezone: str,
     fire beside the error.
     """
     anchors = anchors or {}
+    defined = ((name, definition.path,
+                partial(definition_row, definition, now=now, default_timezone=default_timezone,
+                        anchor=anchors.get(name, now)))
+               for name, definition in result.definitions.items())
+    failed = {path: [str(error) for error in errors] for path, errors in result.errors_by_path().items()}
+    return merge_rows(defined, failed, now=now, anchors=anchors, tag=tag, daemon=daemon)
+
+
+def merge_rows(defined: Iterable[tuple[str, str, Callable[[], dict[str, Any]]]],
+               failed: Mapping[str, list[str]], *, now: datetime,
+               anchors: Mapping[str, datetime] | None = None, tag: str | None = None,
+               daemon: Mapping[str, DaemonErrors] | None = None) -> list[dict[str, Any]]:
+    """The rows of :func:`build_rows` from its parts, whichever way they were read: per
+    good definition its name, path and a callable giving its row (called only when the
+    daemon does not refuse the file), and per failed file its errors. One merge for the
+    parse path and the daemon's snapshot (:mod:`cronflow.core.present.snapshot`), so that
+    both give the same rows."""
+    anchors = anchors or {}
     daemon = daemon or {}
     rows: list[dict[str, Any]] = []
 
@@ -67,19 +86,18 @@ def build_rows(result: LoadResult, *, now: datetime, default_timezone: str,
         if tag is None or tag in row["tags"]:
             rows.append(row)
 
-    for name, definition in result.definitions.items():
-        refused = daemon.get(definition.path)
+    for name, path, make_row in defined:
+        refused = daemon.get(path)
         if refused is None:
-            add(definition_row(definition, now=now, default_timezone=default_timezone,
-                               anchor=anchors.get(name, now)))
+            add(make_row())
         else:
-            row = _refused_row(definition.path, refused.errors, refused.kept, now=now, anchors=anchors)
+            row = _refused_row(path, refused.errors, refused.kept, now=now, anchors=anchors)
             if refused.kept is None:
                 row["name"] = name  # the file may set name = "..."
             add(row)
-    for path, errors in result.errors_by_path().items():
+    for path, errors in failed.items():
         kept = daemon[path].kept if path in daemon else None
-        add(_refused_row(path, [str(error) for error in errors], kept, now=now, anchors=anchors))
+        add(_refused_row(path, errors, kept, now=now, anchors=anchors))
     rows.sort(key=lambda row: (row["name"], row["error"] is not None))
     return rows
 
@@ -131,7 +149,7 @@ def _refused_row(path: str, errors: list[str], kept: Mapping[str, Any] | None, *
     row.update(name=name, kind=kept["kind"], description=kept.get("description", ""),
                timezone=kept["timezone"], enabled=bool(kept["enabled"]), tags=list(kept["tags"]),
                triggers=list(kept.get("triggers") or []), attempts=kept.get("attempts"))
-    _add_timing(row, name=name, exprs=tuple(kept["schedule"]), path=path, now=now,
+    add_timing(row, name=name, exprs=tuple(kept["schedule"]), path=path, now=now,
                 anchor=anchors.get(name, now), jitter=float(kept.get("jitter") or 0.0))
     return row
 
@@ -160,13 +178,13 @@ def definition_row(definition: Definition, *, now: datetime, default_timezone: s
         "env": mask_env(definition.env),
         "error": None,
     }
-    _add_timing(row, name=definition.name, exprs=definition.schedule, path=definition.path, now=now,
+    add_timing(row, name=definition.name, exprs=definition.schedule, path=definition.path, now=now,
                 anchor=anchor, jitter=definition.jitter)
     return row
 
 
-def _add_timing(row: dict[str, Any], *, name: str, exprs: tuple[str, ...], path: str, now: datetime,
-                anchor: datetime, jitter: float) -> None:
+def add_timing(row: dict[str, Any], *, name: str, exprs: tuple[str, ...], path: str, now: datetime,
+               anchor: datetime, jitter: float) -> None:
     """``schedule``, ``next``, ``next_start`` and ``due_in`` of a row (its ``timezone``
     and ``enabled`` set)."""
     if not exprs:

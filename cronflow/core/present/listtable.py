@@ -35,10 +35,25 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
     headers = [*HEADERS, *(["ATTEMPTS"] if with_attempts else []), "TAGS"]
     table: list[list[str]] = []
     errors: list[str] = []
-    for row in sorted(rows, key=lambda row: order(row)):
+    zones: dict[str | None, Any] = {}  # one look-up per zone, not per row (10,000 rows)
+    shared: dict[tuple[str, str | None], tuple[str, str]] = {}
+    # each row's next start read once, for the order and for its cells
+    keyed = [(_next_start(row), row) for row in rows]
+    keyed.sort(key=lambda item: (1, 0.0, item[1]["name"]) if item[0] is None else
+               (0, item[0].timestamp(), item[1]["name"]))
+    for start, row in keyed:
         if row.get("error") is not None:
             errors.extend(row.get("errors") or [row["error"]])
-        cells = [row["name"], schedule_cell(row), *next_cells(row, now), *last_cells(row, now), result_cell(row)]
+        if start is None:
+            upcoming = next_cells(row, now)
+        else:
+            # many jobs share a start (every hourly job, say): its two cells made once
+            text = row.get("next_start") or row["next"]
+            key = (text, row.get("timezone"))
+            upcoming = shared.get(key)
+            if upcoming is None:
+                upcoming = shared[key] = (when(text, key[1], zones), format_span((start - now).total_seconds()))
+        cells = [row["name"], schedule_cell(row), *upcoming, *last_cells(row, now, zones), result_cell(row)]
         if with_attempts:
             cells.append(attempts_cell(row))
         cells.append(",".join(row.get("tags") or ()) or "-")
@@ -83,13 +98,13 @@ def next_cells(row: Mapping[str, Any], now: datetime) -> tuple[str, str]:
     return when(row.get("next_start") or row["next"], row.get("timezone")), format_span((start - now).total_seconds())
 
 
-def last_cells(row: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+def last_cells(row: Mapping[str, Any], now: datetime, zones: dict[str | None, Any] | None = None) -> tuple[str, str]:
     """LAST (when the last run started; its nominal time if it never did) and PASSED."""
     text = row.get("last_started") or row.get("last_run")
     if not text:
         return "-", "-"
     passed = format_span((now - datetime.fromisoformat(text)).total_seconds())
-    return when(text, row.get("timezone")), passed if passed == "now" else f"{passed} ago"
+    return when(text, row.get("timezone"), zones), passed if passed == "now" else f"{passed} ago"
 
 
 def result_cell(row: Mapping[str, Any]) -> str:
@@ -113,14 +128,29 @@ def attempts_cell(row: Mapping[str, Any]) -> str:
     return f"{row.get('last_attempt') or 0}/{total}"
 
 
-def when(text: str, zone_name: str | None) -> str:
+def when(text: str, zone_name: str | None, zones: dict[str | None, Any] | None = None) -> str:
     """An ISO 8601 instant as ``Thu 2026-12-03 11:00:00 CET``, in ``zone_name`` (the
-    instant's own offset when there is no zone or it is unknown)."""
+    instant's own offset when there is no zone or it is unknown); ``zones`` caches the
+    zones looked up."""
     instant = datetime.fromisoformat(text)
-    if zone_name:
-        try:
-            instant = instant.astimezone(resolve_zone(zone_name))
-        except CronflowError:
-            pass
-    # whole seconds: a table for people (--json keeps the fractions)
-    return f"{instant:%a %Y-%m-%d %H:%M:%S} {instant.tzname() or instant.strftime('%z')}"
+    if zones is None or zone_name not in zones:
+        zone = None
+        if zone_name:
+            try:
+                zone = resolve_zone(zone_name)
+            except CronflowError:
+                pass
+        if zones is not None:
+            zones[zone_name] = zone
+    else:
+        zone = zones[zone_name]
+    if zone is not None:
+        instant = instant.astimezone(zone)
+    # whole seconds: a table for people (--json keeps the fractions); spelled out, as
+    # strftime is slow over 10,000 rows (and %a is English anyway: C locale)
+    return (f"{_DAYS[instant.weekday()]} {instant.year:04d}-{instant.month:02d}-{instant.day:02d} "
+            f"{instant.hour:02d}:{instant.minute:02d}:{instant.second:02d} "
+            f"{instant.tzname() or instant.strftime('%z')}")
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -31,15 +31,20 @@ def format_span(seconds: float) -> str:
     total = int(round(seconds))
     if total <= 0:
         return "now"
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        if count or parts:
-            parts.append(f"{count}{unit}")
-        if len(parts) == 2:
-            break
-    # "3h0m" reads as noise
-    return "".join(p for p in parts if not p.startswith("0")) or parts[0]
+    # the two largest units from the first that is not zero; a zero second one is noise
+    # ("3h0m" reads "3h"); spelled out, as ``list`` calls this twice a row
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        minutes, secs = divmod(total, 60)
+        return f"{minutes}m{secs}s" if secs else f"{minutes}m"
+    if total < 86400:
+        hours, rest = divmod(total, 3600)
+        minutes = rest // 60
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, rest = divmod(total, 86400)
+    hours = rest // 3600
+    return f"{days}d{hours}h" if hours else f"{days}d"
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -47,9 +52,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
         for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
-    lines = []
-    for row in [list(headers), *rows]:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+            if len(cell) > widths[index]:
+                widths[index] = len(cell)
+    # one format per line rather than a pad per cell (10,000 rows of ``list``)
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    return "\n".join(line.format(*row).rstrip() for row in [list(headers), *rows])

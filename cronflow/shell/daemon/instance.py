@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from cronflow.errors import CronflowError
+
+if TYPE_CHECKING:
+    import filelock
 
 LOCK_NAME = "daemon.lock"
 
@@ -36,6 +38,8 @@ class InstanceLock:
 def acquire(state_dir: Path) -> InstanceLock:
     """Take ``state_dir``'s instance lock without waiting; CronflowError when another
     daemon holds it."""
+    import filelock  # here: the CLI asks running() without taking any lock
+
     lock = filelock.FileLock(str(Path(state_dir) / LOCK_NAME), timeout=0, mode=0o600)
     try:
         lock.acquire()

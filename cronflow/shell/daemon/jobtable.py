@@ -62,6 +62,8 @@ class JobTable:
         self.on_trigger: Callable[[str, Mapping[str, str] | None, str], None] | None = None
         # called when the heap changed outside a load the loop made (a background check)
         self.on_change: Callable[[], None] | None = None
+        # called after each load's errors are published (the definitions snapshot)
+        self.on_loaded: Callable[[], None] | None = None
         # triggers run on a loop of their own: one that blocks cannot freeze the fires
         self.trigger_loop = TriggerLoop()
         self._triggers: dict[str, list[concurrent.futures.Future[None]]] = {}
@@ -307,6 +309,8 @@ class JobTable:
             rows.extend({"path": e.path, "line": e.line, "message": e.message, "error": str(e), "kept": kept}
                         for e in errors)
         self.ctx.store.set_status("load_errors", rows)
+        if self.on_loaded is not None:
+            self.on_loaded()
 
     # --- triggers -----------------------------------------------------------------------
 

@@ -27,9 +27,7 @@ import time
 from pathlib import Path
 
 from cronflow.shell.daemon import requests as control
-
 from cronflow.shell.daemon import log as daemonlog
-
 from cronflow.shell.daemon import instance
 from cronflow.core.settings import DEFAULTS, Settings
 from cronflow.shell.settings import load_settings
@@ -44,6 +42,7 @@ from cronflow.shell.daemon.watcher import DirWatcher
 from cronflow.errors import CronflowError
 from cronflow.shell.daemon.firing import Firing
 from cronflow.shell.daemon.jobtable import JobTable
+from cronflow.shell.daemon.snapshot import SnapshotWriter
 from cronflow.shell.daemon.reconcile import reconcile, resume_retrying, watch_adopted
 from cronflow.shell.run.context import build_context, utc_now
 from cronflow.core.fire.heap import FireHeap
@@ -133,6 +132,7 @@ class Daemon:
         self.table.on_trigger = self.firing.fire_now
         # a definition installed in the background (its plugin check) may be due first
         self.table.on_change = self.wake.set
+        self.snapshot = SnapshotWriter(self.table, self.state_dir, logger=self.logger)  # table.on_loaded
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
@@ -383,6 +383,7 @@ class Daemon:
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if hasattr(self, "table"):
+            self.snapshot.close()
             self.table.stop_triggers()
         if hasattr(self, "firing"):
             await shut_down(self.firing, grace=self.grace, now=utc_now)

@@ -1,0 +1,84 @@
+"""Reading the running daemon's definitions snapshot for ``cronflow list`` and
+``cronflow next JOB`` (written by :mod:`cronflow.shell.daemon.snapshot`; the format is
+:mod:`cronflow.core.present.snapshot`).
+
+The snapshot is trusted only when all of these hold, else the caller parses the files
+as it always did (if in doubt, parse):
+
+* a daemon holds ``daemon.lock`` and it is the one that wrote the snapshot (its pid);
+* the snapshot is for this jobs dir, user, default time zone and pools, and it is
+  ``complete`` (no duplicate name, no flow naming a missing job, no check pending);
+* the job files are the ones it vouches for: the same names, and each with the same
+  inode, size, mtime and ctime as when the daemon read it. A file added, removed,
+  edited (while the daemon is stopped, or before it applied the change), chmod-ed or
+  replaced shows as a difference, and the CLI then parses.
+
+A missing, torn or corrupt snapshot is no snapshot: nothing is said, the files are parsed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from pathlib import Path
+
+from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_header, decode_snapshot
+
+
+def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
+                  pools: Collection[str] | None) -> Snapshot | None:
+    """The snapshot of ``state_dir`` when it stands for a parse of ``jobs`` now, else None."""
+    try:
+        text = (Path(state_dir) / SNAPSHOT_NAME).read_bytes()
+    except OSError:
+        return None
+    # what can be told from the header first: the entries are most of the text
+    header = decode_header(text)
+    if (header is None or header.get("complete") is not True or header.get("uid") != os.geteuid()
+            or header.get("jobs_dir") != str(jobs) or header.get("default_timezone") != default_timezone
+            or pools is None or header.get("pools") != sorted(pools)
+            or not _writer_holds_lock(Path(state_dir), header.get("pid"))):
+        return None
+    snapshot = decode_snapshot(text)
+    if snapshot is None:
+        return None
+    if stamps(Path(jobs)) != snapshot.files:
+        return None
+    return snapshot
+
+
+def stamps(jobs: Path) -> dict[str, list[int]] | None:
+    """Per job file name, what the daemon's snapshot compares
+    (:func:`cronflow.shell.daemon.snapshot.stamp`); None when the dir cannot be read."""
+    from cronflow.shell.loader import is_job_file
+
+    found: dict[str, list[int]] = {}
+    try:
+        with os.scandir(jobs) as entries:
+            for entry in entries:
+                if not is_job_file(entry.name):
+                    continue
+                try:
+                    info = entry.stat()
+                except OSError:
+                    return None
+                if entry.is_file():
+                    found[entry.name] = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+    except OSError:
+        return None
+    return found
+
+
+def _writer_holds_lock(state_dir: Path, pid: object) -> bool:
+    """Whether the daemon that wrote the snapshot (``pid``) runs and holds the lock."""
+    from cronflow.shell.daemon.instance import running
+
+    if not isinstance(pid, int) or pid <= 0 or running(state_dir) is not True:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # another user's process: not the daemon of this state dir
+    return True
