@@ -39,7 +39,7 @@ def _utc_text(instant: datetime) -> str:
     """``instant`` as ``2026-12-03T14:00:00Z``. Spelled out: strftime goes through the C
     library's time formatting, measured at many times the cost in the daemon (one per
     attempt, on the path of a burst)."""
-    t = instant.astimezone(timezone.utc)
+    t = instant if instant.tzinfo is timezone.utc else instant.astimezone(timezone.utc)
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
