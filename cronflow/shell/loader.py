@@ -18,7 +18,7 @@ from cronflow.core.definition.digest import with_text
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
-from cronflow.shell.files import check_job_file, read_utf8
+from cronflow.shell.files import check_job_file, read_job_file
 
 
 def is_job_file(name: str) -> bool:
@@ -153,19 +153,18 @@ def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition
 def _load_one(path: Path, *, now: datetime, default_timezone: str,
               pools: Collection[str] | None = None) -> tuple[Definition | None, list[ConfigError]]:
     try:
-        text = read_utf8(path)
+        text, info = read_job_file(str(path))
     except ConfigError as exc:
         return None, [exc]
+    # with the hash every run of it records, from the bytes read here (one read per load)
     definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone,
-                                          pools=pools)
+                                          pools=pools, keep_text=True)
     if definition is not None:
         # cron's rule: a file someone else can write is a way to run commands as us
         try:
-            check_job_file(path, run_as=getattr(definition, "user", None))
+            check_job_file(path, run_as=getattr(definition, "user", None), info=info)
         except ConfigError as exc:
             return None, [exc]
-        # the hash every run of it records, from the bytes read here (one read per load)
-        definition = with_text(definition, text)
     return definition, errors
 
 

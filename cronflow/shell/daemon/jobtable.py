@@ -73,6 +73,10 @@ class JobTable:
         # version of the file is then dropped
         self._generation: dict[str, int] = {}
         self._checking: set[asyncio.Future[None]] = set()
+        # states _install changed during a load, written in one statement at its end
+        self._deferred: list[JobState] | None = None
+        # the machine lookups of the warnings, shared by the files of one load
+        self._lookups: Any = None
 
     # --- state --------------------------------------------------------------------------
 
@@ -129,6 +133,11 @@ class JobTable:
             for path in [p for p in self.errors if p not in present]:
                 del self.errors[path]
         self._publish_errors()
+        if initial:
+            # one line, not one per file (100,000 lines would be most of the start-up);
+            # each file's own line is at debug level, and later changes log theirs
+            self.logger.info("loaded %d jobs and flows from %d files in %s (%d with errors)",
+                             len(self.definitions), len(files), self.jobs_dir, len(self.errors))
 
     def reload_paths(self, paths: Iterable[Path], *, now: datetime) -> None:
         """Apply changes to these files (added, modified or deleted)."""
@@ -156,14 +165,22 @@ class JobTable:
             if futures:
                 concurrent.futures.wait(futures, timeout=max(0.0, deadline - self.checker.clock()))
         waiting: list[tuple[PendingCheck, Any, int]] = []
-        for definition, schedule, checked in started:
-            if isinstance(checked, PendingCheck):
-                if not initial:
-                    # the last good definition runs on meanwhile
-                    waiting.append((checked, schedule, self._generation[definition.path]))
-                    continue
-                checked = self.checker.finish(checked)
-            self._apply(definition, schedule, checked, now=now, initial=initial)
+        from cronflow.shell.checks import cached_lookups
+
+        self._deferred, self._lookups = [], cached_lookups()
+        try:
+            for definition, schedule, checked in started:
+                if isinstance(checked, PendingCheck):
+                    if not initial:
+                        # the last good definition runs on meanwhile
+                        waiting.append((checked, schedule, self._generation[definition.path]))
+                        continue
+                    checked = self.checker.finish(checked)
+                self._apply(definition, schedule, checked, now=now, initial=initial)
+        finally:
+            deferred, self._deferred, self._lookups = self._deferred, None, None
+            if deferred:
+                self.ctx.store.set_job_states(deferred)
         if waiting:
             task = asyncio.ensure_future(self._check_later(waiting, deadline, now=now))
             self._checking.add(task)
@@ -229,10 +246,12 @@ class JobTable:
             definition.schedule, definition.timezone)
         self._install(definition, schedule, now=now, initial=initial, reset=changed_timing)
         if previous is None or not initial:
-            self.logger.info("job %s: %s from %s", definition.name, "loaded" if previous is None else "reloaded", key)
-            from cronflow.shell.checks import machine_warnings
+            self.logger.log(logging.DEBUG if initial else logging.INFO, "job %s: %s from %s", definition.name,
+                            "loaded" if previous is None else "reloaded", key)
+            from cronflow.shell.checks import cached_lookups, machine_warnings
 
-            for warning in machine_warnings([definition]):  # what `cronflow check` warns about
+            # what `cronflow check` warns about
+            for warning in machine_warnings([definition], self._lookups or cached_lookups()):
                 self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
@@ -259,7 +278,11 @@ class JobTable:
                 self.reboot_due.append(name)
             updated = replace(updated, boot_id=self.boot_id)
         if updated != state:
-            self.set_state(updated)
+            if self._deferred is not None:
+                self.cache_state(updated)
+                self._deferred.append(updated)
+            else:
+                self.set_state(updated)
         self._start_triggers(definition)
         self.reschedule(name, after=updated.last_fire or now)
 
