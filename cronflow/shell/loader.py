@@ -8,8 +8,10 @@ errors too; the file at fault is then left out of the definitions.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -97,8 +99,28 @@ def load_paths(paths: Iterable[Path], *, now: datetime, default_timezone: str | 
     return result
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: a load of many files makes millions of objects
+    that all live on, which the collector would scan again and again (a quarter of the
+    time of loading 100,000 files) to find nothing; a definition makes no cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: str,
                 pools: Collection[str] | None = None) -> None:
+    with paused_gc():
+        _load_each(result, files, now=now, zone=zone, pools=pools)
+
+
+def _load_each(result: LoadResult, files: list[Path], *, now: datetime, zone: str,
+               pools: Collection[str] | None = None) -> None:
     for file in files:
         result.files.append(file)
         definition, errors = _load_one(file, now=now, default_timezone=zone, pools=pools)

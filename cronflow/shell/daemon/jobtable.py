@@ -20,7 +20,9 @@ from typing import Any
 from cronflow.core.fire.catchup import jitter_offset
 from cronflow.core.fire.clockjump import schedule_after
 from cronflow.errors import ConfigError, CronflowError
-from cronflow.shell.loader import is_job_file, job_files, load_file
+from cronflow.core.definition.fields import compiled_schedule
+from cronflow.shell.checks import cached_lookups, machine_warnings
+from cronflow.shell.loader import is_job_file, job_files, load_file, paused_gc
 from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
@@ -73,10 +75,9 @@ class JobTable:
         # version of the file is then dropped
         self._generation: dict[str, int] = {}
         self._checking: set[asyncio.Future[None]] = set()
-        # states _install changed during a load, written in one statement at its end
-        self._deferred: list[JobState] | None = None
-        # the machine lookups of the warnings, shared by the files of one load
-        self._lookups: Any = None
+        # during a load: (the warnings' machine lookups its files share, the job states it
+        # changed, written in one statement at its end, whether every stored one is cached)
+        self._pass: tuple[Any, list[JobState], bool] | None = None
 
     # --- state --------------------------------------------------------------------------
 
@@ -84,7 +85,9 @@ class JobTable:
         """The persisted state of a job (cached)."""
         found = self.states.get(name)
         if found is None:
-            found = self.states[name] = self.ctx.store.job_state(name)
+            # at the initial load every stored state is cached already: no query per new job
+            cached = self._pass is not None and self._pass[2]
+            found = self.states[name] = JobState(job=name) if cached else self.ctx.store.job_state(name)
         return found
 
     def set_state(self, state: JobState) -> None:
@@ -133,9 +136,7 @@ class JobTable:
             for path in [p for p in self.errors if p not in present]:
                 del self.errors[path]
         self._publish_errors()
-        if initial:
-            # one line, not one per file (100,000 lines would be most of the start-up);
-            # each file's own line is at debug level, and later changes log theirs
+        if initial:  # one line, not one per file (each file's is at debug level)
             self.logger.info("loaded %d jobs and flows from %d files in %s (%d with errors)",
                              len(self.definitions), len(files), self.jobs_dir, len(self.errors))
 
@@ -157,6 +158,17 @@ class JobTable:
     def _load_paths(self, paths: list[Path], *, now: datetime, initial: bool) -> None:
         """Parse these files, check their plugin tables (one deadline for them all) and
         install what passes, in order."""
+        self._pass = (cached_lookups(), [], initial)
+        try:
+            with paused_gc():
+                self._parse_and_apply(paths, now=now, initial=initial)
+        finally:
+            _, changed, _ = self._pass
+            self._pass = None
+            if changed:
+                self.ctx.store.set_job_states(changed)
+
+    def _parse_and_apply(self, paths: list[Path], *, now: datetime, initial: bool) -> None:
         parsed = [item for item in (self._parse(path, now=now) for path in paths) if item is not None]
         deadline = self.checker.deadline()
         started = [(definition, schedule, self.checker.start(definition)) for definition, schedule in parsed]
@@ -165,22 +177,14 @@ class JobTable:
             if futures:
                 concurrent.futures.wait(futures, timeout=max(0.0, deadline - self.checker.clock()))
         waiting: list[tuple[PendingCheck, Any, int]] = []
-        from cronflow.shell.checks import cached_lookups
-
-        self._deferred, self._lookups = [], cached_lookups()
-        try:
-            for definition, schedule, checked in started:
-                if isinstance(checked, PendingCheck):
-                    if not initial:
-                        # the last good definition runs on meanwhile
-                        waiting.append((checked, schedule, self._generation[definition.path]))
-                        continue
-                    checked = self.checker.finish(checked)
-                self._apply(definition, schedule, checked, now=now, initial=initial)
-        finally:
-            deferred, self._deferred, self._lookups = self._deferred, None, None
-            if deferred:
-                self.ctx.store.set_job_states(deferred)
+        for definition, schedule, checked in started:
+            if isinstance(checked, PendingCheck):
+                if not initial:
+                    # the last good definition runs on meanwhile
+                    waiting.append((checked, schedule, self._generation[definition.path]))
+                    continue
+                checked = self.checker.finish(checked)
+            self._apply(definition, schedule, checked, now=now, initial=initial)
         if waiting:
             task = asyncio.ensure_future(self._check_later(waiting, deadline, now=now))
             self._checking.add(task)
@@ -248,41 +252,37 @@ class JobTable:
         if previous is None or not initial:
             self.logger.log(logging.DEBUG if initial else logging.INFO, "job %s: %s from %s", definition.name,
                             "loaded" if previous is None else "reloaded", key)
-            from cronflow.shell.checks import cached_lookups, machine_warnings
-
             # what `cronflow check` warns about
-            for warning in machine_warnings([definition], self._lookups or cached_lookups()):
+            for warning in machine_warnings([definition], self._pass[0] if self._pass else cached_lookups()):
                 self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
         if not definition.schedule:
             return None
-        from cronflow.core.definition.fields import compiled_schedule
-
         anchor = self.state(definition.name).anchor or now
         return compiled_schedule(tuple(definition.schedule), definition.timezone or self.ctx.default_timezone, anchor)
 
     def _install(self, definition: Definition, schedule: Any, *, now: datetime, initial: bool, reset: bool) -> None:
         name = definition.name
         state = self.state(name)
-        updated = state
+        changes: dict[str, Any] = {}
         if state.anchor is None:
             # relative "once" forms count from the first load, for good
-            updated = replace(updated, anchor=now)
+            changes["anchor"] = now
         if state.last_fire is None or reset:
             # a new (or rescheduled) job has no missed fires before now, and after a wall
             # clock set back it fires none of the nominal times it handled already
-            updated = replace(updated, last_fire=schedule_after(state.last_fire, now))
+            changes["last_fire"] = schedule_after(state.last_fire, now)
+        updated = replace(state, **changes) if changes else state
         if schedule is not None and getattr(schedule, "has_reboot", False) and state.boot_id != self.boot_id:
             if initial:
                 self.reboot_due.append(name)
             updated = replace(updated, boot_id=self.boot_id)
-        if updated != state:
-            if self._deferred is not None:
-                self.cache_state(updated)
-                self._deferred.append(updated)
-            else:
-                self.set_state(updated)
+        if updated != state and self._pass is not None:
+            self.cache_state(updated)
+            self._pass[1].append(updated)
+        elif updated != state:
+            self.set_state(updated)
         self._start_triggers(definition)
         self.reschedule(name, after=updated.last_fire or now)
 
