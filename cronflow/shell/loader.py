@@ -52,11 +52,11 @@ def definition_names(directory: Path) -> list[str]:
     return [path.stem for path in job_files(directory)] if directory.is_dir() else []
 
 
-def load_file(path: Path, *, now: datetime, default_timezone: str | None = None,
+def load_file(path: str | Path, *, now: datetime, default_timezone: str | None = None,
               pools: Collection[str] | None = None) -> Definition:
     """Load one file; raise its first ConfigError (by line) if it has any. ``pools``: the
     pool names of cronflow.toml, when a ``pool`` key naming another is to be an error."""
-    definition, errors = _load_one(Path(path), now=now, default_timezone=_zone(default_timezone), pools=pools)
+    definition, errors = _load_one(path, now=now, default_timezone=_zone(default_timezone), pools=pools)
     if errors:
         raise errors[0]
     assert definition is not None
@@ -172,14 +172,16 @@ def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition
             del result.definitions[name]
 
 
-def _load_one(path: Path, *, now: datetime, default_timezone: str,
+def _load_one(path: str | Path, *, now: datetime, default_timezone: str,
               pools: Collection[str] | None = None) -> tuple[Definition | None, list[ConfigError]]:
+    # one string for the path: a caller passing one keeps it as its key too (no copies)
+    path = os.fspath(path)
     try:
-        text, info = read_job_file(str(path))
+        text, info = read_job_file(path)
     except ConfigError as exc:
         return None, [exc]
     # with the hash every run of it records, from the bytes read here (one read per load)
-    definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone,
+    definition, errors = check_definition(path, text, now=now, default_timezone=default_timezone,
                                           pools=pools, keep_text=True)
     if definition is not None:
         # cron's rule: a file someone else can write is a way to run commands as us

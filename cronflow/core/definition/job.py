@@ -22,8 +22,8 @@ from typing import Any
 from cronflow.errors import ConfigError
 from cronflow.core.definition.fields import Checker
 from cronflow.core.suggest import closest, did_you_mean
-from cronflow.model import Definition, ExecutorSpec, Flow, Job, Overlap
-from cronflow.core.definition.common import COMMON_KEYS, common_fields, definition_name, key_lines
+from cronflow.model import Definition, ExecutorSpec, Flow, Job, Overlap, RetrySpec
+from cronflow.core.definition.common import COMMON_KEYS, NO_ENTRIES, common_fields, definition_name, key_lines
 from cronflow.core.definition.digest import file_hash
 from cronflow.core.definition.flow import build_flow
 from cronflow.core.definition.tomllines import locate_keys
@@ -33,6 +33,7 @@ JOB_KEYS = COMMON_KEYS + (
     "executor",
 )
 
+_NO_RETRY, _LOCAL = RetrySpec(), ExecutorSpec()
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -131,14 +132,10 @@ def _build_job(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     nice = checker.nice(data, "nice", ())
     limits = checker.limits(data, "limits", ())
     pool = checker.string(data, "pool", (), non_empty=True)
-    kwargs: dict[str, Any] = dict(kept or {})
-    if retry is not None:
-        kwargs["retry"] = retry
-    executor = _executor(checker, data)
-    if executor is not None:
-        kwargs["executor"] = executor
-    return Job(name=name, path=path, command=command or "", kill_timeout=kill_timeout or 0.0,
-               env_file=env_file, user=user, max_concurrent=max_concurrent, nice=nice, limits=limits, pool=pool,
+    # without [retry] or [executor], the one shared default of each (frozen, never written in)
+    kwargs: dict[str, Any] = dict(kept or {}, retry=retry or _NO_RETRY, executor=_executor(checker, data) or _LOCAL)
+    return Job(name=name, path=path, command=command or "", kill_timeout=kill_timeout or 0.0, env_file=env_file,
+               user=user, max_concurrent=max_concurrent, nice=nice, limits=limits or NO_ENTRIES, pool=pool,
                lines=key_lines(checker, data), **fields, **kwargs)
 
 

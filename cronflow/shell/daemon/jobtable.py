@@ -214,7 +214,7 @@ class JobTable:
         # a check still running for an earlier version of this file no longer counts
         self._generation[key] = self._generation.get(key, 0) + 1
         try:
-            definition = load_file(path, now=now, default_timezone=self.ctx.default_timezone,
+            definition = load_file(key, now=now, default_timezone=self.ctx.default_timezone,
                                    pools=self.ctx.pools.names())
             schedule = self._compile(definition, now=now)
         except CronflowError as exc:
