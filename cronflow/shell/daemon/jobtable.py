@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from cronflow.core.fire.clockjump import schedule_after
 from cronflow.errors import ConfigError, CronflowError
 from cronflow.core.definition.fields import compiled_schedule
 from cronflow.shell.checks import cached_lookups, machine_warnings
-from cronflow.shell.loader import is_job_file, job_files, load_file, paused_gc
+from cronflow.shell.loader import is_job_file, job_file_names, load_file, paused_gc
 from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
@@ -75,8 +76,7 @@ class JobTable:
         # version of the file is then dropped
         self._generation: dict[str, int] = {}
         self._checking: set[asyncio.Future[None]] = set()
-        # during a load: (the warnings' machine lookups its files share, the job states it
-        # changed, written in one statement at its end, whether every stored one is cached)
+        # a load's (warnings' machine lookups, job states to write, whether all stored are cached)
         self._pass: tuple[Any, list[JobState], bool] | None = None
 
     # --- state --------------------------------------------------------------------------
@@ -124,13 +124,13 @@ class JobTable:
         if initial:
             self.states.update(self.ctx.store.job_states())
         try:
-            files = job_files(self.jobs_dir)
+            files = [os.path.join(self.jobs_dir, name) for name in job_file_names(self.jobs_dir)]
         except ConfigError as exc:
             self.logger.error("%s", exc)
             return
         with self.ctx.store.batch():
             self._load_paths(files, now=now, initial=initial)
-            present = {str(path) for path in files}
+            present = set(files)
             for path in [p for p in self.by_path if p not in present]:
                 self._remove_path(path)
             for path in [p for p in self.errors if p not in present]:
@@ -155,7 +155,7 @@ class JobTable:
             self._load_paths(loaded, now=now, initial=False)
         self._publish_errors()
 
-    def _load_paths(self, paths: list[Path], *, now: datetime, initial: bool) -> None:
+    def _load_paths(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
         """Parse these files, check their plugin tables (one deadline for them all) and
         install what passes, in order."""
         self._pass = (cached_lookups(), [], initial)
@@ -163,12 +163,11 @@ class JobTable:
             with paused_gc():
                 self._parse_and_apply(paths, now=now, initial=initial)
         finally:
-            _, changed, _ = self._pass
-            self._pass = None
+            changed, self._pass = self._pass[1], None
             if changed:
                 self.ctx.store.set_job_states(changed)
 
-    def _parse_and_apply(self, paths: list[Path], *, now: datetime, initial: bool) -> None:
+    def _parse_and_apply(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
         parsed = [item for item in (self._parse(path, now=now) for path in paths) if item is not None]
         deadline = self.checker.deadline()
         started = [(definition, schedule, self.checker.start(definition)) for definition, schedule in parsed]
@@ -208,7 +207,7 @@ class JobTable:
 
         await asyncio.gather(*(one(*item) for item in waiting))
 
-    def _parse(self, path: Path, *, now: datetime) -> tuple[Definition, Any] | None:
+    def _parse(self, path: str | Path, *, now: datetime) -> tuple[Definition, Any] | None:
         """A file's definition and compiled schedule; None (reported) when it has errors."""
         key = str(path)
         # a check still running for an earlier version of this file no longer counts
@@ -257,10 +256,9 @@ class JobTable:
                 self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
-        if not definition.schedule:
-            return None
         anchor = self.state(definition.name).anchor or now
-        return compiled_schedule(tuple(definition.schedule), definition.timezone or self.ctx.default_timezone, anchor)
+        zone = definition.timezone or self.ctx.default_timezone
+        return compiled_schedule(tuple(definition.schedule), zone, anchor) if definition.schedule else None
 
     def _install(self, definition: Definition, schedule: Any, *, now: datetime, initial: bool, reset: bool) -> None:
         name = definition.name
@@ -281,6 +279,9 @@ class JobTable:
         if updated != state and self._pass is not None:
             self.cache_state(updated)
             self._pass[1].append(updated)
+            if len(self._pass[1]) >= 1000:  # in slices: 100,000 rows at once double the peak
+                self.ctx.store.set_job_states(self._pass[1])
+                self._pass[1].clear()
         elif updated != state:
             self.set_state(updated)
         self._start_triggers(definition)
