@@ -81,8 +81,9 @@ def idle(pid: int, seconds: int) -> list[Figure]:
 
 
 def reload_time(daemon: peers.Scheduler, notify: peers.NotifySocket, ready_s: float) -> Figure:
-    """SIGHUP to READY=1 after RELOADING=1."""
+    """SIGHUP to READY=1 after RELOADING=1 (and the daemon's CPU over it)."""
     notify.drain()
+    cpu0 = harness.cpu_seconds(daemon.pid)
     t0 = time.monotonic()
     daemon.proc.send_signal(signal.SIGHUP)
     if notify.wait_for("RELOADING=1", 30.0) is None:
@@ -90,7 +91,9 @@ def reload_time(daemon: peers.Scheduler, notify: peers.NotifySocket, ready_s: fl
     done = notify.wait_for("READY=1", 120.0)
     if done is None:
         return Figure("SIGHUP to READY=1", "no READY=1 in 120 s", f"< {ready_s:g} s", False)
-    return Figure("SIGHUP to READY=1", f"{done - t0:.2f} s", f"< {ready_s:g} s", done - t0 < ready_s)
+    cpu = harness.cpu_seconds(daemon.pid) - cpu0
+    return Figure("SIGHUP to READY=1", f"{done - t0:.2f} s (CPU {cpu:.2f} s)", f"< {ready_s:g} s",
+                  done - t0 < ready_s)
 
 
 def load_figures(work: Path, jobs: Path, stamp: list[str], count: int, idle_s: int) -> list[Figure]:
@@ -111,8 +114,11 @@ def load_figures(work: Path, jobs: Path, stamp: list[str], count: int, idle_s: i
         if ready is None:
             tail = daemon.stderr_tail(3).replace("\n", " | ")
             return [Figure("start to READY=1", f"no READY=1 in 300 s ({tail})", f"< {ready_s:g} s", False)]
+        cpu = harness.cpu_seconds(daemon.pid)
         out.append(Figure(f"start to READY=1, {total} files", f"{ready - t0:.2f} s", f"< {ready_s:g} s",
                           ready - t0 < ready_s))
+        # on a shared machine the wall time above includes waiting for a core
+        out.append(Figure("  daemon CPU until READY=1", f"{cpu:.2f} s", f"< {ready_s:g} s", cpu < ready_s))
         out.append(Figure("peak RSS at ready (VmHWM)", f"{rss_mb(daemon.pid):.0f} MB", f"< {rss_target:g} MB",
                           rss_mb(daemon.pid) < rss_target))
         out += idle(daemon.pid, idle_s)

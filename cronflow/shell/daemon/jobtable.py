@@ -30,6 +30,7 @@ from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
 from cronflow.plugins.trace import traced
 from cronflow.plugins.validation import PendingCheck, PluginChecker
+from cronflow.shell.daemon.loadpass import LoadPass, kept_as_is
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -76,8 +77,7 @@ class JobTable:
         # version of the file is then dropped
         self._generation: dict[str, int] = {}
         self._checking: set[asyncio.Future[None]] = set()
-        # a load's (warnings' machine lookups, job states to write, whether all stored are cached)
-        self._pass: tuple[Any, list[JobState], bool] | None = None
+        self._pass: LoadPass | None = None  # what the files of the load going on share
 
     # --- state --------------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class JobTable:
         found = self.states.get(name)
         if found is None:
             # at the initial load every stored state is cached already: no query per new job
-            cached = self._pass is not None and self._pass[2]
+            cached = self._pass is not None and self._pass.all_states
             found = self.states[name] = JobState(job=name) if cached else self.ctx.store.job_state(name)
         return found
 
@@ -158,17 +158,17 @@ class JobTable:
     def _load_paths(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
         """Parse these files, check their plugin tables (one deadline for them all) and
         install what passes, in order."""
-        self._pass = (cached_lookups(), [], initial)
+        self._pass = LoadPass(self.ctx.store, all_states=initial)
         try:
             with paused_gc():
                 self._parse_and_apply(paths, now=now, initial=initial)
         finally:
-            changed, self._pass = self._pass[1], None
-            if changed:
-                self.ctx.store.set_job_states(changed)
+            self._pass.flush()
+            self._pass = None
 
     def _parse_and_apply(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
-        parsed = [item for item in (self._parse(path, now=now) for path in paths) if item is not None]
+        parsed = [item for item in (self._parse(path, now=now) for path in paths)
+                  if item is not None and (initial or not kept_as_is(self, item[0]))]
         deadline = self.checker.deadline()
         started = [(definition, schedule, self.checker.start(definition)) for definition, schedule in parsed]
         if initial:
@@ -252,7 +252,7 @@ class JobTable:
             self.logger.log(logging.DEBUG if initial else logging.INFO, "job %s: %s from %s", definition.name,
                             "loaded" if previous is None else "reloaded", key)
             # what `cronflow check` warns about
-            for warning in machine_warnings([definition], self._pass[0] if self._pass else cached_lookups()):
+            for warning in machine_warnings([definition], self._pass.lookups if self._pass else cached_lookups()):
                 self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
@@ -278,10 +278,7 @@ class JobTable:
             updated = replace(updated, boot_id=self.boot_id)
         if updated != state and self._pass is not None:
             self.cache_state(updated)
-            self._pass[1].append(updated)
-            if len(self._pass[1]) >= 1000:  # in slices: 100,000 rows at once double the peak
-                self.ctx.store.set_job_states(self._pass[1])
-                self._pass[1].clear()
+            self._pass.changed(updated)
         elif updated != state:
             self.set_state(updated)
         self._start_triggers(definition)
