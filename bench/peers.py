@@ -128,6 +128,17 @@ class NotifySocket:
                 return time.monotonic()
         return None
 
+    def drain(self) -> None:
+        """Drop the datagrams queued so far (a full queue makes the daemon drop the next)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(4096)
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
     def close(self) -> None:
         self.sock.close()
 

@@ -63,6 +63,11 @@ def check_plugin_names(defn: Job | Flow, registry: Registry, *,
     return point_at_keys(errors, defn)  # at the key a refusal names, not its table
 
 
+def uses_plugins(defn: Job | Flow) -> bool:
+    """Whether checking ``defn`` consults a plugin table at all (most files: none)."""
+    return bool(defn.notify or defn.triggers or _retries(defn) or _executors(defn))
+
+
 def _line(defn: Job | Flow, line: int | None, key: str) -> int | None:
     return line if line is not None else defn.lines.get(key)
 

@@ -33,7 +33,7 @@ from cronflow.errors import ConfigError
 from cronflow.model import Definition
 from cronflow.plugins.dispatch import DEFAULT_TIMEOUT
 from cronflow.plugins.manager import DEFAULT_PLUGINS, Logger, Registered, Registry
-from cronflow.plugins.names import call_validate, check_plugin_names, plugins_to_validate
+from cronflow.plugins.names import call_validate, check_plugin_names, plugins_to_validate, uses_plugins
 from cronflow.plugins.threads import Call, PluginThreads
 
 
@@ -104,6 +104,8 @@ class PluginChecker:
     def start(self, definition: Definition) -> list[ConfigError] | PendingCheck:
         """Check ``definition``: its errors when only built-in code was called (here and
         now), else the check started on the plugin threads (:meth:`wait`, :meth:`finish`)."""
+        if not uses_plugins(definition):
+            return []  # nothing to look up: the common case, once per file of a big load
         third_party = tuple(dict.fromkeys(
             item.plugin for item in plugins_to_validate(definition, self.registry)
             if item.plugin not in DEFAULT_PLUGINS))

@@ -55,6 +55,36 @@ LOOKUPS = Lookups(path=resolve_path, executable=lambda path: os.access(path, os.
                   user_exists=user_exists)
 
 
+def cached_lookups() -> Lookups:
+    """:data:`LOOKUPS` that remember their answers: for one load of many files, which
+    mostly name the same few programs and directories (one ``stat`` each, not one per file)."""
+    paths: dict[tuple[str, str], tuple[str, str]] = {}
+    executables: dict[str, bool] = {}
+    users: dict[str, bool] = {}
+
+    def path(job_path: str, written: str) -> tuple[str, str]:
+        # what resolve_path gives depends on the job file's directory only
+        key = (os.path.dirname(job_path), written)
+        found = paths.get(key)
+        if found is None:
+            found = paths[key] = resolve_path(job_path, written)
+        return found
+
+    def executable(resolved: str) -> bool:
+        found = executables.get(resolved)
+        if found is None:
+            found = executables[resolved] = os.access(resolved, os.X_OK)
+        return found
+
+    def known(name: str) -> bool:
+        found = users.get(name)
+        if found is None:
+            found = users[name] = user_exists(name)
+        return found
+
+    return Lookups(path=path, executable=executable, user_exists=known)
+
+
 def partial_definitions(result: LoadResult, *, now: datetime,
                         default_timezone: str) -> list[Definition]:
     """For each file of ``result`` with errors: what could still be read of it (the
@@ -77,7 +107,9 @@ def partial_definitions(result: LoadResult, *, now: datetime,
     return partials
 
 
-def machine_warnings(definitions: Iterable[Definition]) -> list[ConfigWarning]:
-    """The warnings of every definition, against this machine."""
+def machine_warnings(definitions: Iterable[Definition], lookups: Lookups | None = None) -> list[ConfigWarning]:
+    """The warnings of every definition, against this machine (``lookups``: default a
+    :func:`cached_lookups` for this call, which the caller may keep over several)."""
+    lookups = lookups or cached_lookups()
     return [warning for definition in definitions
-            for warning in definition_warnings(definition, LOOKUPS)]
+            for warning in definition_warnings(definition, lookups)]

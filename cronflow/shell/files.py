@@ -29,15 +29,17 @@ from cronflow.errors import ConfigError, CronflowError
 
 
 def check_job_file(path: str | os.PathLike[str], *, daemon_uid: int | None = None,
-                   run_as: str | None = None) -> None:
+                   run_as: str | None = None, info: os.stat_result | None = None) -> None:
     """Raise :class:`ConfigError` (``path: message``) if ``path`` must not be loaded.
 
-    ``run_as`` is the job's ``user`` key. Symlinks are judged by their target.
+    ``run_as`` is the job's ``user`` key. Symlinks are judged by their target. ``info``:
+    the file's stat when the caller has it already (:func:`read_job_file`).
     """
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot stat file: {exc.strerror}") from None
+    if info is None:
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            raise ConfigError(str(path), None, f"cannot stat file: {exc.strerror}") from None
     uid = os.geteuid() if daemon_uid is None else daemon_uid
     problem = file_problem(mode=info.st_mode, uid=info.st_uid, gid=info.st_gid,
                            daemon_uid=uid, run_as_uid=_uid_of(run_as))
@@ -242,12 +244,42 @@ def read_utf8(path: str | os.PathLike[str], *, label: str = "") -> str:
     its message after ``label`` (``"env_file: "``)."""
     try:
         data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(str(path), None, f"{label}no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(str(path), None, f"{label}is a directory") from None
     except OSError as exc:
-        raise ConfigError(str(path), None, f"{label}cannot read file: {exc.strerror}") from None
+        raise _read_error(path, exc, label) from None
+    return _decoded(path, data, label)
+
+
+def read_job_file(path: str) -> tuple[str, os.stat_result]:
+    """A job file's text (as :func:`read_utf8`) and its stat, from one open of it: the
+    stat :func:`check_job_file` judges is of the very file read, and a directory of
+    100,000 files is read with two system calls fewer per file than open-read-stat."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            info = os.fstat(fd)
+            parts = []
+            want = info.st_size + 1
+            while chunk := os.read(fd, want):
+                parts.append(chunk)
+                if len(chunk) < want:  # a regular file: a short read is its end
+                    break
+                want = 65536
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _read_error(path, exc, "") from None
+    return _decoded(path, parts[0] if len(parts) == 1 else b"".join(parts), ""), info
+
+
+def _read_error(path: str | os.PathLike[str], exc: OSError, label: str) -> ConfigError:
+    if isinstance(exc, FileNotFoundError):
+        return ConfigError(str(path), None, f"{label}no such file")
+    if isinstance(exc, IsADirectoryError):
+        return ConfigError(str(path), None, f"{label}is a directory")
+    return ConfigError(str(path), None, f"{label}cannot read file: {exc.strerror}")
+
+
+def _decoded(path: str | os.PathLike[str], data: bytes, label: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

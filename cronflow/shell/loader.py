@@ -8,8 +8,10 @@ errors too; the file at fault is then left out of the definitions.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from cronflow.core.definition.digest import with_text
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
-from cronflow.shell.files import check_job_file, read_utf8
+from cronflow.shell.files import check_job_file, read_job_file
 
 
 def is_job_file(name: str) -> bool:
@@ -31,6 +33,11 @@ def job_files(directory: Path) -> list[Path]:
 
     Raises :class:`ConfigError` when the directory cannot be listed.
     """
+    return [directory / name for name in job_file_names(directory)]
+
+
+def job_file_names(directory: str | Path) -> list[str]:
+    """The names of :func:`job_files` (no Path objects: 100,000 of them cost 0.3 s)."""
     try:
         with os.scandir(directory) as entries:
             names = sorted(e.name for e in entries if is_job_file(e.name) and _is_file(e))
@@ -40,7 +47,7 @@ def job_files(directory: Path) -> list[Path]:
         raise ConfigError(str(directory), None, "not a directory") from None
     except OSError as exc:
         raise ConfigError(str(directory), None, f"cannot read directory: {exc.strerror}") from None
-    return [directory / name for name in names]
+    return names
 
 
 def definition_names(directory: Path) -> list[str]:
@@ -50,11 +57,11 @@ def definition_names(directory: Path) -> list[str]:
     return [path.stem for path in job_files(directory)] if directory.is_dir() else []
 
 
-def load_file(path: Path, *, now: datetime, default_timezone: str | None = None,
+def load_file(path: str | Path, *, now: datetime, default_timezone: str | None = None,
               pools: Collection[str] | None = None) -> Definition:
     """Load one file; raise its first ConfigError (by line) if it has any. ``pools``: the
     pool names of cronflow.toml, when a ``pool`` key naming another is to be an error."""
-    definition, errors = _load_one(Path(path), now=now, default_timezone=_zone(default_timezone), pools=pools)
+    definition, errors = _load_one(path, now=now, default_timezone=_zone(default_timezone), pools=pools)
     if errors:
         raise errors[0]
     assert definition is not None
@@ -97,8 +104,28 @@ def load_paths(paths: Iterable[Path], *, now: datetime, default_timezone: str | 
     return result
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: a load of many files makes millions of objects
+    that all live on, which the collector would scan again and again (a quarter of the
+    time of loading 100,000 files) to find nothing; a definition makes no cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: str,
                 pools: Collection[str] | None = None) -> None:
+    with paused_gc():
+        _load_each(result, files, now=now, zone=zone, pools=pools)
+
+
+def _load_each(result: LoadResult, files: list[Path], *, now: datetime, zone: str,
+               pools: Collection[str] | None = None) -> None:
     for file in files:
         result.files.append(file)
         definition, errors = _load_one(file, now=now, default_timezone=zone, pools=pools)
@@ -150,22 +177,23 @@ def _drop_bad_references(result: LoadResult, references: Mapping[str, Definition
             del result.definitions[name]
 
 
-def _load_one(path: Path, *, now: datetime, default_timezone: str,
+def _load_one(path: str | Path, *, now: datetime, default_timezone: str,
               pools: Collection[str] | None = None) -> tuple[Definition | None, list[ConfigError]]:
+    # one string for the path: a caller passing one keeps it as its key too (no copies)
+    path = os.fspath(path)
     try:
-        text = read_utf8(path)
+        text, info = read_job_file(path)
     except ConfigError as exc:
         return None, [exc]
-    definition, errors = check_definition(str(path), text, now=now, default_timezone=default_timezone,
-                                          pools=pools)
+    # with the hash every run of it records, from the bytes read here (one read per load)
+    definition, errors = check_definition(path, text, now=now, default_timezone=default_timezone,
+                                          pools=pools, keep_text=True)
     if definition is not None:
         # cron's rule: a file someone else can write is a way to run commands as us
         try:
-            check_job_file(path, run_as=getattr(definition, "user", None))
+            check_job_file(path, run_as=getattr(definition, "user", None), info=info)
         except ConfigError as exc:
             return None, [exc]
-        # the hash every run of it records, from the bytes read here (one read per load)
-        definition = with_text(definition, text)
     return definition, errors
 
 

@@ -18,6 +18,9 @@ COMMON_KEYS = (
     "overlap", "catchup", "catchup_window", "misfire_grace", "jitter", "env", "params",
     "notify", "trigger",
 )
+# the one empty map of every definition without [env], [params], limits: 100,000 files
+# would otherwise hold 100,000 empty dicts each (definitions are frozen: nothing writes in)
+NO_ENTRIES: Mapping[str, Any] = {}
 # what a job or flow name may be (also what `cronflow next` takes for a name)
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z")
 
@@ -64,8 +67,8 @@ def common_fields(checker: Checker, data: Mapping[str, Any], *, now: datetime,
         "catchup_window": checker.duration(data, "catchup_window", where, positive=True),
         "misfire_grace": checker.duration(data, "misfire_grace", where),
         "jitter": checker.duration(data, "jitter", where, 0.0) or 0.0,
-        "env": checker.text_map(data, "env", where, identifiers=False),
-        "params": checker.text_map(data, "params", where, identifiers=True, lists=True),
+        "env": checker.text_map(data, "env", where, identifiers=False) or NO_ENTRIES,
+        "params": checker.text_map(data, "params", where, identifiers=True, lists=True) or NO_ENTRIES,
         "notify": checker.notify(data, where),
         "triggers": checker.triggers(data, where),
     }

@@ -14,6 +14,7 @@ import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from enum import Enum
+from sys import intern
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cronflow.core.limits import LIMITS, NICE_RANGE, limit_value
@@ -205,7 +206,7 @@ class Checker:
                 self.error(where + (key, index),
                            f"{_label(where + (key,))} items must be non-empty strings")
                 continue
-            items.append(item)
+            items.append(intern(item))  # tags, schedules: the same few across many files
         return tuple(items)
 
     def command(self, table: Mapping[str, Any], key: str, where: KeyPath) -> tuple[str, ...] | str | None:
@@ -230,7 +231,7 @@ class Checker:
             if not value[0]:
                 self.error(where + (key, 0), f"{_label(where + (key,))}: the program name is empty")
                 return None
-            return tuple(value)
+            return tuple(map(intern, value))  # one "sh", "-c" for all the files
         self._type_error(where + (key,), "a string or an array of strings", value)
         return None
 
@@ -260,9 +261,9 @@ class Checker:
                 continue
             if lists and isinstance(item, list) and all(
                     isinstance(x, _SCALARS) and not isinstance(x, list) for x in item):
-                result[name] = ",".join(scalar_text(x) for x in item)
+                result[intern(name)] = ",".join(scalar_text(x) for x in item)
             elif isinstance(item, _SCALARS):
-                result[name] = scalar_text(item)
+                result[intern(name)] = intern(scalar_text(item))
             else:
                 self.error(at, f"{_label(where + (key,))} value {name!r} must be a string, "
                            f"number or boolean, not {_type_name(item)}")

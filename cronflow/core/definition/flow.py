@@ -51,9 +51,10 @@ class _Checked(NamedTuple):
 
 
 def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: datetime,
-               default_timezone: str) -> Flow | None:
+               default_timezone: str, kept: Mapping[str, Any] | None = None) -> Flow | None:
     """Check a decoded flow file: valid only when ``checker`` recorded no error (else
-    the partial flow, or None when not even its steps could be placed)."""
+    the partial flow, or None when not even its steps could be placed). ``kept``: the
+    file's hash and text fields, when the flow is to carry them."""
     checker.unknown_keys(data, FLOW_KEYS, (), hints=_FLOW_HINTS)
     name = definition_name(checker, data, path)
     fields = common_fields(checker, data, now=now, default_timezone=default_timezone, name=name)
@@ -69,7 +70,7 @@ def build_flow(checker: Checker, data: Mapping[str, Any], *, path: str, now: dat
     if steps:
         _check_graph(checker, steps, fields["params"])
     return Flow(name=name, path=path, steps=tuple(checked.step for checked in steps),
-                max_parallel=max_parallel, lines=key_lines(checker, data), **fields)
+                max_parallel=max_parallel, lines=key_lines(checker, data), **fields, **(kept or {}))
 
 
 def _step_tables(checker: Checker, table: Mapping[str, Any], where: KeyPath) -> list[tuple[KeyPath, dict[str, Any]]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 
 KeyPath = tuple[str | int, ...]
@@ -103,7 +104,8 @@ class TopLines(Mapping[str, int]):
     __slots__ = ("_keys", "_lines")
 
     def __init__(self, keys: Iterable[str], lines: KeyLines) -> None:
-        self._keys = tuple(keys)
+        # interned: the parsed document's own copies of "command", "schedule" can go
+        self._keys = tuple(map(sys.intern, keys))
         self._lines = lines
 
     def __getitem__(self, key: str) -> int:

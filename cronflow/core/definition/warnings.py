@@ -11,6 +11,7 @@ Pure: what is on this machine comes in as :class:`Lookups` (the shell's are in
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -129,15 +130,18 @@ def _workdir(line: Line, label: str, workdir: str, path: str,
 def program_of(command: tuple[str, ...] | str) -> str | None:
     """The program a command starts, when it is an absolute path (else None: a name found
     on ``$PATH`` at run time, or a path relative to the workdir, is not judged here)."""
-    if isinstance(command, tuple):
-        first = command[0] if command else ""
-    else:
-        try:
-            words = shlex.split(command)
-        except ValueError:  # unbalanced quotes: the shell will say so
-            words = command.split()
-        first = words[0] if words else ""
+    first = (command[0] if command else "") if isinstance(command, tuple) else _first_word(command)
     return first if first.startswith("/") else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_word(command: str) -> str:
+    """The first word of a shell command string (many job files share one string)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: the shell will say so
+        words = command.split()
+    return words[0] if words else ""
 
 
 def _shown(written: str, resolved: str) -> str:

@@ -9,12 +9,10 @@ microseconds. The semantics are Vixie/Debian cron's, checked against cronsim in 
   a single value runs to the field's end (``5/10`` = ``5-59/10``); ``0`` and ``7`` are
   Sunday.
 * Day-of-month OR day-of-week when both are restricted; AND when either field starts with
-  ``*`` (``?`` counts as ``*``), exactly as Vixie cron decides it.
+  ``*`` (``?`` counts as ``*``), exactly as Vixie cron decides it. DST: :mod:`.dst`.
 * Extensions: ``L`` (last day of the month), ``L-3`` (three days before it), ``LW`` (last
   weekday), ``15W`` (the weekday nearest the 15th, within the month), ``5L`` (last Friday),
   ``1#2`` (second Monday).
-
-This module knows nothing of time zones: DST is resolved in :mod:`cronflow.core.schedule.dst`.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cronflow.core.schedule import crontalk
+from cronflow.core.schedule.memo import Memo
 from cronflow.errors import ScheduleError
 
 MACROS: dict[str, str] = {
@@ -48,6 +47,7 @@ _NUMBER = re.compile(r"\d{1,9}")
 _SECOND = timedelta(seconds=1)
 _WEEK = frozenset(range(7))
 _ALL_DAYS = {n: tuple(range(1, n + 1)) for n in (28, 29, 30, 31)}
+_MEMO = Memo()  # each distinct field parsed once: the values are immutable
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +237,11 @@ def parse_cron(expr: str, *, hints: bool = True) -> CronPattern:
 
 def _parse_fields(text: str, sec_text: str, rest: list[str], quoted: str) -> CronPattern:
     min_text, hour_text, dom_text, mon_text, dow_text = rest
-    seconds = _plain(sec_text, _FIELDS["second"], quoted)
-    minutes = _plain(min_text, _FIELDS["minute"], quoted)
-    hours = _plain(hour_text, _FIELDS["hour"], quoted)
-    months = _plain(mon_text, _FIELDS["month"], quoted)
-    days = _day_spec(dom_text, dow_text, quoted)
+    seconds = _MEMO.get(("s", sec_text), _plain, sec_text, _FIELDS["second"], quoted)
+    minutes = _MEMO.get(("m", min_text), _plain, min_text, _FIELDS["minute"], quoted)
+    hours = _MEMO.get(("h", hour_text), _plain, hour_text, _FIELDS["hour"], quoted)
+    months = _MEMO.get(("M", mon_text), _plain, mon_text, _FIELDS["month"], quoted)
+    days = _MEMO.get(("d", dom_text, dow_text), _day_spec, dom_text, dow_text, quoted)
     fixed = not any(f.startswith("*") for f in (sec_text, min_text, hour_text))
     pattern = CronPattern(expr=text, seconds=seconds, minutes=minutes, hours=hours,
                           months=months, days=days, fixed_time=fixed)

@@ -31,6 +31,8 @@ def _is_hash_field(field: str) -> bool:
 
 def has_hash(expr: str) -> bool:
     """Whether ``expr`` is a 5- or 6-field cron expression with an ``H`` field."""
+    if "H" not in expr:  # the common case, without splitting (every file's schedule comes here)
+        return False
     fields = expr.split()
     return len(fields) in (5, 6) and any(_is_hash_field(field) for field in fields)
 

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -20,13 +21,16 @@ from typing import Any
 from cronflow.core.fire.catchup import jitter_offset
 from cronflow.core.fire.clockjump import schedule_after
 from cronflow.errors import ConfigError, CronflowError
-from cronflow.shell.loader import is_job_file, job_files, load_file
+from cronflow.core.definition.fields import compiled_schedule
+from cronflow.shell.checks import cached_lookups, machine_warnings
+from cronflow.shell.loader import is_job_file, job_file_names, load_file, paused_gc
 from cronflow.model import Definition, JobState, replace
 from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
 from cronflow.plugins.trace import traced
 from cronflow.plugins.validation import PendingCheck, PluginChecker
+from cronflow.shell.daemon.loadpass import LoadPass, kept_as_is
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -75,6 +79,7 @@ class JobTable:
         # version of the file is then dropped
         self._generation: dict[str, int] = {}
         self._checking: set[asyncio.Future[None]] = set()
+        self._pass: LoadPass | None = None  # what the files of the load going on share
 
     # --- state --------------------------------------------------------------------------
 
@@ -82,7 +87,9 @@ class JobTable:
         """The persisted state of a job (cached)."""
         found = self.states.get(name)
         if found is None:
-            found = self.states[name] = self.ctx.store.job_state(name)
+            # at the initial load every stored state is cached already: no query per new job
+            cached = self._pass is not None and self._pass.all_states
+            found = self.states[name] = JobState(job=name) if cached else self.ctx.store.job_state(name)
         return found
 
     def set_state(self, state: JobState) -> None:
@@ -119,18 +126,21 @@ class JobTable:
         if initial:
             self.states.update(self.ctx.store.job_states())
         try:
-            files = job_files(self.jobs_dir)
+            files = [os.path.join(self.jobs_dir, name) for name in job_file_names(self.jobs_dir)]
         except ConfigError as exc:
             self.logger.error("%s", exc)
             return
         with self.ctx.store.batch():
             self._load_paths(files, now=now, initial=initial)
-            present = {str(path) for path in files}
+            present = set(files)
             for path in [p for p in self.by_path if p not in present]:
                 self._remove_path(path)
             for path in [p for p in self.errors if p not in present]:
                 del self.errors[path]
         self._publish_errors()
+        if initial:  # one line, not one per file (each file's is at debug level)
+            self.logger.info("loaded %d jobs and flows from %d files in %s (%d with errors)",
+                             len(self.definitions), len(files), self.jobs_dir, len(self.errors))
 
     def reload_paths(self, paths: Iterable[Path], *, now: datetime) -> None:
         """Apply changes to these files (added, modified or deleted)."""
@@ -147,10 +157,20 @@ class JobTable:
             self._load_paths(loaded, now=now, initial=False)
         self._publish_errors()
 
-    def _load_paths(self, paths: list[Path], *, now: datetime, initial: bool) -> None:
+    def _load_paths(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
         """Parse these files, check their plugin tables (one deadline for them all) and
         install what passes, in order."""
-        parsed = [item for item in (self._parse(path, now=now) for path in paths) if item is not None]
+        self._pass = LoadPass(self.ctx.store, all_states=initial)
+        try:
+            with paused_gc():
+                self._parse_and_apply(paths, now=now, initial=initial)
+        finally:
+            self._pass.flush()
+            self._pass = None
+
+    def _parse_and_apply(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
+        parsed = [item for item in (self._parse(path, now=now) for path in paths)
+                  if item is not None and (initial or not kept_as_is(self, item[0]))]
         deadline = self.checker.deadline()
         started = [(definition, schedule, self.checker.start(definition)) for definition, schedule in parsed]
         if initial:
@@ -189,13 +209,13 @@ class JobTable:
 
         await asyncio.gather(*(one(*item) for item in waiting))
 
-    def _parse(self, path: Path, *, now: datetime) -> tuple[Definition, Any] | None:
+    def _parse(self, path: str | Path, *, now: datetime) -> tuple[Definition, Any] | None:
         """A file's definition and compiled schedule; None (reported) when it has errors."""
         key = str(path)
         # a check still running for an earlier version of this file no longer counts
         self._generation[key] = self._generation.get(key, 0) + 1
         try:
-            definition = load_file(path, now=now, default_timezone=self.ctx.default_timezone,
+            definition = load_file(key, now=now, default_timezone=self.ctx.default_timezone,
                                    pools=self.ctx.pools.names())
             schedule = self._compile(definition, now=now)
         except CronflowError as exc:
@@ -231,36 +251,37 @@ class JobTable:
             definition.schedule, definition.timezone)
         self._install(definition, schedule, now=now, initial=initial, reset=changed_timing)
         if previous is None or not initial:
-            self.logger.info("job %s: %s from %s", definition.name, "loaded" if previous is None else "reloaded", key)
-            from cronflow.shell.checks import machine_warnings
-
-            for warning in machine_warnings([definition]):  # what `cronflow check` warns about
+            self.logger.log(logging.DEBUG if initial else logging.INFO, "job %s: %s from %s", definition.name,
+                            "loaded" if previous is None else "reloaded", key)
+            # what `cronflow check` warns about
+            for warning in machine_warnings([definition], self._pass.lookups if self._pass else cached_lookups()):
                 self.logger.warning("%s", warning)
 
     def _compile(self, definition: Definition, *, now: datetime) -> Any:
-        if not definition.schedule:
-            return None
-        from cronflow.core.definition.fields import compiled_schedule
-
         anchor = self.state(definition.name).anchor or now
-        return compiled_schedule(tuple(definition.schedule), definition.timezone or self.ctx.default_timezone, anchor)
+        zone = definition.timezone or self.ctx.default_timezone
+        return compiled_schedule(tuple(definition.schedule), zone, anchor) if definition.schedule else None
 
     def _install(self, definition: Definition, schedule: Any, *, now: datetime, initial: bool, reset: bool) -> None:
         name = definition.name
         state = self.state(name)
-        updated = state
+        changes: dict[str, Any] = {}
         if state.anchor is None:
             # relative "once" forms count from the first load, for good
-            updated = replace(updated, anchor=now)
+            changes["anchor"] = now
         if state.last_fire is None or reset:
             # a new (or rescheduled) job has no missed fires before now, and after a wall
             # clock set back it fires none of the nominal times it handled already
-            updated = replace(updated, last_fire=schedule_after(state.last_fire, now))
+            changes["last_fire"] = schedule_after(state.last_fire, now)
+        updated = replace(state, **changes) if changes else state
         if schedule is not None and getattr(schedule, "has_reboot", False) and state.boot_id != self.boot_id:
             if initial:
                 self.reboot_due.append(name)
             updated = replace(updated, boot_id=self.boot_id)
-        if updated != state:
+        if updated != state and self._pass is not None:
+            self.cache_state(updated)
+            self._pass.changed(updated)
+        elif updated != state:
             self.set_state(updated)
         self._start_triggers(definition)
         self.reschedule(name, after=updated.last_fire or now)
