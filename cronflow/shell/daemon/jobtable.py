@@ -325,8 +325,7 @@ class JobTable:
         rows = []
         for path, errors in self.errors.items():
             name = self.by_path.get(path)
-            kept = None if name is None else kept_definition(self.definitions[name],
-                                                              default_timezone=self.ctx.default_timezone)
+            kept = name and kept_definition(self.definitions[name], default_timezone=self.ctx.default_timezone)
             rows.extend({"path": e.path, "line": e.line, "message": e.message, "error": str(e), "kept": kept}
                         for e in errors)
         self.ctx.store.set_status("load_errors", rows)
