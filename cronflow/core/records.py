@@ -11,6 +11,7 @@ from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
 
+from cronflow.core.memo import Memo
 from cronflow.model import JobState, Run, RunState
 
 RUN_FIELDS = tuple(f.name for f in fields(Run))
@@ -59,23 +60,20 @@ def to_iso(instant: datetime | None) -> str | None:
     """UTC ISO 8601 with microseconds, or None."""
     if instant is None:
         return None
-    text = _ISO.get(instant)
-    if text is not None and instant.tzinfo is not None:
-        return text
+    # a burst's rows share their nominal instant, their claim's time and their jobs' last
+    # fire: a dozen conversions per run otherwise
+    return _ISO.get(instant, _utc_iso, instant)
+
+
+def _utc_iso(instant: datetime) -> str:
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime")
     if instant.tzinfo is not timezone.utc:
-        if instant.tzinfo is None:
-            raise ValueError("naive datetime")
         instant = instant.astimezone(timezone.utc)
-    text = instant.isoformat(timespec="microseconds")
-    if len(_ISO) >= 4096:
-        _ISO.clear()
-    _ISO[instant] = text
-    return text
+    return instant.isoformat(timespec="microseconds")
 
 
-# the text of instants written lately: a burst's rows share their nominal instant, their
-# claim's time and their jobs' last fire (a dozen conversions per run otherwise)
-_ISO: dict[datetime, str] = {}
+_ISO = Memo(4096)
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from cronflow.errors import ScheduleError
 from cronflow.core import schedulekinds as kinds
+from cronflow.core.memo import Memo
 from cronflow.core.schedule.combine import MultiSchedule, merge
 from cronflow.core.schedule.protocol import Schedule
 from cronflow.core.schedule.cron import CronPattern, parse_cron, parses_as_cron
@@ -57,31 +58,22 @@ class CronSchedule:
 
     def next_fire(self, after: datetime) -> datetime | None:
         """The first fire strictly after ``after``, in UTC, or None."""
-        key = (self.canonical, self.zone, after)
-        found = _NEXT_FIRES.get(key, _UNKNOWN)
-        if found is not _UNKNOWN:
-            return found  # type: ignore[return-value]
+        # the answer depends on the expression (the resolved one: H is drawn before), the
+        # zone and ``after`` alone, and jobs share schedules ("0 3 * * *" in a hundred
+        # files; a burst of 500 due together asks the same question 500 times)
+        return _NEXT_FIRES.get((self.canonical, self.zone, after), self._next_fire, after)
+
+    def _next_fire(self, after: datetime) -> datetime | None:
         _require_aware(after)
         try:
             if self.pattern.fixed_time:
-                found = next_fixed(self.zone, self.pattern.next_naive, after)
-            else:
-                found = next_elapsed(self.zone, self.pattern.next_naive, after)
+                return next_fixed(self.zone, self.pattern.next_naive, after)
+            return next_elapsed(self.zone, self.pattern.next_naive, after)
         except OverflowError:  # at the end of datetime's range nothing fires any more
-            found = None
-        if len(_NEXT_FIRES) >= _NEXT_FIRES_MAX:
-            _NEXT_FIRES.clear()
-        _NEXT_FIRES[key] = found
-        return found
+            return None
 
 
-# The next fires worked out lately, by (expression, zone, after). Jobs share schedules
-# ("0 3 * * *" in a hundred files; a burst of 500 due together asks the same question 500
-# times, and a load of 100,000 files asks each distinct one once per job): the answer
-# depends on those three alone (the expression is the resolved one: H is drawn before).
-_NEXT_FIRES: dict[tuple[str, ZoneInfo, datetime], datetime | None] = {}
-_NEXT_FIRES_MAX = 16384
-_UNKNOWN = object()
+_NEXT_FIRES = Memo(16384)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

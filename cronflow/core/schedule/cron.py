@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cronflow.core.schedule import crontalk
-from cronflow.core.schedule.memo import Memo
+from cronflow.core.memo import Memo
 from cronflow.errors import ScheduleError
 
 MACROS: dict[str, str] = {

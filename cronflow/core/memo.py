@@ -1,9 +1,11 @@
-"""A bounded memo for the parts of schedule parsing that repeat across job files.
+"""A bounded memo for pure computations that repeat with the same arguments.
 
-100,000 job files hold few distinct cron fields (``0``, ``*``, ``1-5``): what a field
-means depends on its text and position only, so each is parsed once. Only successes are
-kept (an error names the whole expression it is in, so it is made each time); the bound
-keeps a long-running daemon fed odd expressions from growing.
+100,000 job files hold few distinct cron fields (``0``, ``*``, ``1-5``), share a few
+schedules (and so their next fires), and a burst's rows share their instants: each such
+answer depends on its key alone, so it is worked out once. Only successes are kept (an
+error names the whole expression it is in, so it is made each time), and so is no None
+(worked out again: the rare answer, such as a schedule that has ended); the bound keeps a
+long-running daemon fed odd inputs from growing.
 """
 
 from __future__ import annotations
