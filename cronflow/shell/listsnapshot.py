@@ -70,15 +70,8 @@ def stamps(jobs: Path) -> dict[str, list[int]] | None:
 
 
 def _writer_holds_lock(state_dir: Path, pid: object) -> bool:
-    """Whether the daemon that wrote the snapshot (``pid``) runs and holds the lock."""
-    from cronflow.shell.daemon.instance import running
+    """Whether the daemon that wrote the snapshot (``pid``) runs and holds the lock; a
+    process of another user is not the daemon of this state dir."""
+    from cronflow.shell.daemon.instance import pid_alive, running
 
-    if not isinstance(pid, int) or pid <= 0 or running(state_dir) is not True:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # another user's process: not the daemon of this state dir
-    return True
+    return running(state_dir) is True and pid_alive(pid) is True

@@ -3,7 +3,6 @@ runs, pauses, and the running daemon's load errors (see :class:`ListState`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,17 +70,11 @@ def job_anchor(state_dir: Path, name: str) -> datetime | None:
 
 
 def _daemon_alive(status: Any) -> bool:
-    """Whether the daemon that wrote ``status`` (``{"pid": ...}``) still runs."""
-    pid = status.get("pid") if isinstance(status, dict) else None
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's (a system daemon read by a user)
-    return True
+    """Whether the daemon that wrote ``status`` (``{"pid": ...}``) still runs (another
+    user's counts: a system daemon read by a user)."""
+    from cronflow.shell.daemon.instance import pid_alive
+
+    return pid_alive(status.get("pid") if isinstance(status, dict) else None) is not False
 
 
 def pool_runs(state_dir: Path, *, since: datetime) -> list[Run]:

@@ -71,3 +71,17 @@ def running(state_dir: Path) -> bool | None:
         if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].lower() == wanted:
             return True
     return False
+
+
+def pid_alive(pid: object) -> bool | None:
+    """Whether process ``pid`` exists: True, False (or not a pid), or None when it exists
+    but is another user's (signal 0 is refused): the caller says what that means to it."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return None
+    return True
