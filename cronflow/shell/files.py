@@ -249,6 +249,14 @@ def read_utf8(path: str | os.PathLike[str], *, label: str = "") -> str:
     return _decoded(path, data, label)
 
 
+def file_stamp(info: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a job file from another without reading it: inode,
+    size, mtime and ctime (ns). A change within the file system's timestamp tick can keep
+    all four, so a stamp taken within a second of the file's last change vouches for nothing
+    yet (the readers' rule)."""
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
 def read_job_file(path: str) -> tuple[str, os.stat_result]:
     """A job file's text (as :func:`read_utf8`) and its stat, from one open of it: the
     stat :func:`check_job_file` judges is of the very file read, and a directory of
