@@ -118,6 +118,20 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+# the young generation's threshold once loaded (the default is 700)
+YOUNG_THRESHOLD = 20_000
+
+
+def settle_collector() -> None:
+    """After a daemon's initial load: what is loaded lives as long as the daemon, so it
+    leaves the collector's full passes (``gc.freeze``), whose pauses would land on fires
+    (SPEC section 10); and the young generation is collected less often: a run makes a
+    few hundred short-lived objects (futures, frames, rows), all gone by the time a
+    collection at the default 700 looks at them, a couple of runs later."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def _load_files(result: LoadResult, files: list[Path], *, now: datetime, zone: str,
                 pools: Collection[str] | None = None) -> None:
     with paused_gc():

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,16 @@ from cronflow.shell.run.job import Claim, Prestart, execute, lock_slots, prestar
 
 Now = Callable[[], datetime]
 Start = tuple[Definition, Run, locks.JobLock]
+
+
+@dataclass(slots=True)
+class _AfterBurst:
+    """What follows the spawns of a burst, done once all of them are spawned."""
+
+    starts: list[tuple[Definition, Run, locks.JobLock, Prestart | None]] = field(default_factory=list)
+    reschedules: list[tuple[str, datetime, datetime | None]] = field(default_factory=list)
+    missed: list[tuple[Definition, Run]] = field(default_factory=list)
+
 
 class Firing:
     """Claims fires and executes their decisions; holds the runs this daemon started."""
@@ -75,20 +86,31 @@ class Firing:
 
     def fire_due(self, names: list[str], *, now: datetime) -> None:
         """Handle the jobs whose due instant has come: claimed in chunks of growing size
-        (:mod:`cronflow.core.fire.burst`), each recorded, then its processes started."""
+        (:mod:`cronflow.core.fire.burst`), each recorded, then its processes started.
+        What can wait (the tasks watching the processes, the next fires on the heap, the
+        ``missed`` events) is done once the whole burst is spawned: the last one due
+        starts after the others' claims and spawns only (SPEC section 10)."""
         # a plugin's before_run may veto a run, so it is asked first (in execute) instead
         prestarting = not self.ctx.dispatch.implemented("before_run")
+        after = _AfterBurst()
         try:
             for chunk in claim_chunks(names):
-                self._fire_chunk(chunk, now=now, prestarting=prestarting)
+                self._fire_chunk(chunk, now=now, prestarting=prestarting, after=after)
         finally:
+            # also when a later chunk could not be recorded: what started is watched
+            for name, last, upcoming in after.reschedules:
+                self.table.reschedule(name, after=last, upcoming=upcoming)
+            for definition, run, lock, prestarted in after.starts:
+                self._start(definition, run, lock, prestarted)
+            for definition, run in after.missed:
+                self._background_task(notify_event(self.ctx, definition, "missed", run))
             self.preparing.handled(now)
 
-    def _fire_chunk(self, names: Sequence[str], *, now: datetime, prestarting: bool) -> None:
-        """Claim the fires of ``names`` in one transaction, then start them."""
+    def _fire_chunk(self, names: Sequence[str], *, now: datetime, prestarting: bool, after: _AfterBurst) -> None:
+        """Claim the fires of ``names`` in one transaction, then spawn them; what follows
+        a spawn goes on ``after`` (only once the claim committed)."""
         starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]] = []
         missed: list[tuple[Definition, Run]] = []
-        # the jobs' next fires go on the heap after the spawns: nothing reads it before
         reschedules: list[tuple[str, datetime, datetime | None]] = []
         try:
             with self.claims.batch(now):
@@ -102,17 +124,13 @@ class Firing:
             raise
         if self.claims.dropped:
             starts = self._left_out(starts, self.claims.dropped)
-        # every process first, in one tight loop: the last one due starts after the
-        # others' spawns only, not after their bookkeeping as well (SPEC section 10)
-        prestarts = [prestart(d, run, ctx=self.ctx, job_lock=lock, spec=spec)
-                     if prestarting and isinstance(d, Job) else None
-                     for d, run, lock, spec in starts]
-        for name, after, upcoming in reschedules:
-            self.table.reschedule(name, after=after, upcoming=upcoming)
-        for (definition, run, lock, _), prestarted in zip(starts, prestarts):
-            self._start(definition, run, lock, prestarted)
-        for definition, run in missed:
-            self._background_task(notify_event(self.ctx, definition, "missed", run))
+        after.reschedules += reschedules
+        after.missed += missed
+        # every process of the chunk first, in one tight loop
+        for definition, run, lock, spec in starts:
+            prestarted = (prestart(definition, run, ctx=self.ctx, job_lock=lock, spec=spec)
+                          if prestarting and isinstance(definition, Job) else None)
+            after.starts.append((definition, run, lock, prestarted))
 
     def _claim_due(self, name: str, *, now: datetime,
                    starts: list[tuple[Definition, Run, locks.JobLock, SpawnSpec | None]],

@@ -48,6 +48,7 @@ from cronflow.shell.run.context import build_context, utc_now
 from cronflow.core.fire.heap import FireHeap
 from cronflow.shell.daemon.sdnotify import Notifier
 from cronflow.shell.daemon.stopping import shut_down
+from cronflow.shell.loader import settle_collector
 from cronflow.model import Run
 from cronflow.shell.store import Store
 
@@ -145,9 +146,7 @@ class Daemon:
             retrying = self._reconcile()
             self.table.load_all(now=utc_now(), initial=True)
             self._resume(retrying)
-            # what is loaded lives as long as the daemon: keep it out of the collector's
-            # full passes, whose pauses would otherwise land on fires (SPEC section 10)
-            gc.freeze()
+            settle_collector()
             self.firing.fire_reboots(now=utc_now())
             self._process_spool()
             self._retention()
