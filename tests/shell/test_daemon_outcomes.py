@@ -97,6 +97,32 @@ def test_a_run_lost_while_the_daemon_was_down_reaches_the_hooks_and_notifies_fai
     assert finishes(finished).count(("victim", running["id"], "lost")) == 1
 
 
+def test_a_lost_run_reaches_an_after_trigger_started_behind_many_others(tmp_path: Path) -> None:
+    # the triggers start on a loop of their own; the lost runs are reported on the daemon's
+    # first turn, which must wait until they listen (else the follower, started last, misses it)
+    daemon = Daemon(tmp_path)
+    daemon.write_job("victim", 'command = "sleep 60"\n')
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    for k in range(100):  # each a watcher to set up: the triggers' loop is busy a while
+        daemon.write_job(f"crowd{k:03d}", f'command = "true"\n[[trigger]]\nkind = "files"\n'
+                         f'paths = ["{watched}/*.in"]\n')
+    daemon.write_job("zz-cleanup", after("victim", "lost"))
+    daemon.start()
+    assert daemon.cli("force", "victim").returncode == 0
+    running = wait_for(lambda: daemon.runs("victim", "running"), timeout=10, on_timeout=daemon.log)[0]
+    daemon.kill()
+    os.killpg(running["pid"], signal.SIGKILL)
+    lock = locks.lock_path(daemon.state_dir, "victim")
+    wait_for(lambda: not locks.is_held(lock), timeout=10, message="the orphaned job to end")
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.runs("zz-cleanup", "succeeded"), timeout=15,
+                 message="the after trigger on lost", on_timeout=daemon.log)
+    finally:
+        assert daemon.stop() == 0
+
+
 def test_an_adopted_run_that_ends_after_a_restart_reaches_on_run_finish_as_lost(tmp_path: Path) -> None:
     finished, notes = tmp_path / "finished.log", tmp_path / "notes.jsonl"
     daemon = Daemon(tmp_path, grace="10s", env={"CRONFLOW_EXAMPLE_LOG": str(finished)})

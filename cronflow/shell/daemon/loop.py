@@ -145,6 +145,7 @@ class Daemon:
         try:
             retrying = self._reconcile()
             self.table.load_all(now=utc_now(), initial=True)
+            self.table.trigger_loop.settle()  # the lost runs reported next reach the triggers
             self._resume(retrying)
             settle_collector()
             self.firing.fire_reboots(now=utc_now())

@@ -21,6 +21,9 @@ from typing import Any
 
 # at shutdown, how long the triggers get to end after being cancelled
 STOP_WAIT = 2.0
+# at start, how long the daemon waits for the triggers to listen (one blocking their loop:
+# no longer)
+SETTLE_WAIT = 2.0
 
 
 class TriggerLoop:
@@ -35,6 +38,24 @@ class TriggerLoop:
     def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
         """Run ``coro`` on the triggers' loop; ``cancel()`` on the result cancels it there."""
         return asyncio.run_coroutine_threadsafe(coro, self._running())
+
+    def settle(self, timeout: float = SETTLE_WAIT) -> bool:
+        """Wait at most ``timeout`` seconds until what was submitted so far has run up to
+        its first wait, so that a trigger started then listens (an ``after`` trigger has
+        joined its hub, and hears of the runs the daemon reports next); whether it did.
+        The loop runs its callbacks in order: a coroutine submitted now takes its first
+        step after theirs."""
+        if self._loop is None:
+            return True
+
+        async def nothing() -> None:
+            pass
+
+        try:
+            self.submit(nothing()).result(timeout)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            return False
+        return True
 
     def _running(self) -> asyncio.AbstractEventLoop:
         with self._started:

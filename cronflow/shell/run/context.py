@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pluggy
 
@@ -59,6 +60,34 @@ class StopEvent(asyncio.Event):
         super().set()
         if self._future is not None and not self._future.done():
             self._future.set_result(None)
+
+    async def first(self, other: asyncio.Future[Any] | None, timeout: float | None) -> None:
+        """Wait until ``other`` is done, this event is set or ``timeout`` seconds have
+        passed (None: no limit), whichever comes first; the caller looks at which.
+        What ``asyncio.wait`` does for two futures, without its sets and its check of
+        each for a coroutine (a fifth of a run's supervision cost, twice per run)."""
+        if self.is_set() or (other is not None and other.done()) or timeout == 0:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        stopped = self.future()
+        stopped.add_done_callback(wake)
+        if other is not None:
+            other.add_done_callback(wake)
+        timer = None if timeout is None else loop.call_later(timeout, wake)
+        try:
+            await waiter
+        finally:
+            stopped.remove_done_callback(wake)
+            if other is not None:
+                other.remove_done_callback(wake)
+            if timer is not None:
+                timer.cancel()
 
 
 class Cancels:

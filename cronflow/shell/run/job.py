@@ -283,12 +283,9 @@ async def _attempts(job: Job, run: Run, *, ctx: RunContext, stop: StopEvent,
         attempt += 1
 
 
-async def _waited(stop: asyncio.Event, delay: float) -> bool:
+async def _waited(stop: StopEvent, delay: float) -> bool:
     """Wait ``delay`` seconds for the next attempt; True when stopped meanwhile."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=delay)
-    except asyncio.TimeoutError:
-        pass
+    await stop.first(None, delay)
     return stop.is_set()
 
 
@@ -301,15 +298,13 @@ def _after_delay(now: datetime, delay: float) -> datetime:
         return datetime.max.replace(tzinfo=timezone.utc)
 
 
-async def _retry_delay(job: Job, run: Run, attempt: int, *, ctx: RunContext, stop: asyncio.Event) -> float | None:
+async def _retry_delay(job: Job, run: Run, attempt: int, *, ctx: RunContext, stop: StopEvent) -> float | None:
     """The policy's delay before the next attempt, or None; None too when the run is
     stopped while the policy is being asked (a slow policy does not hold up a cancel)."""
     asking = asyncio.ensure_future(ctx.dispatch.retry_delay_async(job.retry, attempt, run_id=run.id))
-    stopper = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({asking, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await stop.first(asking, None)
     finally:
-        stopper.cancel()
         if not asking.done():  # stopped, or the host is going away, while asking
             asking.cancel()
     return None if stop.is_set() else asking.result()
@@ -319,18 +314,16 @@ async def _supervise(job: Job, run: Run, process: Process, *, ctx: RunContext, s
                      began: float) -> Run:
     """Wait for ``process``, stopping it on a cancel or at the job's ``timeout``, counted
     from ``began`` (its start, ``time.monotonic()``); the attempt's final Run."""
-    # futures, not tasks: asyncio.wait only adds callbacks to them
     exited = process.exited
     timeout = None if job.timeout is None else max(0.0, job.timeout - (time.monotonic() - began))
     try:
-        done, _ = await asyncio.wait({exited, stop.future()}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        await stop.first(exited, timeout)
     except asyncio.CancelledError:
         # the host is going away (e.g. ``cronflow run`` interrupted): do not orphan the job
         await process.terminate(job.kill_timeout)
         raise
     cancelled = timed_out = False
-    if exited not in done:
+    if not exited.done():
         if stop.is_set():
             cancelled = True
             await process.terminate(0.0 if ctx.cancels.killing(run.id) else job.kill_timeout)
