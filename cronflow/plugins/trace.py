@@ -30,10 +30,13 @@ def tracing(env: Mapping[str, str] | None = None) -> bool:
     return value not in ("", "0", "false", "no", "off")
 
 
-def traced(plugin: str, what: str, fn: Callable[[], T], detail: str = "") -> T:
-    """``fn()``, logged with its duration when tracing is on (its exceptions pass through)."""
+def traced(plugin: str, what: str, fn: Callable[[], T], detail: str | Callable[[], str] = "") -> T:
+    """``fn()``, logged with its duration when tracing is on (its exceptions pass through).
+    ``detail`` may be a callable, called only for a trace line (a hook per finished run)."""
     if not tracing():
         return fn()
+    if callable(detail):
+        detail = detail()
     began = time.perf_counter()
     try:
         result = fn()

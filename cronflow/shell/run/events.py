@@ -15,9 +15,8 @@ from cronflow.shell.run.context import RunContext
 async def report(job: Job, run: Run, ctx: RunContext, events: list[asyncio.Future[None]]) -> None:
     """Send the finish events of final ``run`` (every outcome, skipped included, SPEC 12):
     in the background for the daemon, awaited (each call bounded) in the foreground."""
-    if not events and not job.notify and not ctx.dispatch.threaded("on_run_finish"):
-        # only built-in hooks to call, none of which blocks: here, without a task
-        await ctx.dispatch.hook_async("on_run_finish", run=run)
+    # only built-in hooks to call, none of which blocks: here, without a task
+    if not events and not job.notify and ctx.dispatch.hook_inline("on_run_finish", run=run):
         return
     finishing = _finish_events(job, run, ctx, events)
     if ctx.detach_events:
