@@ -1,0 +1,268 @@
+"""The daemon's parse cache: definitions taken again without parsing their files, when
+the file is provably the one parsed.
+
+A restart of a daemon on 100,000 files spent most of its start parsing TOML it had parsed
+before; a SIGHUP reload parsed every file again while the table held every definition.
+Here a file's definition is taken as is when the ``stat`` of the file still gives the
+:func:`~cronflow.shell.files.file_stamp` of the bytes parsed (inode, size, mtime, ctime),
+with two rules:
+
+* the racy rule: a stamp within a second of the file's last change (mtime or ctime) when
+  it was read vouches for nothing (a second write within the file system's timestamp tick
+  can keep all four), so such a definition is parsed again next time;
+* the things a parse depends on besides the bytes are the cache's key (:func:`cache_key`:
+  cronflow and Python versions, default zone, pools, the plugins' schedule kinds, the zone
+  database path, the user); a schedule of a plugin kind (``PREFIX:...``) is never cached.
+  ``now`` only decides whether a schedule compiles (a relative "once in ..." reaching past
+  year 9999): a taken definition's schedule is compiled again at this load's ``now``, and
+  one that fails is parsed, so that its error points at its line.
+
+What a load checks on every file whatever the cache says stays: cron's permission rule
+(:func:`~cronflow.shell.files.check_job_file`, on the fresh ``stat``), the plugin tables'
+validation, the warnings. A file with errors is never cached: it is parsed, its errors
+reported with their lines.
+
+Two sources: at a reload, the definitions the table holds (no disk); at the start, the
+cache file ``parse-cache.pickle`` in the private state dir. THE CACHE FILE IS A PICKLE,
+AND UNPICKLING RUNS CODE: it is read only when it is a regular file owned by the daemon's
+user and not writable by group or others (the state dir is 0700 besides), and only
+cronflow's model classes may be named in it (:class:`_Unpickler`). A corrupt, foreign or
+older file is ignored (its files parsed). It is written after READY, in chunks between
+fires (:meth:`ParseCache.write`), to a temporary file renamed over it (0600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import io
+import os
+import pickle
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import cronflow
+from cronflow import model
+from cronflow.core import schedulekinds
+from cronflow.core.definition.fields import compiled_schedule
+from cronflow.errors import CronflowError
+from cronflow.model import Definition
+from cronflow.shell.files import check_job_file, file_stamp, open_private
+
+CACHE_NAME = "parse-cache.pickle"
+FORMAT = 1
+# the racy rule: a stamp taken this soon after the file's last change vouches for nothing
+RACY_NS = 1_000_000_000
+# definitions per pickle of the file: each a few milliseconds, between which fires go on
+CHUNK = 500
+# the writer keeps this far (s) from the next fire
+FIRE_MARGIN = 0.25
+# what the cache file may name: model classes, the key lines, the rebuild below
+_ALLOWED_MODULES = frozenset({"cronflow.model", "cronflow.core.definition.tomllines", __name__})
+
+
+def cache_key(*, default_timezone: str, pools: Iterable[str]) -> tuple[Any, ...]:
+    """What a parse depends on besides the file's bytes and path: a cache written under
+    another key is not used."""
+    import zoneinfo
+
+    kinds = schedulekinds.current()
+    return (FORMAT, cronflow.__version__, sys.version, default_timezone, tuple(sorted(pools)),
+            tuple(sorted((prefix, plugin) for prefix, (_, plugin) in kinds.parsers.items())),
+            tuple(sorted(kinds.refused)), tuple(zoneinfo.TZPATH), os.geteuid())
+
+
+def cacheable(definition: Definition) -> bool:
+    """Whether a definition may be taken again without its file parsed: not one with a
+    schedule of a plugin kind (what the plugin's parser says may change with it)."""
+    return not any(schedulekinds.prefix_of(" ".join(expr.lower().split())) for expr in definition.schedule)
+
+
+class ParseCache:
+    """The definitions a load may take without parsing, and the cache file."""
+
+    def __init__(self, state_dir: Path, *, key: Callable[[], tuple[Any, ...]], logger: Any) -> None:
+        self.path = Path(state_dir) / CACHE_NAME
+        self.key = key
+        self.logger = logger
+        # read from the file at the start, taken (popped) by the initial load
+        self.stored: dict[str, Definition] = {}
+        # paths whose definition was read too soon after a change to vouch for its stamp
+        self.racy: set[str] = set()
+        self.dirty = False  # the file no longer holds what the table does
+        self.started_ns = 0  # the wall clock at the start of the load going on
+        self.writing: asyncio.Future[None] | None = None
+        self.taken = self.parsed = 0  # of the last load, for the log
+
+    # --- a load -------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """A load starts: files changed from now on are racy."""
+        self.started_ns = time.time_ns()
+        self.taken = self.parsed = 0
+
+    def take(self, path: str, known: Definition | None, *, now: Any, default_timezone: str) -> Definition | None:
+        """The definition of ``path`` without parsing it, or None (parse it). ``known``:
+        the table's definition of it (a reload). Raises the ConfigError of the permission
+        check, which every load makes."""
+        found = self._take(path, known, now=now, default_timezone=default_timezone)
+        if found is None:
+            self.parsed += 1
+        else:
+            self.taken += 1
+        return found
+
+    def _take(self, path: str, known: Definition | None, *, now: Any, default_timezone: str) -> Definition | None:
+        candidate = self.stored.pop(path, None) or (known if path not in self.racy else None)
+        if candidate is None or candidate.file_stamp is None:
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None  # the parse says what is wrong with it
+        if file_stamp(info) != candidate.file_stamp or not stat.S_ISREG(info.st_mode):
+            return None
+        # cron's rule, on every load, on this very stat
+        check_job_file(path, run_as=getattr(candidate, "user", None), info=info)
+        if candidate.schedule:
+            try:  # the one part of a parse that depends on `now`
+                compiled_schedule(tuple(candidate.schedule), candidate.timezone or default_timezone, now)
+            except CronflowError:
+                return None
+        return candidate
+
+    def parsed_one(self, definition: Definition) -> None:
+        """``definition`` was just parsed from its file: whether its stamp vouches for it."""
+        self.dirty = True
+        stamp = definition.file_stamp
+        if stamp is None or max(stamp[2], stamp[3]) > self.started_ns - RACY_NS:
+            self.racy.add(definition.path)
+        else:
+            self.racy.discard(definition.path)
+
+    def end(self) -> None:
+        """The load is over: what the file held for files not seen is dropped."""
+        if self.stored:
+            self.dirty = True
+            self.stored = {}
+
+    # --- the file -----------------------------------------------------------------------
+
+    def read(self) -> None:
+        """Take the cache file's definitions, if the file is ours and of this key."""
+        self.stored, self.dirty = {}, True
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "rb", buffering=1 << 20) as src:
+                info = os.fstat(src.fileno())
+                # pickle is code: only a regular file of ours that no one else can write
+                if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
+                        or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+                    self.logger.warning("%s: not a private file of this user; ignored", self.path)
+                    return
+                stored = _read_stream(src, self.key())
+        except Exception as exc:  # corrupt, truncated, of another version: parse
+            self.logger.debug("%s: ignored (%s: %s)", self.path, type(exc).__name__, exc)
+            return
+        if stored is not None:
+            self.stored, self.dirty = stored, False
+
+    async def write(self, definitions: list[Definition], *, next_due: Callable[[], float | None]) -> None:
+        """Write ``definitions`` (those that vouch for their files) to the cache file, a
+        chunk at a time between fires (``next_due``: the next fire's epoch seconds)."""
+        self.dirty = False
+        written = 0
+        temporary = self.path.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
+        started = time.monotonic()
+        try:
+            with os.fdopen(open_private(temporary, os.O_WRONLY | os.O_TRUNC), "wb") as out:
+                out.write(pickle.dumps((FORMAT, self.key()), protocol=pickle.HIGHEST_PROTOCOL))
+                for start in range(0, len(definitions), CHUNK):
+                    await _room(next_due)
+                    keep = [d for d in definitions[start:start + CHUNK]
+                            if d.file_stamp is not None and d.path not in self.racy and cacheable(d)]
+                    out.write(_dumps(keep))
+                    written += len(keep)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            self.dirty = True
+            self.logger.warning("cannot write the parse cache %s: %s", self.path, exc.strerror or exc)
+        finally:
+            with contextlib.suppress(OSError):  # renamed, or never made
+                os.unlink(temporary)
+        self.logger.debug("parse cache: %d definitions written in %.2fs", written, time.monotonic() - started)
+
+
+async def _room(next_due: Callable[[], float | None]) -> None:
+    """Let the loop run, and wait past a fire due within :data:`FIRE_MARGIN`."""
+    await asyncio.sleep(0)
+    due = next_due()
+    while due is not None and due - time.time() < FIRE_MARGIN and due - time.time() > -1.0:
+        await asyncio.sleep(max(0.01, due - time.time() + 0.05))
+        due = next_due()
+
+
+# --- pickling -----------------------------------------------------------------------------
+#
+# A frozen dataclass with slots unpickles through dataclasses' __setstate__, which calls
+# fields() for every object: half of the time of reading 10,000 definitions. Each is
+# pickled here as its class, its field names (one tuple per class, shared in a pickle)
+# and its values instead.
+
+_NAMES = {cls: tuple(f.name for f in dataclasses.fields(cls))
+          for cls in vars(model).values() if isinstance(cls, type) and dataclasses.is_dataclass(cls)}
+_set = object.__setattr__
+
+
+def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    obj = object.__new__(cls)
+    for name, value in zip(names, values):
+        _set(obj, name, value)
+    return obj
+
+
+def _reduce(obj: Any) -> tuple[Any, ...]:
+    names = _NAMES[type(obj)]
+    return _rebuild, (type(obj), names, tuple([getattr(obj, name) for name in names]))
+
+
+_DISPATCH = {cls: _reduce for cls in _NAMES}
+
+
+def _dumps(items: list[Definition]) -> bytes:
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(items)
+    return buffer.getvalue()
+
+
+class _Unpickler(pickle.Unpickler):
+    """Names only cronflow's model classes, key lines and :func:`_rebuild` (and builtins
+    the pickle of a set or a tuple needs): a second fence, after the file's owner and mode."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _ALLOWED_MODULES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not a class of the parse cache")
+
+
+def _read_stream(src: Any, key: tuple[Any, ...]) -> dict[str, Definition] | None:
+    """The definitions of a cache file by path, or None when it is of another key."""
+    header = _Unpickler(src).load()
+    if header != (FORMAT, key):
+        return None
+    found: dict[str, Definition] = {}
+    while src.peek(1):
+        for definition in _Unpickler(src).load():
+            found[definition.path] = definition
+    return found
+
