@@ -175,6 +175,22 @@ class ParseCache:
         if stored is not None:
             self.stored, self.dirty = stored, False
 
+    def write_soon(self, definitions: list[Definition], *, next_due: Callable[[], float | None],
+                   tasks: set[Any]) -> None:
+        """:meth:`write` in the background, on the daemon's loop (at the start: after
+        READY), unless a write is going on; the task is added to ``tasks`` (the table's,
+        cancelled at shutdown). Not after the watcher's changes: a file just written is
+        racy, the cache could not keep it."""
+        if self.writing is not None and not self.writing.done():
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not the daemon (a test of the table alone)
+        task = self.writing = asyncio.ensure_future(self.write(definitions, next_due=next_due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     async def write(self, definitions: list[Definition], *, next_due: Callable[[], float | None]) -> None:
         """Write ``definitions`` (those that vouch for their files) to the cache file, a
         chunk at a time between fires (``next_due``: the next fire's epoch seconds)."""
