@@ -118,7 +118,9 @@ class ParseCache:
         return found
 
     def _take(self, path: str, known: Definition | None, *, now: Any, default_timezone: str) -> Definition | None:
-        candidate = self.stored.pop(path, None) or (known if path not in self.racy else None)
+        candidate = self.stored.pop(path, None)  # the file's were written cacheable only
+        if candidate is None and known is not None and path not in self.racy and cacheable(known):
+            candidate = known  # a SIGHUP may have brought other plugin schedule kinds
         if candidate is None or candidate.file_stamp is None:
             return None
         try:
