@@ -185,8 +185,8 @@ class JobTable:
 
     def _write_cache(self) -> None:
         if self.cache.dirty:  # the file no longer holds what the table does
-            self.cache.write_soon([d for d in self.definitions.values() if d.path not in self.errors],
-                                  next_due=self.heap.peek, tasks=self._checking)
+            self.cache.write_soon(lambda: [d for d in self.definitions.values() if d.path not in self.errors],
+                                  len(self.definitions), next_due=self.heap.peek, tasks=self._checking)
 
     def _parse_and_apply(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
         parsed = [item for item in (self._parse(path, now=now) for path in paths)

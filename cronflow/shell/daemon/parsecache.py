@@ -27,8 +27,9 @@ cache file ``parse-cache.pickle`` in the private state dir. THE CACHE FILE IS A 
 AND UNPICKLING RUNS CODE: it is read only when it is a regular file owned by the daemon's
 user and not writable by group or others (the state dir is 0700 besides), and only
 cronflow's model classes may be named in it (:class:`_Unpickler`). A corrupt, foreign or
-older file is ignored (its files parsed). It is written after READY, in chunks between
-fires (:meth:`ParseCache.write`), to a temporary file renamed over it (0600).
+older file is ignored (its files parsed). It is written after READY (a large table's a
+minute later), in chunks between fires (:meth:`ParseCache.write`), to a temporary file
+renamed over it (0600).
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ RACY_NS = 1_000_000_000
 CHUNK = 500
 # the writer keeps this far (s) from the next fire
 FIRE_MARGIN = 0.25
+# Up to this many definitions the file is written at once (0.2 s of CPU in all); a larger
+# table's a minute later, off the busy seconds after a start (the snapshot, the first
+# fires) and out of a first idle minute (1.5 s of CPU at 100,000).
+LARGE = 20_000
+LARGE_DELAY = 60.0
 # what the cache file may name: model classes, the key lines, the rebuild below
 _ALLOWED_MODULES = frozenset({"cronflow.model", "cronflow.core.definition.tomllines", __name__})
 
@@ -177,21 +183,28 @@ class ParseCache:
         if stored is not None:
             self.stored, self.dirty = stored, False
 
-    def write_soon(self, definitions: list[Definition], *, next_due: Callable[[], float | None],
-                   tasks: set[Any]) -> None:
-        """:meth:`write` in the background, on the daemon's loop (at the start: after
-        READY), unless a write is going on; the task is added to ``tasks`` (the table's,
-        cancelled at shutdown). Not after the watcher's changes: a file just written is
-        racy, the cache could not keep it."""
+    def write_soon(self, definitions: Callable[[], list[Definition]], count: int, *,
+                   next_due: Callable[[], float | None], tasks: set[Any]) -> None:
+        """:meth:`write` of what ``definitions()`` gives then, in the background on the
+        daemon's loop (at the start: after READY), unless a write is pending; the task
+        is added to ``tasks`` (the table's, cancelled at shutdown). ``count``: about how
+        many; a large table's is written a while later (:data:`LARGE`). Not after the
+        watcher's changes: a file just written is racy, the cache could not keep it."""
         if self.writing is not None and not self.writing.done():
             return
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return  # not the daemon (a test of the table alone)
-        task = self.writing = asyncio.ensure_future(self.write(definitions, next_due=next_due))
+        delay = LARGE_DELAY if count > LARGE else 0.0
+        task = self.writing = asyncio.ensure_future(self._write_later(delay, definitions, next_due))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    async def _write_later(self, delay: float, definitions: Callable[[], list[Definition]],
+                           next_due: Callable[[], float | None]) -> None:
+        await asyncio.sleep(delay)
+        await self.write(definitions(), next_due=next_due)
 
     async def write(self, definitions: list[Definition], *, next_due: Callable[[], float | None]) -> None:
         """Write ``definitions`` (those that vouch for their files) to the cache file, a
