@@ -37,10 +37,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import io
 import os
 import pickle
 import stat
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -96,8 +98,8 @@ class ParseCache:
         self.path = Path(state_dir) / CACHE_NAME
         self.key = key
         self.logger = logger
-        # read from the file at the start, taken (popped) by the initial load
-        self.stored: dict[str, Definition] = {}
+        # the file's definitions, read as the initial load takes them (both in path order)
+        self.stored: _Stream | None = None
         # paths whose definition was read too soon after a change to vouch for its stamp
         self.racy: set[str] = set()
         self.dirty = False  # the file no longer holds what the table does
@@ -124,7 +126,7 @@ class ParseCache:
         return found
 
     def _take(self, path: str, known: Definition | None, *, now: Any, default_timezone: str) -> Definition | None:
-        candidate = self.stored.pop(path, None)  # the file's were written cacheable only
+        candidate = self.stored.take(path) if self.stored is not None else None  # cacheable only
         if candidate is None and known is not None and path not in self.racy and cacheable(known):
             candidate = known  # a SIGHUP may have brought other plugin schedule kinds
         if candidate is None or candidate.file_stamp is None:
@@ -155,33 +157,34 @@ class ParseCache:
 
     def end(self) -> None:
         """The load is over: what the file held for files not seen is dropped."""
-        if self.stored:
-            self.dirty = True
-            self.stored = {}
+        if self.stored is not None:
+            self.dirty = self.dirty or self.stored.close()
+            self.stored = None
 
     # --- the file -----------------------------------------------------------------------
 
     def read(self) -> None:
-        """Take the cache file's definitions, if the file is ours and of this key."""
-        self.stored, self.dirty = {}, True
+        """Open the cache file for the initial load, if it is ours and of this key: its
+        definitions are read as the load takes them (one chunk in memory at a time)."""
+        self.stored, self.dirty = None, True
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             return
+        src = os.fdopen(fd, "rb", buffering=1 << 20)
         try:
-            with os.fdopen(fd, "rb", buffering=1 << 20) as src:
-                info = os.fstat(src.fileno())
-                # pickle is code: only a regular file of ours that no one else can write
-                if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
-                        or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
-                    self.logger.warning("%s: not a private file of this user; ignored", self.path)
-                    return
-                stored = _read_stream(src, self.key())
+            info = os.fstat(src.fileno())
+            # pickle is code: only a regular file of ours that no one else can write
+            if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
+                    or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+                self.logger.warning("%s: not a private file of this user; ignored", self.path)
+            elif _load(src) == (FORMAT, self.key()):
+                self.stored, self.dirty, src = _Stream(src, self.logger), False, None
         except Exception as exc:  # corrupt, truncated, of another version: parse
             self.logger.debug("%s: ignored (%s: %s)", self.path, type(exc).__name__, exc)
-            return
-        if stored is not None:
-            self.stored, self.dirty = stored, False
+        finally:
+            if src is not None:
+                src.close()
 
     def write_soon(self, definitions: Callable[[], list[Definition]], count: int, *,
                    next_due: Callable[[], float | None], tasks: set[Any]) -> None:
@@ -215,12 +218,14 @@ class ParseCache:
         started = time.monotonic()
         try:
             with os.fdopen(open_private(temporary, os.O_WRONLY | os.O_TRUNC), "wb") as out:
-                out.write(pickle.dumps((FORMAT, self.key()), protocol=pickle.HIGHEST_PROTOCOL))
+                out.write(_framed(pickle.dumps((FORMAT, self.key()), protocol=pickle.HIGHEST_PROTOCOL)))
+                # in path order: the order a load takes them in (a reload adds files at the end)
+                definitions = sorted(definitions, key=_path_of)
                 for start in range(0, len(definitions), CHUNK):
                     await _room(next_due)
                     keep = [d for d in definitions[start:start + CHUNK]
                             if d.file_stamp is not None and d.path not in self.racy and cacheable(d)]
-                    out.write(_dumps(keep))
+                    out.write(_framed(_dumps(keep)))
                     written += len(keep)
             os.replace(temporary, self.path)
         except OSError as exc:
@@ -286,14 +291,75 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not a class of the parse cache")
 
 
-def _read_stream(src: Any, key: tuple[Any, ...]) -> dict[str, Definition] | None:
-    """The definitions of a cache file by path, or None when it is of another key."""
-    header = _Unpickler(src).load()
-    if header != (FORMAT, key):
-        return None
-    found: dict[str, Definition] = {}
-    while src.peek(1):
-        for definition in _Unpickler(src).load():
-            found[definition.path] = definition
-    return found
+def _path_of(definition: Definition) -> str:
+    return definition.path
 
+
+# Each pickle of the file is framed: its length, its BLAKE2b digest (a torn or flipped
+# chunk is dropped, not unpickled into another command), the pickle.
+_FRAME = struct.Struct("<Q16s")
+
+
+def _framed(payload: bytes) -> bytes:
+    return _FRAME.pack(len(payload), hashlib.blake2b(payload, digest_size=16).digest()) + payload
+
+
+def _load(src: Any) -> Any:
+    """The next framed pickle of ``src``; EOFError at its end, ValueError when torn."""
+    head = src.read(_FRAME.size)
+    if not head:
+        raise EOFError
+    size, digest = _FRAME.unpack(head)
+    payload = src.read(size)
+    if len(payload) != size or hashlib.blake2b(payload, digest_size=16).digest() != digest:
+        raise ValueError("a torn or altered chunk")
+    return _Unpickler(io.BytesIO(payload)).load()
+
+
+class _Stream:
+    """The cache file's definitions in path order, a chunk at a time, for a load that
+    asks for its files in the same order (:meth:`take`)."""
+
+    def __init__(self, src: Any, logger: Any) -> None:
+        self.src, self.logger = src, logger
+        self.chunk: list[Definition] = []
+        self.at = 0
+        self.skipped = False  # entries of files the load did not ask for
+
+    def _head(self) -> Definition | None:
+        while self.at >= len(self.chunk):
+            if self.src is None:
+                return None
+            try:
+                self.chunk, self.at = _load(self.src), 0
+            except EOFError:
+                self._stop()
+            except Exception as exc:  # torn or corrupt: what is left is parsed
+                self.logger.debug("parse cache: the rest ignored (%s: %s)", type(exc).__name__, exc)
+                self.skipped = True
+                self._stop()
+        return self.chunk[self.at]
+
+    def take(self, path: str) -> Definition | None:
+        """The definition stored for ``path`` (paths asked in ascending order), or None."""
+        head = self._head()
+        while head is not None and head.path < path:
+            self.at += 1
+            self.skipped = True
+            head = self._head()
+        if head is None or head.path != path:
+            return None
+        self.at += 1
+        return head
+
+    def close(self) -> bool:
+        """Close the file; whether it held definitions the load did not take."""
+        left = self.skipped or self._head() is not None
+        self._stop()
+        return left
+
+    def _stop(self) -> None:
+        if self.src is not None:
+            self.src.close()
+            self.src = None
+        self.chunk, self.at = [], 0
