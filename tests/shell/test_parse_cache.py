@@ -161,3 +161,18 @@ def test_a_cache_of_another_default_zone_or_other_pools_is_not_used(tmp_path: Pa
             cache_written(other, after=written)
             # the cache written under the new key serves the next start
             assert counts(other, restart(other)) == (1, 3), change
+
+
+def test_files_added_and_removed_while_stopped_leave_the_others_cached(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path)
+    write_jobs(daemon)
+    with daemon:
+        cache_written(daemon)
+        daemon.stop()
+        (daemon.jobs_dir / "beta.toml").unlink()
+        daemon.write_job("aaa", JOBS["alpha"])  # before every cached file, in path order
+        daemon.write_job("zzz", JOBS["alpha"])  # and after
+        mark = daemon.log_path.stat().st_size
+        daemon.start()
+        assert counts(daemon, mark) == (3, 2)
+        assert sorted(row["name"] for row in listed(daemon)) == ["aaa", "alpha", "bad", "flow", "zzz"]
