@@ -186,7 +186,7 @@ class JobTable:
     def _write_cache(self) -> None:
         if self.cache.dirty:  # the file no longer holds what the table does
             self.cache.write_soon(lambda: [d for d in self.definitions.values() if d.path not in self.errors],
-                                  len(self.definitions), next_due=self.heap.peek, tasks=self._checking)
+                                  len(self.definitions), next_due=self.heap.peek)
 
     def _parse_and_apply(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
         parsed = [item for item in (self._parse(path, now=now) for path in paths)
@@ -384,9 +384,10 @@ class JobTable:
 
     def stop_triggers(self) -> None:
         """Cancel every trigger and stop their loop, bounded (shutdown); plugin checks
-        still going are abandoned too."""
+        still going are abandoned too, and a pending write of the parse cache."""
         for task in list(self._checking):
             task.cancel()
+        self.cache.cancel()
         for name in list(self._triggers):
             self._stop_triggers(name)
         if not self.trigger_loop.close():

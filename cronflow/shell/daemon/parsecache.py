@@ -187,12 +187,13 @@ class ParseCache:
                 src.close()
 
     def write_soon(self, definitions: Callable[[], list[Definition]], count: int, *,
-                   next_due: Callable[[], float | None], tasks: set[Any]) -> None:
+                   next_due: Callable[[], float | None]) -> None:
         """:meth:`write` of what ``definitions()`` gives then, in the background on the
-        daemon's loop (at the start: after READY), unless a write is pending; the task
-        is added to ``tasks`` (the table's, cancelled at shutdown). ``count``: about how
-        many; a large table's is written a while later (:data:`LARGE`). Not after the
-        watcher's changes: a file just written is racy, the cache could not keep it."""
+        daemon's loop (at the start: after READY), unless a write is pending (see
+        :meth:`cancel`). ``count``: about how many; a large table's is written a while
+        later (:data:`LARGE`). Not after the watcher's changes: a file just written is
+        racy, the cache could not keep it. (Not among the table's plugin checks: the
+        definitions snapshot waits for those, not for this.)"""
         if self.writing is not None and not self.writing.done():
             return
         try:
@@ -200,9 +201,12 @@ class ParseCache:
         except RuntimeError:
             return  # not the daemon (a test of the table alone)
         delay = LARGE_DELAY if count > LARGE else 0.0
-        task = self.writing = asyncio.ensure_future(self._write_later(delay, definitions, next_due))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        self.writing = asyncio.ensure_future(self._write_later(delay, definitions, next_due))
+
+    def cancel(self) -> None:
+        """Abandon a pending write (shutdown): the file keeps what it held."""
+        if self.writing is not None:
+            self.writing.cancel()
 
     async def _write_later(self, delay: float, definitions: Callable[[], list[Definition]],
                            next_due: Callable[[], float | None]) -> None:
