@@ -80,9 +80,27 @@ def cache_key(*, default_timezone: str, pools: Iterable[str]) -> tuple[Any, ...]
     import zoneinfo
 
     kinds = schedulekinds.current()
-    return (FORMAT, cronflow.__version__, sys.version, default_timezone, tuple(sorted(pools)),
+    return (FORMAT, cronflow.__version__, _code_stamp(), sys.version, default_timezone, tuple(sorted(pools)),
             tuple(sorted((prefix, plugin) for prefix, (_, plugin) in kinds.parsers.items())),
             tuple(sorted(kinds.refused)), tuple(zoneinfo.TZPATH), os.geteuid())
+
+
+def _code_stamp() -> tuple[tuple[str, int, int], ...]:
+    """Size and mtime of the code a parse runs (the pure core, the model, the loader): a checkout
+    or an upgrade that changes it without a new version number changes the key too (the
+    model's fields are the cache's layout)."""
+    root = Path(cronflow.__file__).parent
+    found = []
+    for directory in (root, root / "core", *sorted(p for p in (root / "core").iterdir() if p.is_dir())):
+        with contextlib.suppress(OSError), os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.endswith(".py") and entry.is_file():
+                    info = entry.stat()
+                    found.append((f"{directory.name}/{entry.name}", info.st_size, info.st_mtime_ns))
+    with contextlib.suppress(OSError):  # what sets the loader's own fields (file_stamp)
+        info = os.stat(root / "shell" / "loader.py")
+        found.append(("shell/loader.py", info.st_size, info.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def cacheable(definition: Definition) -> bool:
