@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import shutil
 import signal
 import sys
@@ -115,8 +116,8 @@ def load_figures(work: Path, jobs: Path, stamp: list[str], count: int, idle_s: i
             tail = daemon.stderr_tail(3).replace("\n", " | ")
             return [Figure("start to READY=1", f"no READY=1 in 300 s ({tail})", f"< {ready_s:g} s", False)]
         cpu = harness.cpu_seconds(daemon.pid)
-        out.append(Figure(f"start to READY=1, {total} files", f"{ready - t0:.2f} s", f"< {ready_s:g} s",
-                          ready - t0 < ready_s))
+        out.append(Figure(f"first start to READY=1, {total} files (empty state dir)", f"{ready - t0:.2f} s",
+                          f"< {ready_s:g} s", ready - t0 < ready_s))
         # on a shared machine the wall time above includes waiting for a core
         out.append(Figure("  daemon CPU until READY=1", f"{cpu:.2f} s", f"< {ready_s:g} s", cpu < ready_s))
         out.append(Figure("peak RSS at ready (VmHWM)", f"{rss_mb(daemon.pid):.0f} MB", f"< {rss_target:g} MB",
@@ -135,9 +136,11 @@ def load_figures(work: Path, jobs: Path, stamp: list[str], count: int, idle_s: i
         value = f"{list_s:.2f} s" + ("" if listed == total else f" (lists {listed} of {total})")
         out.append(Figure(f"cronflow list, {total} jobs", value, f"< {LIST_S:g} s",
                           list_s < LIST_S and listed == total))
+        cache_written(state)
     finally:
         daemon.stop()
         notify.close()
+    out += restart_figures(work, jobs, state, total, ready_s, rss_target)
     check_s, done = figures.timed([*figures.cronflow_argv(), "check", "--jobs-dir", str(jobs)],
                                   peers.cronflow_env(jobs, state), 1)
     last = (done.stdout.decode(errors="replace").strip().splitlines() or ["?"])[-1]
@@ -182,6 +185,40 @@ def _window(starts: list[float], i: int, width: float):
     while j < len(starts) and starts[j] - starts[i] < width:
         yield starts[j]
         j += 1
+
+
+def cache_written(state: Path) -> None:
+    """Wait (bounded) until the daemon's parse cache is on disk and no write of it is
+    going on (it is written after READY, between fires)."""
+    harness.wait_for(lambda: (state / "parse-cache.pickle").exists()
+                     and not any(state.glob(".parse-cache.pickle.*.tmp")), 120.0)
+
+
+def restart_figures(work: Path, jobs: Path, state: Path, total: int, ready_s: float,
+                    rss_target: float) -> list[Figure]:
+    """A second daemon on the first one's state dir: the parse cache warm (the files the
+    first one saw changed, the probes, are parsed again)."""
+    notify_path = work / "notify.sock"
+    notify_path.unlink(missing_ok=True)
+    notify = peers.NotifySocket(notify_path)
+    t0 = time.monotonic()
+    daemon = peers.start_cronflow(work, jobs, state, notify)
+    try:
+        ready = notify.wait_for("READY=1", 300.0)
+        if ready is None:
+            return [Figure("restart to READY=1", "no READY=1 in 300 s", f"< {ready_s:g} s", False)]
+        cpu = harness.cpu_seconds(daemon.pid)
+        rss = rss_mb(daemon.pid)
+        log = daemon.stderr_path.read_text(errors="replace")
+        found = re.search(r"(\d+) parsed, (\d+) from the parse cache", log)
+        taken = f"{found[2]} cached, {found[1]} parsed" if found else "no load line"
+        return [Figure(f"restart to READY=1 ({taken})", f"{ready - t0:.2f} s", f"< {ready_s:g} s",
+                       ready - t0 < ready_s),
+                Figure("  daemon CPU until READY=1", f"{cpu:.2f} s", f"< {ready_s:g} s", cpu < ready_s),
+                Figure("peak RSS at ready (VmHWM)", f"{rss:.0f} MB", f"< {rss_target:g} MB", rss < rss_target)]
+    finally:
+        daemon.stop()
+        notify.close()
 
 
 def main(argv: list[str] | None = None) -> int:
