@@ -19,7 +19,7 @@ A missing, torn or corrupt snapshot is no snapshot: nothing is said, the files a
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_header, decode_snapshot
@@ -42,31 +42,36 @@ def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
     snapshot = decode_snapshot(text)
     if snapshot is None:
         return None
-    if stamps(Path(jobs)) != snapshot.files:
+    if not vouched(Path(jobs), snapshot.files):
         return None
     return snapshot
 
 
-def stamps(jobs: Path) -> dict[str, list[int]] | None:
-    """Per job file name, what the daemon's snapshot compares
-    (:func:`cronflow.shell.daemon.snapshot.stamp`); None when the dir cannot be read."""
+def vouched(jobs: Path, files: Mapping[str, list[int] | None]) -> bool:
+    """Whether the job files of ``jobs`` are exactly those of ``files`` (per name, the
+    stamp the daemon vouched with, :func:`cronflow.shell.files.file_stamp`; None: not
+    vouched for), each with that stamp now; False when the dir cannot be read."""
+    from cronflow.shell.files import file_stamp
     from cronflow.shell.loader import is_job_file
 
-    found: dict[str, list[int]] = {}
+    # compared while scanning (100,000 files): no dict of the stamps built first
+    seen = 0
     try:
         with os.scandir(jobs) as entries:
             for entry in entries:
-                if not is_job_file(entry.name):
+                name = entry.name
+                if not is_job_file(name):
                     continue
-                try:
-                    info = entry.stat()
-                except OSError:
-                    return None
-                if entry.is_file():
-                    found[entry.name] = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+                want = files.get(name)
+                info = entry.stat()
+                if not entry.is_file():
+                    continue  # not a job file the daemon loads (a directory)
+                if want is None or file_stamp(info) != (*want,):
+                    return False  # added, edited, replaced; or not vouched for
+                seen += 1
     except OSError:
-        return None
-    return found
+        return False
+    return seen == len(files)  # none removed
 
 
 def _writer_holds_lock(state_dir: Path, pid: object) -> bool:
