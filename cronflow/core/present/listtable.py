@@ -26,6 +26,7 @@ from cronflow.errors import CronflowError
 
 HEADERS = ("NAME", "SCHEDULE", "NEXT", "LEFT", "LAST", "PASSED", "RESULT")
 _NO_RUN = ("-", "-")  # LAST and PASSED of a job that never ran
+_NEVER = float("inf")  # the order of a row without a next start: after all others
 
 
 def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
@@ -52,9 +53,13 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
                 if start is None:
                     instant = datetime.fromisoformat(text)
                     start = starts[text] = (instant, instant.timestamp())
-        keyed.append(((1, 0.0, row["name"]) if start is None else (0, start[1], row["name"]), start, row))
+        keyed.append((_NEVER if start is None else start[1], row["name"], start, row))
+    # soonest first, the rows without a start last, each by name: two stable sorts with
+    # plain keys (the first one linear on rows sorted by name, as they come) rather than
+    # one of 100,000 tuples
+    keyed.sort(key=itemgetter(1))
     keyed.sort(key=itemgetter(0))
-    for _, start, row in keyed:
+    for _, _, start, row in keyed:
         if row.get("error") is not None:
             errors.extend(row.get("errors") or [row["error"]])
         if start is None:
