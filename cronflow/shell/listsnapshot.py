@@ -52,22 +52,20 @@ def vouched(jobs: Path, files: Mapping[str, list[int] | None]) -> bool:
     stamp the daemon vouched with, :func:`cronflow.shell.files.file_stamp`; None: not
     vouched for), each with that stamp now; False when the dir cannot be read."""
     from cronflow.shell.files import file_stamp
-    from cronflow.shell.loader import is_job_file
+    from cronflow.shell.loader import is_job_file as name_is_job
 
     # compared while scanning (100,000 files): no dict of the stamps built first
     seen = 0
     try:
         with os.scandir(jobs) as entries:
             for entry in entries:
-                name = entry.name
-                if not is_job_file(name):
+                want = files.get(entry.name)  # only job files are vouched for
+                if want is None:
+                    if name_is_job(entry.name) and entry.is_file() or entry.name in files:
+                        return False  # a job file added, or one not vouched for
                     continue
-                want = files.get(name)
-                info = entry.stat()
-                if not entry.is_file():
-                    continue  # not a job file the daemon loads (a directory)
-                if want is None or file_stamp(info) != (*want,):
-                    return False  # added, edited, replaced; or not vouched for
+                if file_stamp(entry.stat()) != tuple(want) or not entry.is_file():
+                    return False  # edited, replaced, turned into a directory
                 seen += 1
     except OSError:
         return False
