@@ -103,3 +103,14 @@ def test_the_cli_compares_every_job_file_and_nothing_else(tmp_path):
     os.utime(jobs / "a.toml", ns=(0, 0))  # touched: its stamp is another
     assert not vouched(jobs, files)
     assert not vouched(tmp_path / "nosuch", files)
+
+
+def test_the_files_part_is_cut_from_the_text_alone():
+    from cronflow.core.present.snapshot import decode_files, encode_snapshot
+
+    files = {'we"ird, "files": x.toml': [1, 2, 3, 4], "b.toml": None}
+    entry = '[["a", "job"], [], "2026-12-03T00:00:00+00:00", 0.0]'
+    text = encode_snapshot({"version": 1}, files, [entry], {"x.toml": ['e, "definitions": [']}).encode()
+    assert decode_files(text) == files
+    assert decode_files(text[: text.find(b'"definitions"')]) is None  # torn
+    assert decode_files(b"") is None

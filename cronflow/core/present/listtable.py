@@ -39,10 +39,9 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
     table: list[list[str]] = []
     errors: list[str] = []
     zones: dict[str | None, Any] = {}  # one look-up per zone, not per row (10,000 rows)
-    shared: dict[tuple[str, str | None], tuple[str, str]] = {}
     # each row's next start read once, for the order and for its cells; many rows share
     # one (every hourly job, say): each text parsed once, its two cells made once
-    starts: dict[str, tuple[datetime, float]] = {}
+    starts: dict[str, tuple[datetime, float, dict[str | None, tuple[str, str]]]] = {}
     keyed = []
     for row in rows:
         start = None
@@ -52,7 +51,7 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
                 start = starts.get(text)
                 if start is None:
                     instant = datetime.fromisoformat(text)
-                    start = starts[text] = (instant, instant.timestamp())
+                    start = starts[text] = (instant, instant.timestamp(), {})
         keyed.append((_NEVER if start is None else start[1], row["name"], start, row))
     # soonest first, the rows without a start last, each by name: two stable sorts with
     # plain keys (the first one linear on rows sorted by name, as they come) rather than
@@ -65,11 +64,12 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
         if start is None:
             upcoming = next_cells(row, now)
         else:
-            text = row.get("next_start") or row["next"]
-            key = (text, row.get("timezone"))
-            upcoming = shared.get(key)
+            # made once per start and zone (start[2] keeps them)
+            zone_name = row.get("timezone")
+            upcoming = start[2].get(zone_name)
             if upcoming is None:
-                upcoming = shared[key] = (when(text, key[1], zones), format_span((start[0] - now).total_seconds()))
+                upcoming = start[2][zone_name] = (when(row.get("next_start") or row["next"], zone_name, zones),
+                                                  format_span((start[0] - now).total_seconds()))
         # the common row (a schedule, no trigger, no run yet, no error) without the calls
         schedule = row.get("schedule")
         cells = [row["name"], schedule if schedule and not row.get("triggers") else schedule_cell(row), *upcoming]

@@ -135,6 +135,21 @@ def decode_header(text: bytes) -> dict[str, Any] | None:
     return header if isinstance(header, dict) and header.get("version") == VERSION else None
 
 
+def decode_files(text: bytes) -> dict[str, Any] | None:
+    """The ``files`` part alone (the stamps the CLI compares), cut from the text as
+    :func:`decode_header` cuts the header (no JSON string holds the cuts unescaped, and
+    no job file's name is ``definitions``); None if there is none."""
+    start = text.find(b', "files": ')
+    end = text.find(b', "definitions": ', start)
+    if start < 0 or end < 0:
+        return None
+    try:
+        files = json.loads(text[start + len(b', "files": '):end])
+    except ValueError:
+        return None
+    return files if isinstance(files, dict) else None
+
+
 def fresh_row(entry: list[Any], now: datetime) -> dict[str, Any]:
     """The entry's row as of ``now``: ``due_in`` from ``now``, and ``next`` and
     ``next_start`` computed again when the stored ``next`` has passed (no fire lies
@@ -159,8 +174,21 @@ def snapshot_rows(snapshot: Snapshot, *, now: datetime, anchors: Mapping[str, da
     """The rows :func:`~cronflow.core.present.listing.build_rows` gives for the files the
     snapshot stands for (``anchors``: those of the daemon's kept definitions, the only
     ones read from it here)."""
-    defined = ((entry[0]["name"], entry[0]["path"], _row_of(entry, now)) for entry in snapshot.definitions)
-    return merge_rows(defined, snapshot.failed, now=now, anchors=anchors, tag=tag, daemon=daemon)
+    if daemon:
+        defined = ((entry[0]["name"], entry[0]["path"], _row_of(entry, now)) for entry in snapshot.definitions)
+        return merge_rows(defined, snapshot.failed, now=now, anchors=anchors, tag=tag, daemon=daemon)
+    # no file refused by the daemon (the usual case): merge_rows' work without a callable
+    # per row (100,000 of them); the failed files' rows, and the order, are its own
+    rows = [fresh_row(entry, now) for entry in snapshot.definitions]
+    if tag is not None:
+        rows = [row for row in rows if tag in row["tags"]]
+    rows += merge_rows((), snapshot.failed, now=now, anchors=anchors, tag=tag)
+    rows.sort(key=_by_name)
+    return rows
+
+
+def _by_name(row: dict[str, Any]) -> tuple[str, bool]:
+    return (row["name"], row["error"] is not None)  # merge_rows' order
 
 
 def _row_of(entry: list[Any], now: datetime) -> Any:
