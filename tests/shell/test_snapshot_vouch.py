@@ -78,7 +78,7 @@ def test_a_version_vouched_for_before_vouches_for_its_read_again(tmp_path, monke
     path = tmp_path / "a.toml"
     path.write_text(JOB)
     definition = loaded(path)  # racy against the writer's start, as after an edit
-    before = _Known(source=None, filename="a.toml", definition=None, name="a", text=None, upcoming=None,
+    before = _Known(source=None, member="", definition=None, name="a", text=None, upcoming=None,
                     stamp=list(definition.file_stamp), failed=None)
     monkeypatch.setattr(SnapshotWriter, "_same_bytes", staticmethod(no_read))
     # (a SIGHUP reads every file again: the stamp it read is the one vouched for)
@@ -106,11 +106,13 @@ def test_the_cli_compares_every_job_file_and_nothing_else(tmp_path):
 
 
 def test_the_files_part_is_cut_from_the_text_alone():
-    from cronflow.core.present.snapshot import decode_files, encode_snapshot
+    from cronflow.core.present.snapshot import decode_files, encode_snapshot, file_member
 
     files = {'we"ird, "files": x.toml': [1, 2, 3, 4], "b.toml": None}
     entry = '[["a", "job"], [], "2026-12-03T00:00:00+00:00", 0.0]'
     text = encode_snapshot({"version": 1}, files, [entry], {"x.toml": ['e, "definitions": [']}).encode()
     assert decode_files(text) == files
+    members = [file_member(name, stamp) for name, stamp in files.items()]
+    assert encode_snapshot({"version": 1}, members, [entry], {}) == encode_snapshot({"version": 1}, files, [entry], {})
     assert decode_files(text[: text.find(b'"definitions"')]) is None  # torn
     assert decode_files(b"") is None

@@ -88,14 +88,31 @@ def make_entry(definition: Definition, *, now: datetime, default_timezone: str, 
     return [[row[key] for key in ROW_KEYS], list(definition.schedule), anchor.isoformat(), definition.jitter]
 
 
-def encode_snapshot(header: Mapping[str, Any], files: Mapping[str, list[int] | None], entries: list[str],
-                    failed: Mapping[str, list[str]]) -> str:
-    """The whole document, from the header, the files' stamps, the entries' JSON texts
-    (:func:`make_entry`, as JSON) and the failed files' errors."""
+def encode_snapshot(header: Mapping[str, Any], files: Mapping[str, list[int] | None] | list[str],
+                    entries: list[str], failed: Mapping[str, list[str]]) -> str:
+    """The whole document, from the header, the files' stamps (a mapping, or the
+    members' texts of :func:`file_member`), the entries' JSON texts (:func:`encode_entry`)
+    and the failed files' errors."""
     header = {**header, "row_keys": list(ROW_KEYS)}
     head = ", ".join(f"{json.dumps(key)}: {json.dumps(header.get(key))}" for key in HEADER_KEYS)
-    return (f"{{{head}, \"files\": {json.dumps(files)}, \"definitions\": [{', '.join(entries)}], "
+    members = ", ".join(files) if isinstance(files, list) else json.dumps(files)[1:-1]
+    return (f"{{{head}, \"files\": {{{members}}}, \"definitions\": [{', '.join(entries)}], "
             f"\"failed\": {json.dumps(failed)}}}\n")
+
+
+def file_member(name: str, stamp: list[int] | None) -> str:
+    """One member of ``files``, as JSON text (the daemon keeps it with the entry)."""
+    return f"{_ENCODE(name)}: {_ENCODE(stamp)}"
+
+
+# an entry or a stamp holds no cycle (built here): the encoder without the check is twice
+# as quick on 100,000 small lists
+_ENCODE = json.JSONEncoder(check_circular=False).encode
+
+
+def encode_entry(entry: list[Any]) -> str:
+    """The JSON text of an entry of :func:`make_entry`."""
+    return _ENCODE(entry)
 
 
 def decode_snapshot(text: str | bytes) -> Snapshot | None:

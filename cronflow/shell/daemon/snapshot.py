@@ -27,7 +27,6 @@ parse would report.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -38,7 +37,8 @@ from typing import Any
 
 from cronflow.core.definition.digest import file_hash
 from cronflow.core.definition.job import check_references
-from cronflow.core.present.snapshot import ROW_KEYS, SNAPSHOT_NAME, VERSION, encode_snapshot, make_entry
+from cronflow.core.present.snapshot import (ROW_KEYS, SNAPSHOT_NAME, VERSION, encode_entry, encode_snapshot,
+                                            file_member, make_entry)
 from cronflow.shell.files import file_stamp, open_private
 from cronflow.shell.run.context import utc_now
 
@@ -61,7 +61,7 @@ class _Known:
     """What the snapshot holds of one job file."""
 
     source: Any  # the table's object it was built from: the definition, or the error list
-    filename: str  # the key of ``files`` (the path's last part)
+    member: str  # its member of ``files`` (the path's last part and the stamp), as JSON
     definition: Any  # what the file parses to (None: it does not), as the CLI would parse it
     name: str | None  # None: the file does not parse
     text: str | None  # the entry's JSON
@@ -209,7 +209,7 @@ class SnapshotWriter:
         entries = [item.text for item in sorted(known.values(), key=lambda item: item.name or "")
                    if item.text is not None]
         failed = {path: item.failed for path, item in known.items() if item.failed is not None}
-        files = {item.filename: item.stamp for item in known.values()}
+        files = [item.member for item in known.values()]
         header = {"version": VERSION, "pid": os.getpid(), "uid": os.geteuid(),
                   "jobs_dir": str(self.table.jobs_dir), "default_timezone": zone,
                   "pools": sorted(self.table.ctx.pools.names()), "complete": self._complete(),
@@ -247,16 +247,16 @@ class SnapshotWriter:
                 failed = [str(error) for error in result.errors] or [str(source[0])]
         elif old is None:
             taken = self._vouch(path, definition, self._known.get(path))
-        filename = os.path.basename(path)
+        member = file_member(os.path.basename(path), taken)
         if definition is None:
-            return _Known(source=source, filename=filename, definition=None, name=None, text=None, upcoming=None,
+            return _Known(source=source, member=member, definition=None, name=None, text=None, upcoming=None,
                           stamp=taken, failed=failed)
         anchor = self.table.state(definition.name).anchor or now
         entry = make_entry(definition, now=now, default_timezone=zone, anchor=anchor)
         nominal = entry[0][ROW_KEYS.index("next")]
         upcoming = None if nominal is None else datetime.fromisoformat(nominal).timestamp()
-        return _Known(source=source, filename=filename, definition=definition, name=definition.name,
-                      text=json.dumps(entry), upcoming=upcoming, stamp=taken, failed=None)
+        return _Known(source=source, member=member, definition=definition, name=definition.name,
+                      text=encode_entry(entry), upcoming=upcoming, stamp=taken, failed=None)
 
     def _vouch(self, path: str, definition: Any, before: _Known | None) -> list[int] | None:
         """The stamp that vouches for a loaded definition's file; None: not yet."""
