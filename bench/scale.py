@@ -62,6 +62,9 @@ def prepare(jobs: Path, count: int) -> str:
         summary = f"{kinds['job']} jobs, {kinds['flow']} flows written in {time.monotonic() - t0:.1f} s"
     for k in range(figures.PROBES):
         (jobs / f"probe{k}.toml").write_text(figures.probe_text("0 0 1 1 *", ["true"]))
+    # a daemon starts on files that exist, not on files written the instant before: those
+    # its snapshot can vouch for only by reading them again (the racy rule, 1 s)
+    time.sleep(1.1)
     return summary
 
 
