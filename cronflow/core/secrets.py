@@ -9,6 +9,7 @@ import re
 import stat
 from collections.abc import Mapping
 
+from cronflow.core.memo import Memo
 from cronflow.errors import ConfigError
 
 
@@ -119,14 +120,25 @@ def is_secret_name(name: str) -> bool:
     ``DB_PASSWORD``, ``PGPASSWORD``, ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``,
     ``API_KEY``, ``DB_PASS`` are; ``PATH``, ``PWD``, ``KEYBOARD``, ``MONKEY`` are not.
     """
+    # 100,000 job files share a few variable names: each judged once (the snapshot and
+    # ``list`` mask every job's env)
+    return _SECRET_NAMES.get(name, _is_secret_name, name)
+
+
+def _is_secret_name(name: str) -> bool:
     upper = name.upper()
     if any(part in upper for part in _SECRET_PARTS):
         return True
     return any(word in _SECRET_WORDS for word in re.split(r"[^A-Z0-9]+", upper))
 
 
+_SECRET_NAMES = Memo(4096)
+
+
 def mask_value(value: str) -> str:
     """Hide the password of any ``scheme://user:password@host`` URL inside ``value``."""
+    if "://" not in value:  # no URL: most values, without the regex
+        return value
     return _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, value)
 
 

@@ -19,10 +19,14 @@ A missing, torn or corrupt snapshot is no snapshot: nothing is said, the files a
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_header, decode_snapshot
+from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_files, decode_header, decode_snapshot
+# here, not in vouched(): a forked child imports nothing
+from cronflow.shell.files import file_stamp
+from cronflow.shell.loader import is_job_file as name_is_job
 
 
 def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
@@ -39,34 +43,63 @@ def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
             or pools is None or header.get("pools") != sorted(pools)
             or not _writer_holds_lock(Path(state_dir), header.get("pid"))):
         return None
+    # the stamps of every job file (100,000 stat calls) are compared in a child process
+    # while this one decodes the entries: two cores, the two halves of the time
+    verdict = _beside(lambda: vouched(Path(jobs), decode_files(text)))
     snapshot = decode_snapshot(text)
-    if snapshot is None:
-        return None
-    if stamps(Path(jobs)) != snapshot.files:
+    if not verdict() or snapshot is None:
         return None
     return snapshot
 
 
-def stamps(jobs: Path) -> dict[str, list[int]] | None:
-    """Per job file name, what the daemon's snapshot compares
-    (:func:`cronflow.shell.daemon.snapshot.stamp`); None when the dir cannot be read."""
-    from cronflow.shell.loader import is_job_file
+def _beside(check: Callable[[], bool]) -> Callable[[], bool]:
+    """``check`` run in a forked child; what is returned waits for its answer (any
+    failure of the child answers False: the caller then parses). Where there is no
+    fork, or threads run (the web dashboard: a child of a threaded process could find a
+    lock held for good), the check is run when its answer is asked for."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return check
+    try:
+        pid = os.fork()
+    except OSError:
+        return check
+    if pid == 0:  # the child: its answer is its exit status, nothing else of it runs
+        code = 1
+        try:
+            code = 0 if check() else 1
+        finally:
+            os._exit(code)
 
-    found: dict[str, list[int]] = {}
+    def answer() -> bool:
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status) == 0
+
+    return answer
+
+
+def vouched(jobs: Path, files: Mapping[str, list[int] | None] | None) -> bool:
+    """Whether the job files of ``jobs`` are exactly those of ``files`` (per name, the
+    stamp the daemon vouched with, :func:`cronflow.shell.files.file_stamp`; None: not
+    vouched for), each with that stamp now; False when the dir cannot be read."""
+    if files is None:
+        return False
+
+    # compared while scanning (100,000 files): no dict of the stamps built first
+    seen = 0
     try:
         with os.scandir(jobs) as entries:
             for entry in entries:
-                if not is_job_file(entry.name):
+                want = files.get(entry.name)  # only job files are vouched for
+                if want is None:
+                    if name_is_job(entry.name) and entry.is_file() or entry.name in files:
+                        return False  # a job file added, or one not vouched for
                     continue
-                try:
-                    info = entry.stat()
-                except OSError:
-                    return None
-                if entry.is_file():
-                    found[entry.name] = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+                if file_stamp(entry.stat()) != tuple(want) or not entry.is_file():
+                    return False  # edited, replaced, turned into a directory
+                seen += 1
     except OSError:
-        return None
-    return found
+        return False
+    return seen == len(files)  # none removed
 
 
 def _writer_holds_lock(state_dir: Path, pid: object) -> bool:

@@ -18,6 +18,7 @@ from cronflow.core.definition.common import file_stem
 from cronflow.core.definition.fields import compiled_schedule
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.core.fire.catchup import jitter_offset
+from cronflow.core.memo import Memo
 from cronflow.core.schedule import Schedule, resolve_zone
 from cronflow.core.secrets import mask_env
 from cronflow.errors import CronflowError
@@ -39,8 +40,17 @@ def fire_times(schedule: Schedule, after: datetime, count: int) -> list[datetime
 
 def isoformat(instant: datetime, zone: Any) -> str:
     """ISO 8601 with the UTC offset, in ``zone``; whole seconds unless there is a fraction."""
+    # jobs share their next fires: each instant's text made once per zone (100,000 rows;
+    # equal instants are one key whatever their tzinfo, and give the same text)
+    return _TEXTS.get((instant, zone), _isoformat, instant, zone)
+
+
+def _isoformat(instant: datetime, zone: Any) -> str:
     local = instant.astimezone(zone)
     return local.isoformat(timespec="microseconds" if local.microsecond else "seconds")
+
+
+_TEXTS = Memo(16384)
 
 
 def build_rows(result: LoadResult, *, now: datetime, default_timezone: str,

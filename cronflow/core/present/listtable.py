@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from cronflow.core.present.text import format_span, format_table
@@ -24,6 +25,8 @@ from cronflow.core.schedule import resolve_zone
 from cronflow.errors import CronflowError
 
 HEADERS = ("NAME", "SCHEDULE", "NEXT", "LEFT", "LAST", "PASSED", "RESULT")
+_NO_RUN = ("-", "-")  # LAST and PASSED of a job that never ran
+_NEVER = float("inf")  # the order of a row without a next start: after all others
 
 
 def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
@@ -36,24 +39,46 @@ def list_table(rows: list[dict[str, Any]], *, now: datetime) -> str:
     table: list[list[str]] = []
     errors: list[str] = []
     zones: dict[str | None, Any] = {}  # one look-up per zone, not per row (10,000 rows)
-    shared: dict[tuple[str, str | None], tuple[str, str]] = {}
-    # each row's next start read once, for the order and for its cells
-    keyed = [(_next_start(row), row) for row in rows]
-    keyed.sort(key=lambda item: (1, 0.0, item[1]["name"]) if item[0] is None else
-               (0, item[0].timestamp(), item[1]["name"]))
-    for start, row in keyed:
+    # each row's next start read once, for the order and for its cells; many rows share
+    # one (every hourly job, say): each text parsed once, its two cells made once
+    starts: dict[str, tuple[datetime, float, dict[str | None, tuple[str, str]]]] = {}
+    keyed = []
+    for row in rows:
+        start = None
+        if row.get("enabled") and not row.get("paused"):
+            text = row.get("next_start") or row.get("next")
+            if text:
+                start = starts.get(text)
+                if start is None:
+                    instant = datetime.fromisoformat(text)
+                    start = starts[text] = (instant, instant.timestamp(), {})
+        keyed.append((_NEVER if start is None else start[1], row["name"], start, row))
+    # soonest first, the rows without a start last, each by name: two stable sorts with
+    # plain keys (the first one linear on rows sorted by name, as they come) rather than
+    # one of 100,000 tuples
+    keyed.sort(key=itemgetter(1))
+    keyed.sort(key=itemgetter(0))
+    for _, _, start, row in keyed:
         if row.get("error") is not None:
             errors.extend(row.get("errors") or [row["error"]])
         if start is None:
             upcoming = next_cells(row, now)
         else:
-            # many jobs share a start (every hourly job, say): its two cells made once
-            text = row.get("next_start") or row["next"]
-            key = (text, row.get("timezone"))
-            upcoming = shared.get(key)
+            # made once per start and zone (start[2] keeps them)
+            zone_name = row.get("timezone")
+            upcoming = start[2].get(zone_name)
             if upcoming is None:
-                upcoming = shared[key] = (when(text, key[1], zones), format_span((start - now).total_seconds()))
-        cells = [row["name"], schedule_cell(row), *upcoming, *last_cells(row, now, zones), result_cell(row)]
+                upcoming = start[2][zone_name] = (when(row.get("next_start") or row["next"], zone_name, zones),
+                                                  format_span((start[0] - now).total_seconds()))
+        # the common row (a schedule, no trigger, no run yet, no error) without the calls
+        schedule = row.get("schedule")
+        cells = [row["name"], schedule if schedule and not row.get("triggers") else schedule_cell(row), *upcoming]
+        if row.get("last_started") or row.get("last_run"):
+            cells.extend(last_cells(row, now, zones))
+        else:
+            cells += _NO_RUN
+        cells.append(result_cell(row) if row.get("error") is not None or row.get("running")
+                     or row.get("last_state") else "-")
         if with_attempts:
             cells.append(attempts_cell(row))
         cells.append(",".join(row.get("tags") or ()) or "-")

@@ -50,10 +50,15 @@ def format_span(seconds: float) -> str:
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to their widest cell, two spaces apart, no trailing blanks."""
     widths = [len(h) for h in headers]
+    if rows and all(len(row) == len(widths) for row in rows):
+        # 100,000 rows of ``list``: the widths column by column and each line by one
+        # printf-style format, every step a C loop
+        widths = [max(width, max(map(len, column))) for width, column in zip(widths, zip(*rows))]
+        line = "  ".join(f"%-{width}s" for width in widths)
+        return "\n".join(map(str.rstrip, map(line.__mod__, map(tuple, [headers, *rows]))))
     for row in rows:
         for index, cell in enumerate(row):
             if len(cell) > widths[index]:
                 widths[index] = len(cell)
-    # one format per line rather than a pad per cell (10,000 rows of ``list``)
     line = "  ".join(f"{{:<{width}}}" for width in widths)
     return "\n".join(line.format(*row).rstrip() for row in [list(headers), *rows])

@@ -12,29 +12,35 @@ once a minute and only when something fired).
 
 The CLI trusts the snapshot only if every job file's stamp (inode, size, mtime, ctime)
 is the one written here, so each stamp must be taken *before* the bytes it vouches for
-were read: a file's stamp is taken, then the file is read again and its hash compared
-with the loaded definition's (for a refused file, it is parsed again, which also gives
-the errors the CLI's parse would report). A file changed meanwhile, or so recently that
-a later change could keep the same stamp (timestamps are coarse), is written without a
-stamp, which makes the CLI parse, and is looked at again by a later write.
+were read: that is the loaded definition's ``file_stamp``, from the fstat of the very
+descriptor its bytes were read from (:func:`cronflow.shell.files.file_stamp`), so the file
+is neither stat-ed nor read again here. A stamp vouches only when the file's last change
+(mtime, ctime) lies RACY seconds before the read (timestamps are coarse: a later change
+could keep the same stamp); every read of this daemon happens after the writer was made,
+which bounds it. A file changed more recently (an edit while the daemon runs) is stat-ed,
+read again and its hash compared with the loaded definition's, and is written without a
+stamp (the CLI then parses) while that is still racy or differs, and looked at again by a
+later write. For a refused file, it is parsed again, which also gives the errors the CLI's
+parse would report.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from cronflow.core.definition.digest import file_hash
 from cronflow.core.definition.job import check_references
-from cronflow.core.present.snapshot import ROW_KEYS, SNAPSHOT_NAME, VERSION, encode_snapshot, make_entry
-from cronflow.shell.files import open_private
+from cronflow.core.present.snapshot import (ROW_KEYS, SNAPSHOT_NAME, VERSION, encode_entry, encode_snapshot,
+                                            file_member, make_entry)
+from cronflow.shell.files import file_stamp, open_private
 from cronflow.shell.run.context import utc_now
 
 # a load asks for a write this long after it (loads in a burst make one write)
@@ -51,16 +57,12 @@ RACY = 1.0
 CHUNK = 1000
 
 
-def stamp(info: os.stat_result) -> list[int]:
-    """What the CLI compares of a job file (:func:`cronflow.shell.listsnapshot.stamps`)."""
-    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-
-
 @dataclass(slots=True)
 class _Known:
     """What the snapshot holds of one job file."""
 
     source: Any  # the table's object it was built from: the definition, or the error list
+    member: str  # its member of ``files`` (the path's last part and the stamp), as JSON
     definition: Any  # what the file parses to (None: it does not), as the CLI would parse it
     name: str | None  # None: the file does not parse
     text: str | None  # the entry's JSON
@@ -85,6 +87,9 @@ class SnapshotWriter:
         self._racy_rounds = 0
         self._cost = 0.0  # how long the last turn of writing took (s)
         self._todo: list[str] | None = None  # the paths still to build in this write
+        # made before its table reads any file (the daemon makes it first): every
+        # definition's bytes were read after this instant, which bounds the racy rule
+        self._since_ns = time.time_ns()
         # what a previous daemon wrote is not this one's view
         self._remove()
         table.on_loaded = self.loaded
@@ -186,26 +191,33 @@ class SnapshotWriter:
     def _scan(self, now: datetime) -> list[str]:
         """The job files whose entries must be built (new, changed, not vouched for, or
         their next fire passed); files the table no longer has are forgotten."""
-        table = self.table
-        paths = set(table.by_path) | set(table.errors)
-        for path in [p for p in self._known if p not in paths]:
-            del self._known[path]
+        table, known = self.table, self._known
+        by_path, errors, definitions = table.by_path, table.errors, table.definitions
+        for path in [p for p in known if p not in by_path and p not in errors]:
+            del known[path]
         passed = now.timestamp()
         todo = []
-        for path in paths:
-            known = self._known.get(path)
-            if (known is None or known.stamp is None or known.source is not self._source(path)
-                    or (known.upcoming is not None and known.upcoming <= passed)):
+
+        def stale(path: str, source: Any) -> bool:
+            item = known.get(path)
+            return (item is None or item.stamp is None or item.source is not source
+                    or (item.upcoming is not None and item.upcoming <= passed))
+
+        # (100,000 paths per write: _source's look-ups inline, an error list first)
+        for path, name in by_path.items():
+            found = errors.get(path)
+            if stale(path, definitions.get(name) if found is None else found):
                 todo.append(path)
+        todo += [path for path, found in errors.items() if path not in by_path and stale(path, found)]
         return todo
 
     def _document(self, zone: str, now: datetime) -> str:
         known = self._known
         # by name, the order of the rows: sorting them again in the CLI is then one pass
-        entries = [item.text for item in sorted(known.values(), key=lambda item: item.name or "")
-                   if item.text is not None]
+        entries = [item.text for item in sorted([item for item in known.values() if item.text is not None],
+                                                key=attrgetter("name"))]
         failed = {path: item.failed for path, item in known.items() if item.failed is not None}
-        files = {Path(path).name: item.stamp for path, item in known.items()}
+        files = [item.member for item in known.values()]
         header = {"version": VERSION, "pid": os.getpid(), "uid": os.geteuid(),
                   "jobs_dir": str(self.table.jobs_dir), "default_timezone": zone,
                   "pools": sorted(self.table.ctx.pools.names()), "complete": self._complete(),
@@ -226,12 +238,12 @@ class SnapshotWriter:
             self.changed(max(min(upcoming) - time.time(), REFRESH_EVERY))
 
     def _build(self, path: str, source: Any, old: _Known | None, *, now: datetime, zone: str) -> _Known:
-        """One file's entry (``old``: the same file, only its next fire passed); a new
-        stamp is taken before the bytes it vouches for are read."""
-        taken = old.stamp if old is not None else self._stamp(path)
+        """One file's entry (``old``: the same file, only its next fire passed)."""
+        taken = old.stamp if old is not None else None
         failed: list[str] | None = None
         definition = None if isinstance(source, list) else source
         if definition is None:
+            taken = taken or self._stamp(path)  # before the bytes the parse below reads
             # refused: parsed again here, as the CLI would, for every error of the file
             from cronflow.shell.loader import load_paths
 
@@ -241,28 +253,44 @@ class SnapshotWriter:
             definition = next(iter(result.definitions.values()), None)
             if definition is None:
                 failed = [str(error) for error in result.errors] or [str(source[0])]
-        elif old is None and taken is not None and not self._same_bytes(path, definition.file_hash):
-            taken = None  # changed since it was loaded: the reload that follows vouches
+        elif old is None:
+            taken = self._vouch(path, definition, self._known.get(path))
+        member = file_member(os.path.basename(path), taken)
         if definition is None:
-            return _Known(source=source, definition=None, name=None, text=None, upcoming=None, stamp=taken,
-                          failed=failed)
+            return _Known(source=source, member=member, definition=None, name=None, text=None, upcoming=None,
+                          stamp=taken, failed=failed)
         anchor = self.table.state(definition.name).anchor or now
         entry = make_entry(definition, now=now, default_timezone=zone, anchor=anchor)
         nominal = entry[0][ROW_KEYS.index("next")]
         upcoming = None if nominal is None else datetime.fromisoformat(nominal).timestamp()
-        return _Known(source=source, definition=definition, name=definition.name, text=json.dumps(entry),
-                      upcoming=upcoming, stamp=taken, failed=None)
+        return _Known(source=source, member=member, definition=definition, name=definition.name,
+                      text=encode_entry(entry), upcoming=upcoming, stamp=taken, failed=None)
+
+    def _vouch(self, path: str, definition: Any, before: _Known | None) -> list[int] | None:
+        """The stamp that vouches for a loaded definition's file; None: not yet."""
+        read = definition.file_stamp  # the fstat of the descriptor its bytes came from
+        if read is not None:
+            read = list(read)
+            if self._since_ns - max(read[2], read[3]) >= RACY * 1e9:
+                return read  # changed RACY s before the writer was made, so before the read
+            if before is not None and before.stamp == read:
+                return read  # the very version vouched for earlier (say, read again by a SIGHUP)
+        # changed since the daemon started (an edit it applied): stat-ed, then read again
+        taken = self._stamp(path)
+        if taken is not None and not self._same_bytes(path, definition.file_hash):
+            return None  # changed since it was loaded: the reload that follows vouches
+        return taken
 
     @staticmethod
     def _stamp(path: str) -> list[int] | None:
-        """The file's stamp; None when it cannot vouch (gone, or changed too recently)."""
+        """The file's stamp now; None when it cannot vouch (gone, or changed too recently)."""
         try:
             info = os.stat(path)
         except OSError:
             return None
         if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RACY * 1e9:
             return None
-        return stamp(info)
+        return list(file_stamp(info))
 
     @staticmethod
     def _same_bytes(path: str, digest: str | None) -> bool:
@@ -276,7 +304,7 @@ class SnapshotWriter:
         if getattr(self.table, "_checking", None):
             return False  # a reload's plugin checks still run: the table is about to change
         parsed: dict[str, Any] = {}
-        for item in self._known.values():
+        for item in self._known.values():  # (no tuple per item: 100,000 of them wake the collector)
             if item.definition is not None and parsed.setdefault(item.name, item.definition) is not item.definition:
                 return False  # a duplicate name: which file wins depends on the load order
         # a flow naming a missing job is an error of the parse, not of the daemon's load
