@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -97,6 +98,8 @@ class TurnHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self._pending: list[str] = []
         self._since = 0.0  # when the first pending line was logged (monotonic)
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop last seen running
+        self._thread = 0  # ... on this thread
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -104,7 +107,12 @@ class TurnHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        loop = asyncio._get_running_loop()  # the fast check asyncio itself uses
+        loop = self._loop
+        if loop is None or threading.get_ident() != self._thread or not loop.is_running():
+            # asyncio's own check costs a getpid() system call: made once per loop and thread
+            loop = asyncio._get_running_loop()
+            if loop is not None:
+                self._loop, self._thread = loop, threading.get_ident()
         if not self._pending:
             if loop is not None and record.levelno < logging.WARNING:
                 self._since = time.monotonic()

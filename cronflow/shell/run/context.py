@@ -48,10 +48,11 @@ class StopEvent(asyncio.Event):
         super().__init__()
         self._future: asyncio.Future[None] | None = None
 
-    def future(self) -> asyncio.Future[None]:
-        """A future done once the event is set (the same one at every call)."""
+    def future(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[None]:
+        """A future done once the event is set (the same one at every call), of ``loop``
+        (None: the running one)."""
         if self._future is None:
-            self._future = asyncio.get_running_loop().create_future()
+            self._future = (loop or asyncio.get_running_loop()).create_future()
             if self.is_set():
                 self._future.set_result(None)
         return self._future
@@ -68,14 +69,15 @@ class StopEvent(asyncio.Event):
         each for a coroutine (a fifth of a run's supervision cost, twice per run)."""
         if self.is_set() or (other is not None and other.done()) or timeout == 0:
             return
-        loop = asyncio.get_running_loop()
+        # the future's own loop: asking for the running one is a getpid() system call each
+        loop = other.get_loop() if other is not None else asyncio.get_running_loop()
         waiter = loop.create_future()
 
         def wake(_: object = None) -> None:
             if not waiter.done():
                 waiter.set_result(None)
 
-        stopped = self.future()
+        stopped = self.future(loop)
         stopped.add_done_callback(wake)
         if other is not None:
             other.add_done_callback(wake)
