@@ -6,6 +6,7 @@ Without the variable every call is a no-op, so the daemon can call these freely.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -54,7 +55,11 @@ class Notifier:
         return True
 
     def ready(self, status: str | None = None) -> bool:
-        """READY=1 (with a STATUS line when given)."""
+        """READY=1 (with a STATUS line when given), once what the daemon logged before
+        it is out (the log holds a turn's lines until the turn ends, and the start or
+        reload is one long turn): a reader of the log after READY=1 finds the load's lines."""
+        for handler in logging.getLogger("cronflow").handlers:
+            handler.flush()
         return self.send("READY=1", *([f"STATUS={status}"] if status else []))
 
     def reloading(self) -> bool:
