@@ -47,6 +47,21 @@ def after(job: str, *outcomes: str) -> str:
     return f'command = "true"\n[[trigger]]\nkind = "after"\njob = "{job}"\non = {json.dumps(list(outcomes))}\n'
 
 
+def lose_a_run(daemon: Daemon, job: str) -> dict:
+    """Start ``daemon``, force a run of ``job`` (a long one), kill the daemon, kill the job
+    while no daemon watches it, and start the daemon again: the run is now lost. Its row
+    as it was while running."""
+    daemon.start()
+    assert daemon.cli("force", job).returncode == 0
+    running = wait_for(lambda: daemon.runs(job, "running"), timeout=10, on_timeout=daemon.log)[0]
+    daemon.kill()
+    os.killpg(running["pid"], signal.SIGKILL)
+    lock = locks.lock_path(daemon.state_dir, job)
+    wait_for(lambda: not locks.is_held(lock), timeout=10, message="the orphaned job to end")
+    daemon.start()
+    return running
+
+
 def test_a_fire_skipped_by_overlap_reaches_on_run_finish_and_fires_an_after_trigger(tmp_path: Path) -> None:
     finished = tmp_path / "finished.log"
     with Daemon(tmp_path, env={"CRONFLOW_EXAMPLE_LOG": str(finished)}) as daemon:
@@ -73,15 +88,7 @@ def test_a_run_lost_while_the_daemon_was_down_reaches_the_hooks_and_notifies_fai
     daemon = Daemon(tmp_path, env={"CRONFLOW_EXAMPLE_LOG": str(finished)})
     daemon.write_job("victim", 'command = "sleep 60"\n' + logfile(notes, "failure", "success"))
     daemon.write_job("cleanup", after("victim", "lost"))
-    daemon.start()
-    assert daemon.cli("force", "victim").returncode == 0
-    running = wait_for(lambda: daemon.runs("victim", "running"), timeout=10, on_timeout=daemon.log)[0]
-    daemon.kill()
-    # the job dies while no daemon watches it
-    os.killpg(running["pid"], signal.SIGKILL)
-    lock = locks.lock_path(daemon.state_dir, "victim")
-    wait_for(lambda: not locks.is_held(lock), timeout=10, message="the orphaned job to end")
-    daemon.start()
+    running = lose_a_run(daemon, "victim")
     try:
         wait_for(lambda: ("victim", running["id"], "lost") in finishes(finished), timeout=10,
                  message="on_run_finish of the lost run", on_timeout=daemon.log)
@@ -108,14 +115,7 @@ def test_a_lost_run_reaches_an_after_trigger_started_behind_many_others(tmp_path
         daemon.write_job(f"crowd{k:03d}", f'command = "true"\n[[trigger]]\nkind = "files"\n'
                          f'paths = ["{watched}/*.in"]\n')
     daemon.write_job("zz-cleanup", after("victim", "lost"))
-    daemon.start()
-    assert daemon.cli("force", "victim").returncode == 0
-    running = wait_for(lambda: daemon.runs("victim", "running"), timeout=10, on_timeout=daemon.log)[0]
-    daemon.kill()
-    os.killpg(running["pid"], signal.SIGKILL)
-    lock = locks.lock_path(daemon.state_dir, "victim")
-    wait_for(lambda: not locks.is_held(lock), timeout=10, message="the orphaned job to end")
-    daemon.start()
+    lose_a_run(daemon, "victim")
     try:
         wait_for(lambda: daemon.runs("zz-cleanup", "succeeded"), timeout=15,
                  message="the after trigger on lost", on_timeout=daemon.log)
