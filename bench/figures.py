@@ -35,13 +35,14 @@ class Figure:
     name: str
     value: str
     target: str
-    ok: bool | None  # None: could not be measured
+    ok: bool | None  # None: could not be measured (or, with no target, nothing to judge)
 
 
 def table(figures: list[Figure]) -> str:
     """The figures as a text table with a PASS/MISS column."""
-    rows = [[f.name, f.value, f.target,
-             "n/a" if f.ok is None else ("PASS" if f.ok else "MISS")] for f in figures]
+    # a figure with no target is there to read beside the others: no result
+    rows = [[f.name, f.value, f.target, ("n/a" if f.target else "") if f.ok is None else
+             ("PASS" if f.ok else "MISS")] for f in figures]
     return harness.format_table(["figure", "value", "target", "result"], rows)
 
 

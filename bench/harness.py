@@ -43,12 +43,14 @@ def build_stamp(workdir: Path) -> list[str]:
 
 # --- /proc readings -------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` itself (all its threads), in seconds."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of process ``pid`` itself (all its threads), in seconds; with
+    ``children``, plus that of the children it has reaped (a daemon's parse workers)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     # the command name may hold spaces: the fields after it start past the last ')'
     fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    own = int(fields[11]) + int(fields[12])
+    return (own + (int(fields[13]) + int(fields[14]) if children else 0)) / CLK_TCK
 
 
 def status_field(pid: int, name: str) -> int:

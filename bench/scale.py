@@ -151,10 +151,13 @@ def load_figures(work: Path, jobs: Path, stamp: list[str], count: int, idle_s: i
             tail = daemon.stderr_tail(3).replace("\n", " | ")
             return [Figure("start to READY=1", f"no READY=1 in 300 s ({tail})", f"< {ready_s:g} s", False)]
         cpu = harness.cpu_seconds(daemon.pid)
+        workers = harness.cpu_seconds(daemon.pid, children=True) - cpu
         out.append(Figure(f"first start to READY=1, {total} files (empty state dir)", f"{ready - t0:.2f} s",
                           f"< {ready_s:g} s", ready - t0 < ready_s))
-        # on a shared machine the wall time above includes waiting for a core
-        out.append(Figure("  daemon CPU until READY=1", f"{cpu:.2f} s", f"< {ready_s:g} s", cpu < ready_s))
+        # with no parse cache the files are parsed on every CPU (parseahead.py): the
+        # daemon's own CPU, and its parse workers', beside the wall time above
+        out.append(Figure("  CPU until READY=1: the daemon + its parse workers", f"{cpu:.2f} + {workers:.2f} s",
+                          "", None))
         out.append(Figure("peak RSS at ready (VmHWM)", f"{rss_mb(daemon.pid):.0f} MB", f"< {rss_target:g} MB",
                           rss_mb(daemon.pid) < rss_target))
         out.append(first_snapshot(daemon.pid, state, ready, cpu))

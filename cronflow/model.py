@@ -202,9 +202,10 @@ class Job:
     file_hash: str | None = field(default=None, compare=False)
     file_text: str | None = field(default=None, compare=False, repr=False)
     # (inode, size, mtime_ns, ctime_ns) of the file when those bytes were read (one fstat
-    # of the descriptor read), set by the loader: what the definitions snapshot vouches
-    # for without reading the file again; None: not read from a file by the loader
-    file_stamp: tuple[int, int, int, int] | None = field(default=None, compare=False, repr=False)
+    # of the descriptor read), packed (shell.files.packed_stamp), set by the loader: what
+    # the definitions snapshot vouches for without reading the file again; None: not read
+    # from a file by the loader
+    file_stamp: bytes | None = field(default=None, compare=False, repr=False)
 
     kind = "job"  # class attribute, not a field
 
@@ -266,7 +267,7 @@ class Flow:
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
     file_hash: str | None = field(default=None, compare=False)  # as for Job
     file_text: str | None = field(default=None, compare=False, repr=False)
-    file_stamp: tuple[int, int, int, int] | None = field(default=None, compare=False, repr=False)
+    file_stamp: bytes | None = field(default=None, compare=False, repr=False)
 
     kind = "flow"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import struct
 import sys
 from pathlib import Path
 
@@ -255,6 +256,20 @@ def file_stamp(info: os.stat_result) -> tuple[int, int, int, int]:
     all four, so a stamp taken within a second of the file's last change vouches for nothing
     yet (the readers' rule)."""
     return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+_STAMP = struct.Struct("<QQqq")
+
+
+def packed_stamp(info: os.stat_result) -> bytes:
+    """:func:`file_stamp` as 32 bytes: what a definition keeps (65 bytes against the
+    tuple's 200 and more, its inode and two times being large ints; 14 MB at 100,000)."""
+    return _STAMP.pack(info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def unpacked_stamp(packed: bytes) -> tuple[int, int, int, int]:
+    """The :func:`file_stamp` tuple of a :func:`packed_stamp`."""
+    return _STAMP.unpack(packed)
 
 
 def read_job_file(path: str) -> tuple[str, os.stat_result]:

@@ -20,7 +20,7 @@ from cronflow.core.definition.digest import with_text
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
-from cronflow.shell.files import check_job_file, file_stamp, read_job_file
+from cronflow.shell.files import check_job_file, packed_stamp, read_job_file
 
 
 def is_job_file(name: str) -> bool:
@@ -210,7 +210,7 @@ def _load_one(path: str | Path, *, now: datetime, default_timezone: str,
             return None, [exc]
         # set on the object just built, which no one else holds yet: a replace() per file
         # would cost a second of a 100,000-file load
-        object.__setattr__(definition, "file_stamp", file_stamp(info))
+        object.__setattr__(definition, "file_stamp", packed_stamp(info))
     return definition, errors
 
 

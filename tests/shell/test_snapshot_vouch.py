@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from cronflow.shell.daemon.snapshot import RACY, SnapshotWriter, _Known
-from cronflow.shell.files import file_stamp
+from cronflow.shell.files import file_stamp, unpacked_stamp
 from cronflow.shell.listsnapshot import vouched
 from cronflow.shell.loader import load_paths
 from daemon_helpers import wait_for
@@ -48,7 +48,7 @@ def test_a_file_changed_before_the_daemon_started_is_vouched_for_without_reading
     made = writer(tmp_path / "state")  # the daemon's: made before its table reads a file
     definition = loaded(path)
     monkeypatch.setattr(SnapshotWriter, "_same_bytes", staticmethod(no_read))
-    assert made._vouch(str(path), definition, None) == list(definition.file_stamp)
+    assert made._vouch(str(path), definition, None) == list(unpacked_stamp(definition.file_stamp))
     assert tuple(made._vouch(str(path), definition, None)) == file_stamp(path.stat())
 
 
@@ -79,10 +79,10 @@ def test_a_version_vouched_for_before_vouches_for_its_read_again(tmp_path, monke
     path.write_text(JOB)
     definition = loaded(path)  # racy against the writer's start, as after an edit
     before = _Known(source=None, member="", definition=None, name="a", text=None, upcoming=None,
-                    stamp=list(definition.file_stamp), failed=None)
+                    stamp=list(unpacked_stamp(definition.file_stamp)), failed=None)
     monkeypatch.setattr(SnapshotWriter, "_same_bytes", staticmethod(no_read))
     # (a SIGHUP reads every file again: the stamp it read is the one vouched for)
-    assert made._vouch(str(path), loaded(path), before) == list(definition.file_stamp)
+    assert made._vouch(str(path), loaded(path), before) == list(unpacked_stamp(definition.file_stamp))
 
 
 def test_the_cli_compares_every_job_file_and_nothing_else(tmp_path):

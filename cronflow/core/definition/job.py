@@ -104,6 +104,7 @@ def check_file(path: str, text: str, *, now: datetime, default_timezone: str,
                                 default_timezone=default_timezone, kept=kept)
     if definition is not None and pools is not None:
         checker.errors.extend(check_pools([definition], pools))
+    checker.lines.forget()
     if checker.errors:
         return FileCheck(None, sorted(checker.errors, key=lambda e: e.line or 0), definition)
     return FileCheck(definition, [])

@@ -30,6 +30,7 @@ from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
 from cronflow.plugins.validation import PendingCheck, PluginChecker
 from cronflow.shell.daemon.loadpass import LoadPass, kept_as_is
+from cronflow.shell.daemon.parseahead import ParseAhead
 from cronflow.shell.daemon.parsecache import ParseCache, cache_key
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 from cronflow.shell.daemon.triggerrun import run_trigger
@@ -81,6 +82,7 @@ class JobTable:
         # definitions taken again without parsing (a restart, a reload: parsecache.py)
         self.cache = ParseCache(ctx.state_dir, logger=logger, key=lambda: cache_key(
             default_timezone=ctx.default_timezone, pools=ctx.pools.names()))
+        self._ahead: ParseAhead | None = None  # files parsed on other CPUs (parseahead.py)
 
     # --- state --------------------------------------------------------------------------
 
@@ -150,9 +152,9 @@ class JobTable:
                 del self.errors[path]
         self._publish_errors()
         if initial:  # one line, not one per file (each file's is at debug level)
-            self.logger.info("loaded %d jobs and flows from %d files in %s (%d with errors, "
-                             "%d parsed, %d from the parse cache)", len(self.definitions), len(files),
-                             self.jobs_dir, len(self.errors), self.cache.parsed, self.cache.taken)
+            self.logger.info("loaded %d jobs and flows from %d files in %s (%d with errors, %d parsed%s, "
+                             "%d from the parse cache)", len(self.definitions), len(files), self.jobs_dir,
+                             len(self.errors), self.cache.parsed, self._ahead.note if self._ahead else "", self.cache.taken)
         self._write_cache()
 
     def reload_paths(self, paths: Iterable[Path], *, now: datetime) -> None:
@@ -175,10 +177,16 @@ class JobTable:
         install what passes, in order."""
         self._pass = LoadPass(self.ctx.store, all_states=initial)
         self.cache.begin()
+        # nothing to take at a first start: every file is parsed, on every CPU
+        self._ahead = ParseAhead.start([str(p) for p in paths], lambda path: load_file(
+            path, now=now, default_timezone=self.ctx.default_timezone, pools=self.ctx.pools.names()),
+            state_dir=self.ctx.state_dir, logger=self.logger) if initial and self.cache.stored is None else None
         try:
             with paused_gc():
                 self._parse_and_apply(paths, now=now, initial=initial)
         finally:
+            if self._ahead is not None:
+                self._ahead.close()  # kept for the log line
             self._pass.flush()
             self._pass = None
             self.cache.end()
@@ -213,9 +221,8 @@ class JobTable:
 
     async def _check_later(self, waiting: list[tuple[PendingCheck, Any, int]], deadline: float, *,
                            now: datetime) -> None:
-        """Install each definition of a reload whose plugin check ran on the plugin
-        threads, once it answers (or is abandoned at the reload's deadline), unless its
-        file changed again meanwhile."""
+        """Install each definition of a reload whose plugin check ran on the plugin threads,
+        once it answers (or is abandoned at the deadline), unless its file changed since."""
         async def one(pending: PendingCheck, schedule: Any, generation: int) -> None:
             errors = await self.checker.wait(pending, deadline)
             definition = pending.definition
@@ -238,8 +245,8 @@ class JobTable:
             known = self.definitions.get(self.by_path.get(key, "")) if key not in self.errors else None
             definition = self.cache.take(key, known, now=now, default_timezone=self.ctx.default_timezone)
             if definition is None:
-                definition = load_file(key, now=now, default_timezone=self.ctx.default_timezone,
-                                       pools=self.ctx.pools.names())
+                definition = (self._ahead and self._ahead.take(key)) or load_file(
+                    key, now=now, default_timezone=self.ctx.default_timezone, pools=self.ctx.pools.names())
                 self.cache.parsed_one(definition)
             schedule = self._compile(definition, now=now)
         except CronflowError as exc:
@@ -344,8 +351,7 @@ class JobTable:
 
     def _publish_errors(self) -> None:
         """Store the load errors for ``cronflow list``; a refused file whose last good
-        definition runs on carries it (``kept``), so that list shows its schedule and
-        next fire beside the error."""
+        definition runs on carries it (``kept``): list shows its schedule beside the error."""
         rows = []
         for path, errors in self.errors.items():
             name = self.by_path.get(path)
@@ -383,8 +389,8 @@ class JobTable:
             task.cancel()
 
     def stop_triggers(self) -> None:
-        """Cancel every trigger and stop their loop, bounded (shutdown); plugin checks
-        still going are abandoned too, and a pending write of the parse cache."""
+        """Cancel every trigger and stop their loop, bounded (shutdown); abandon plugin
+        checks still going and a pending write of the parse cache."""
         for task in list(self._checking):
             task.cancel()
         self.cache.cancel()

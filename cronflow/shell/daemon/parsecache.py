@@ -55,10 +55,10 @@ from cronflow.core import schedulekinds
 from cronflow.core.definition.fields import compiled_schedule
 from cronflow.errors import CronflowError
 from cronflow.model import Definition
-from cronflow.shell.files import check_job_file, file_stamp, open_private
+from cronflow.shell.files import check_job_file, open_private, packed_stamp, unpacked_stamp
 
 CACHE_NAME = "parse-cache.pickle"
-FORMAT = 1
+FORMAT = 2
 # the racy rule: a stamp taken this soon after the file's last change vouches for nothing
 RACY_NS = 1_000_000_000
 # definitions per pickle of the file: each a few milliseconds, between which fires go on
@@ -153,7 +153,7 @@ class ParseCache:
             info = os.stat(path)
         except OSError:
             return None  # the parse says what is wrong with it
-        if file_stamp(info) != candidate.file_stamp or not stat.S_ISREG(info.st_mode):
+        if packed_stamp(info) != candidate.file_stamp or not stat.S_ISREG(info.st_mode):
             return None
         # cron's rule, on every load, on this very stat
         check_job_file(path, run_as=getattr(candidate, "user", None), info=info)
@@ -168,7 +168,7 @@ class ParseCache:
         """``definition`` was just parsed from its file: whether its stamp vouches for it."""
         self.dirty = True
         stamp = definition.file_stamp
-        if stamp is None or max(stamp[2], stamp[3]) > self.started_ns - RACY_NS:
+        if stamp is None or max(unpacked_stamp(stamp)[2:]) > self.started_ns - RACY_NS:
             self.racy.add(definition.path)
         else:
             self.racy.discard(definition.path)
@@ -295,12 +295,23 @@ def _reduce(obj: Any) -> tuple[Any, ...]:
 _DISPATCH = {cls: _reduce for cls in _NAMES}
 
 
-def _dumps(items: list[Definition]) -> bytes:
+def _dumps(items: list[Any]) -> bytes:
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
     pickler.dump(items)
     return buffer.getvalue()
+
+
+def dumps_framed(items: list[Any]) -> bytes:
+    """``items`` (definitions, or tuples holding them) as one framed pickle of the file's
+    kind (what :func:`load_framed` reads back)."""
+    return _framed(_dumps(items))
+
+
+def load_framed(src: Any) -> Any:
+    """The next framed pickle of ``src`` (:func:`dumps_framed`); EOFError at its end."""
+    return _load(src)
 
 
 class _Unpickler(pickle.Unpickler):

@@ -40,7 +40,7 @@ from cronflow.core.definition.digest import file_hash
 from cronflow.core.definition.job import check_references
 from cronflow.core.present.snapshot import (ROW_KEYS, SNAPSHOT_NAME, VERSION, encode_entry, encode_snapshot,
                                             file_member, make_entry)
-from cronflow.shell.files import file_stamp, open_private
+from cronflow.shell.files import file_stamp, open_private, unpacked_stamp
 from cronflow.shell.run.context import utc_now
 
 # a load asks for a write this long after it (loads in a burst make one write)
@@ -268,9 +268,9 @@ class SnapshotWriter:
 
     def _vouch(self, path: str, definition: Any, before: _Known | None) -> list[int] | None:
         """The stamp that vouches for a loaded definition's file; None: not yet."""
-        read = definition.file_stamp  # the fstat of the descriptor its bytes came from
-        if read is not None:
-            read = list(read)
+        packed = definition.file_stamp  # the fstat of the descriptor its bytes came from
+        if packed is not None:
+            read = list(unpacked_stamp(packed))
             if self._since_ns - max(read[2], read[3]) >= RACY * 1e9:
                 return read  # changed RACY s before the writer was made, so before the read
             if before is not None and before.stamp == read:
