@@ -63,6 +63,10 @@ def parse(path: str) -> Job:
 @pytest.fixture
 def small_shares(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parseahead, "MIN_SHARE", 10)
+    # the threads other tests of this process left behind are not this test's: counted
+    # from here on (the daemon itself is a process of its own, checked below)
+    baseline = threading.active_count()
+    monkeypatch.setattr(parseahead, "_threads", lambda: threading.active_count() - baseline + 1)
 
 
 @pytest.mark.usefixtures("small_shares")
@@ -157,6 +161,9 @@ def test_a_worker_holds_none_of_the_callers_descriptors(tmp_path: Path) -> None:
 def test_no_worker_with_one_cpu_or_another_thread(tmp_path: Path) -> None:
     paths = write_files(tmp_path / "jobs", 30)
     assert ParseAhead.start(paths, parse, state_dir=tmp_path, logger=LOG, cpus=1) is None
+    ahead = ParseAhead.start(paths, parse, state_dir=tmp_path, logger=LOG, cpus=2)
+    assert ahead is not None  # the same with two CPUs and no other thread
+    ahead.close()
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()

@@ -139,7 +139,7 @@ class ParseAhead:
         parts = workers_for(len(paths), available_cpus() if cpus is None else cpus)
         # a fork copies only this thread: a lock another one holds would stay held in the
         # child for good (a restart adopting runs has their watchers; a load is slower then)
-        if parts < 2 or threading.active_count() > 1 or not _can_wait():
+        if parts < 2 or _threads() > 1 or not _can_wait():
             return None
         mine, *theirs = slices(paths, parts)
         workers: list[_Worker] = []
@@ -230,6 +230,11 @@ def _max_fd() -> int:
         return os.sysconf("SC_OPEN_MAX")
     except (ValueError, OSError):
         return 65536
+
+
+def _threads() -> int:
+    """Threads of this process."""
+    return threading.active_count()
 
 
 def _can_wait() -> bool:
