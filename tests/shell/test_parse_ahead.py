@@ -12,7 +12,6 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 
 import pytest
