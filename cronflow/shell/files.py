@@ -264,7 +264,7 @@ _STAMP = struct.Struct("<QQqq")
 def packed_stamp(info: os.stat_result) -> bytes:
     """:func:`file_stamp` as 32 bytes: what a definition keeps (65 bytes against the
     tuple's 200 and more, its inode and two times being large ints; 14 MB at 100,000)."""
-    return _STAMP.pack(info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return _STAMP.pack(*file_stamp(info))
 
 
 def unpacked_stamp(packed: bytes) -> tuple[int, int, int, int]:

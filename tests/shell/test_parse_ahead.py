@@ -19,7 +19,7 @@ import pytest
 from cronflow.errors import ConfigError
 from cronflow.model import Job
 from cronflow.shell.daemon import parseahead
-from cronflow.shell.daemon.parseahead import ParseAhead, slices, workers_for
+from cronflow.shell.daemon.parseahead import ParseAhead, note_of, slices, workers_for
 from cronflow.shell.loader import job_files, load_file
 
 from daemon_helpers import Daemon
@@ -91,7 +91,7 @@ def test_workers_hand_over_what_the_parse_gives(tmp_path: Path) -> None:
             assert taken.file_stamp == parse(path).file_stamp and taken.file_hash == parse(path).file_hash
             assert taken.path is path  # the caller's string, not a copy
         assert ahead.taken == len(theirs) - 2
-        assert "by 1 worker process" in ahead.note
+        assert "by 1 worker process" in note_of(ahead)
     finally:
         ahead.close()
 

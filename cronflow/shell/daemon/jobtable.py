@@ -30,7 +30,7 @@ from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
 from cronflow.plugins.validation import PendingCheck, PluginChecker
 from cronflow.shell.daemon.loadpass import LoadPass, kept_as_is
-from cronflow.shell.daemon.parseahead import ParseAhead
+from cronflow.shell.daemon.parseahead import ParseAhead, note_of
 from cronflow.shell.daemon.parsecache import ParseCache, cache_key
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 from cronflow.shell.daemon.triggerrun import run_trigger
@@ -154,7 +154,7 @@ class JobTable:
         if initial:  # one line, not one per file (each file's is at debug level)
             self.logger.info("loaded %d jobs and flows from %d files in %s (%d with errors, %d parsed%s, "
                              "%d from the parse cache)", len(self.definitions), len(files), self.jobs_dir,
-                             len(self.errors), self.cache.parsed, self._ahead.note if self._ahead else "", self.cache.taken)
+                             len(self.errors), self.cache.parsed, note_of(self._ahead), self.cache.taken)
         self._write_cache()
 
     def reload_paths(self, paths: Iterable[Path], *, now: datetime) -> None:
@@ -173,14 +173,12 @@ class JobTable:
         self._publish_errors()
 
     def _load_paths(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
-        """Parse these files, check their plugin tables (one deadline for them all) and
-        install what passes, in order."""
+        """Parse these files, check their plugin tables (one deadline for all), install what passes."""
         self._pass = LoadPass(self.ctx.store, all_states=initial)
         self.cache.begin()
-        # nothing to take at a first start: every file is parsed, on every CPU
-        self._ahead = ParseAhead.start([str(p) for p in paths], lambda path: load_file(
-            path, now=now, default_timezone=self.ctx.default_timezone, pools=self.ctx.pools.names()),
-            state_dir=self.ctx.state_dir, logger=self.logger) if initial and self.cache.stored is None else None
+        fresh = initial and self.cache.stored is None  # nothing to take: every file parsed, on every CPU
+        self._ahead = ParseAhead.start([str(p) for p in paths], lambda path: self._load_file(path, now=now),
+                                       state_dir=self.ctx.state_dir, logger=self.logger) if fresh else None
         try:
             with paused_gc():
                 self._parse_and_apply(paths, now=now, initial=initial)
@@ -245,8 +243,7 @@ class JobTable:
             known = self.definitions.get(self.by_path.get(key, "")) if key not in self.errors else None
             definition = self.cache.take(key, known, now=now, default_timezone=self.ctx.default_timezone)
             if definition is None:
-                definition = (self._ahead and self._ahead.take(key)) or load_file(
-                    key, now=now, default_timezone=self.ctx.default_timezone, pools=self.ctx.pools.names())
+                definition = (self._ahead and self._ahead.take(key)) or self._load_file(key, now=now)
                 self.cache.parsed_one(definition)
             schedule = self._compile(definition, now=now)
         except CronflowError as exc:
@@ -254,6 +251,9 @@ class JobTable:
             self._config_error(key, [error], kept=key in self.by_path)
             return None
         return definition, schedule
+
+    def _load_file(self, path: str, *, now: datetime) -> Definition:  # the daemon's parse, workers' too
+        return load_file(path, now=now, default_timezone=self.ctx.default_timezone, pools=self.ctx.pools.names())
 
     def _apply(self, definition: Definition, schedule: Any, errors: list[ConfigError], *, now: datetime,
                initial: bool) -> None:

@@ -82,19 +82,17 @@ class _Worker:
         self.results: dict[str, Any] | None = None  # None: not collected yet
 
     def collect(self, wait: float, logger: Any) -> dict[str, Any]:
-        """The worker's results, waiting up to ``wait`` s for it to end; {} if it failed."""
-        if self.results is not None:
-            return self.results
+        """The worker's results (kept as :attr:`results`), waiting up to ``wait`` s for it
+        to end; {} if it failed."""
         self.results = {}
         status = _reap(self.pid, wait)
-        if status is not None:
-            self.pid = 0
         if status is None:
             self.stop()
             logger.warning("a parse worker was not done in %.1fs; its %d files are parsed here",
                            wait, len(self.paths))
             return self.results
-        elif status != 0:
+        self.pid = 0
+        if status != 0:
             logger.warning("a parse worker failed (status %d); its %d files are parsed here",
                            status, len(self.paths))
         else:
@@ -122,12 +120,11 @@ class _Worker:
 class ParseAhead:
     """Forked workers parsing the later slices of a load's files (see the module)."""
 
-    def __init__(self, own: int, workers: list[_Worker], logger: Any) -> None:
+    def __init__(self, workers: list[_Worker], logger: Any) -> None:
         self.logger = logger
         self.started = time.monotonic()
         self.owner: dict[str, _Worker] = {path: worker for worker in workers for path in worker.paths}
         self.workers = workers
-        self.own = own
         self.taken = 0
 
     @classmethod
@@ -141,7 +138,7 @@ class ParseAhead:
         # child for good (a restart adopting runs has their watchers; a load is slower then)
         if parts < 2 or _threads() > 1 or not _can_wait():
             return None
-        mine, *theirs = slices(paths, parts)
+        _, *theirs = slices(paths, parts)  # the first slice is the caller's
         workers: list[_Worker] = []
         for share in theirs:
             try:
@@ -153,7 +150,7 @@ class ParseAhead:
             if pid == 0:  # the worker: never returns
                 _work(out.fileno(), share, parse)
             workers.append(_Worker(pid, out, share))
-        return cls(len(mine), workers, logger) if workers else None
+        return cls(workers, logger) if workers else None
 
     def take(self, path: str) -> Definition | None:
         """The definition a worker parsed for ``path`` (raising the file's ConfigError as a
@@ -161,11 +158,10 @@ class ParseAhead:
         worker = self.owner.get(path)
         if worker is None:
             return None
-        if worker.results is None:
-            wait = max(MIN_WAIT, WAIT_FACTOR * (time.monotonic() - self.started))
-            worker.collect(wait, self.logger)
-        assert worker.results is not None
-        found = worker.results.pop(path, _PARSE_HERE)
+        results = worker.results
+        if results is None:
+            results = worker.collect(max(MIN_WAIT, WAIT_FACTOR * (time.monotonic() - self.started)), self.logger)
+        found = results.pop(path, _PARSE_HERE)
         if isinstance(found, tuple):
             raise ConfigError(*found)
         if found is not None:
@@ -176,15 +172,19 @@ class ParseAhead:
 
     def close(self) -> None:
         """Stop and reap any worker still running (the load ended early); what was not
-        taken is dropped (:attr:`note` stays)."""
+        taken is dropped (:func:`note_of` stays)."""
         for worker in self.workers:
             worker.stop()
         self.owner.clear()
 
-    @property
-    def note(self) -> str:
-        """What the workers did, for the load's log line."""
-        return f" ({self.taken} of them by {len(self.workers)} worker process{'es' if len(self.workers) > 1 else ''})"
+
+
+def note_of(ahead: ParseAhead | None) -> str:
+    """What the workers of a load did, for its log line ("" without workers)."""
+    if ahead is None:
+        return ""
+    count = len(ahead.workers)
+    return f" ({ahead.taken} of them by {count} worker process{'es' if count > 1 else ''})"
 
 
 def _work(out: int, paths: list[str], parse: Callable[[str], Definition]) -> None:
