@@ -144,6 +144,9 @@ def test_marked_finds_what_pgrep_finds() -> None:
     marker = f"sleep 300.{random.randrange(10**8):08d}"
     proc = subprocess.Popen(marker.split())
     try:
+        # Popen returns once exec has closed its error pipe, which the kernel does before
+        # it sets up the new command line; poll, as a user's pgrep a moment later would.
+        wait_for(lambda: marked(marker), timeout=10, message=f"a process with {marker!r}")
         assert marked(marker) == [proc.pid]
     finally:
         proc.kill()
