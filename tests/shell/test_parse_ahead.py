@@ -62,10 +62,12 @@ def parse(path: str) -> Job:
 @pytest.fixture
 def small_shares(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parseahead, "MIN_SHARE", 10)
-    # the threads other tests of this process left behind are not this test's: counted
-    # from here on (the daemon itself is a process of its own, checked below)
-    baseline = threading.active_count()
-    monkeypatch.setattr(parseahead, "_threads", lambda: threading.active_count() - baseline + 1)
+    # the threads other tests of this process left behind are not this test's: only
+    # those started from here on count, by identity (a count from here would go wrong
+    # when one of theirs ends meanwhile); the daemon itself is a process of its own,
+    # checked below
+    theirs = set(threading.enumerate()) - {threading.current_thread()}  # objects: an ident is reused
+    monkeypatch.setattr(parseahead, "_threads", lambda: len(set(threading.enumerate()) - theirs))
 
 
 @pytest.mark.usefixtures("small_shares")
