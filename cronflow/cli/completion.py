@@ -52,7 +52,7 @@ def _param(ctx: click.Context | None, name: str) -> Any:
 
 def _definitions(directory: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(name, table) of each job and flow file; a file that does not parse gives its stem."""
-    from cronflow.shell.loader import is_job_file
+    from cronflow.shell.files import is_job_file
 
     try:
         paths = sorted(p for p in directory.iterdir() if is_job_file(p.name) and p.is_file())

@@ -265,17 +265,22 @@ def list_(tag: str | None, json_: bool, jobs_dir: Path | None) -> None:
     left, last run and time passed, its result, tags; soonest first."""
     import gc
 
-    from cronflow.core.present.listtable import list_table
-    from cronflow.shell.liststate import list_rows
+    from cronflow.shell.listsnapshot import begin
     from cronflow.shell.paths import state_dir
 
     # a short-lived process that builds 100,000 rows: the collector's passes over them
     # (none of them cyclic garbage) were a third of its time at that size
     gc.disable()
-    now, zone = common.now(), _default_zone()
     jobs = common.resolve_jobs_dir(jobs_dir)
-    rows = list_rows(jobs, state_dir(None, jobs=jobs), now=now, default_timezone=zone, tag=tag,
-                     pools=_pool_names())
+    state = state_dir(None, jobs=jobs)
+    # the snapshot's stamps compared with the files (most of its cost) while the table's
+    # modules load
+    begun = begin(jobs, state)
+    from cronflow.core.present.listtable import list_table
+    from cronflow.shell.liststate import list_rows
+
+    now, zone = common.now(), _default_zone()
+    rows = list_rows(jobs, state, now=now, default_timezone=zone, tag=tag, pools=_pool_names(), begun=begun)
     if json_:
         # no indent: an indent forces json's pure-Python encoder (10,000 rows, 0.4 s)
         click.echo(json.dumps(rows))

@@ -250,6 +250,11 @@ def read_utf8(path: str | os.PathLike[str], *, label: str = "") -> str:
     return _decoded(path, data, label)
 
 
+def is_job_file(name: str) -> bool:
+    """Whether a file name is one cronflow loads (``*.toml``, not hidden or ``_``-prefixed)."""
+    return name.endswith(".toml") and not name.startswith((".", "_"))
+
+
 def file_stamp(info: os.stat_result) -> tuple[int, int, int, int]:
     """What tells one version of a job file from another without reading it: inode,
     size, mtime and ctime (ns). A change within the file system's timestamp tick can keep

@@ -21,35 +21,71 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cronflow.core.present.snapshot import SNAPSHOT_NAME, Snapshot, decode_files, decode_header, decode_snapshot
 # here, not in vouched(): a forked child imports nothing
 from cronflow.shell.files import file_stamp
-from cronflow.shell.loader import is_job_file as name_is_job
+from cronflow.shell.files import is_job_file as name_is_job
 
 
-def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str,
-                  pools: Collection[str] | None) -> Snapshot | None:
-    """The snapshot of ``state_dir`` when it stands for a parse of ``jobs`` now, else None."""
+@dataclass(slots=True)
+class Begun:
+    """A snapshot read (:func:`begin`): its text, its header when it may stand for the
+    jobs dir it was read for, and the comparison of its stamps with the job files,
+    running beside the caller until :meth:`vouched` asks for its answer."""
+
+    text: bytes | None
+    header: dict[str, Any] | None
+    _answer: Callable[[], bool] = field(default=lambda: False)
+    _known: bool | None = None
+
+    def vouched(self) -> bool:
+        """Whether the job files are those the snapshot vouches for (waits for the check;
+        asked again, the same answer)."""
+        if self._known is None:
+            self._known = self._answer()
+        return self._known
+
+
+def begin(jobs: Path, state_dir: Path) -> Begun:
+    """Read ``state_dir``'s snapshot and start comparing its stamps with the files of
+    ``jobs`` in a child process: most of what reading a snapshot of 10,000 files costs,
+    run while the caller loads what it needs to use it (``cronflow list`` calls this
+    before importing its table). Pass the result to :func:`read_snapshot`, which reaps
+    the child."""
     try:
         text = (Path(state_dir) / SNAPSHOT_NAME).read_bytes()
     except OSError:
-        return None
+        return Begun(None, None)
     # what can be told from the header first: the entries are most of the text
     header = decode_header(text)
     if (header is None or header.get("complete") is not True or header.get("uid") != os.geteuid()
-            or header.get("jobs_dir") != str(jobs) or header.get("default_timezone") != default_timezone
-            or pools is None or header.get("pools") != sorted(pools)
-            or not _writer_holds_lock(Path(state_dir), header.get("pid"))):
-        return None
+            or header.get("jobs_dir") != str(jobs)):
+        return Begun(text, None)
     # the stamps of every job file (100,000 stat calls) are compared in a child process
-    # while this one decodes the entries: two cores, the two halves of the time
-    verdict = _beside(lambda: vouched(Path(jobs), decode_files(text)))
-    snapshot = decode_snapshot(text)
-    if not verdict() or snapshot is None:
-        return None
-    return snapshot
+    # while this one goes on: two cores, the two halves of the time
+    return Begun(text, header, _beside(lambda: vouched(Path(jobs), decode_files(text))))
+
+
+def read_snapshot(jobs: Path, state_dir: Path, *, default_timezone: str, pools: Collection[str] | None,
+                  begun: Begun | None = None) -> Snapshot | None:
+    """The snapshot of ``state_dir`` when it stands for a parse of ``jobs`` now, else
+    None; ``begun``: what :func:`begin` started for the same dirs (else it is begun here)."""
+    if begun is None:
+        begun = begin(jobs, state_dir)
+    try:
+        header, text = begun.header, begun.text
+        if (header is None or text is None or header.get("default_timezone") != default_timezone
+                or pools is None or header.get("pools") != sorted(pools)
+                or not _writer_holds_lock(Path(state_dir), header.get("pid"))):
+            return None
+        snapshot = decode_snapshot(text, files=False)
+        return snapshot if snapshot is not None and begun.vouched() else None
+    finally:
+        begun.vouched()  # the child reaped, whatever was decided
 
 
 def _beside(check: Callable[[], bool]) -> Callable[[], bool]:
@@ -105,6 +141,10 @@ def vouched(jobs: Path, files: Mapping[str, list[int] | None] | None) -> bool:
 def _writer_holds_lock(state_dir: Path, pid: object) -> bool:
     """Whether the daemon that wrote the snapshot (``pid``) runs and holds the lock; a
     process of another user is not the daemon of this state dir."""
-    from cronflow.shell.daemon.instance import pid_alive, running
+    from cronflow.shell.daemon.instance import holds_lock, pid_alive, running
 
-    return running(state_dir) is True and pid_alive(pid) is True
+    if pid_alive(pid) is not True:
+        return False
+    assert isinstance(pid, int)  # pid_alive said so
+    held = holds_lock(state_dir, pid)
+    return (running(state_dir) is True) if held is None else held

@@ -7,10 +7,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronflow.model import Run
 from cronflow.shell.store import DB_NAME, Store
+
+if TYPE_CHECKING:
+    from cronflow.shell.listsnapshot import Begun
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +95,16 @@ def pool_runs(state_dir: Path, *, since: datetime) -> list[Run]:
         store.close()
 
 
-def list_rows(jobs: Path, state_dir: Path, *, now: datetime, default_timezone: str,
-              tag: str | None = None, pools: Collection[str] | None = None) -> list[dict[str, Any]]:
+def list_rows(jobs: Path, state_dir: Path, *, now: datetime, default_timezone: str, tag: str | None = None,
+              pools: Collection[str] | None = None, begun: Begun | None = None) -> list[dict[str, Any]]:
     """The objects of ``cronflow list --json``: the job files of ``jobs`` as the core
     lists them, annotated with what the state dir knows (one builder for the CLI and the
     web dashboard, which keeps the parts: see :func:`definition_rows`); ``pools``: the
-    pool names of cronflow.toml (None: not checked)."""
+    pool names of cronflow.toml (None: not checked); ``begun``: the daemon's snapshot
+    as :func:`cronflow.shell.listsnapshot.begin` read it for these dirs."""
     from cronflow.shell.listsnapshot import read_snapshot
 
-    snapshot = read_snapshot(jobs, state_dir, default_timezone=default_timezone, pools=pools)
+    snapshot = read_snapshot(jobs, state_dir, default_timezone=default_timezone, pools=pools, begun=begun)
     if snapshot is not None:
         return _snapshot_rows(snapshot, state_dir, now=now, tag=tag)
     from cronflow.shell.loader import load_dir

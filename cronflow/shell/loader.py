@@ -20,12 +20,7 @@ from cronflow.core.definition.digest import with_text
 from cronflow.core.definition.job import check_definition, check_references
 from cronflow.core.definition.loaded import LoadResult
 from cronflow.model import Definition
-from cronflow.shell.files import check_job_file, packed_stamp, read_job_file
-
-
-def is_job_file(name: str) -> bool:
-    """Whether a file name is one cronflow loads (``*.toml``, not hidden or ``_``-prefixed)."""
-    return name.endswith(".toml") and not name.startswith((".", "_"))
+from cronflow.shell.files import check_job_file, is_job_file, packed_stamp, read_job_file
 
 
 def job_files(directory: Path) -> list[Path]:

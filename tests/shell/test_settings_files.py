@@ -4,6 +4,7 @@ verbs that read it (SPEC section 11); the daemon's instance lock; the job-file w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,28 @@ def test_one_daemon_per_state_dir_and_the_lock_is_not_inherited(tmp_path: Path) 
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=30)
+
+
+def test_the_lock_holder_is_told_from_its_descriptors_as_from_proc_locks(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert instance.holds_lock(state, os.getpid()) is False and instance.running(state) is False  # no lock file
+    code = ("import sys; from pathlib import Path; from cronflow.shell.daemon import instance\n"
+            "held = instance.acquire(Path(sys.argv[1])); print('held', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(state)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert instance.running(state) is True
+        assert instance.holds_lock(state, holder.pid) is True
+        # this process opens the lock file without locking it: open is not held
+        with open(state / instance.LOCK_NAME):
+            assert instance.holds_lock(state, os.getpid()) is False
+        assert instance.holds_lock(state, 2 ** 22 + 1) is False  # no such process
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert instance.running(state) is False and instance.holds_lock(state, holder.pid) is False
 
 
 def test_job_writer_leaves_no_lock_in_the_target(tmp_path: Path) -> None:

@@ -31,10 +31,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cronflow.core.present.listing import DaemonErrors, add_timing, definition_row, merge_rows
-from cronflow.model import Definition
+if TYPE_CHECKING:
+    from cronflow.core.present.listing import DaemonErrors
+    from cronflow.model import Definition
+
+# the listing (and the schedules under it) is imported where it is used: ``cronflow list``
+# reads the snapshot and starts comparing its stamps before it loads them (see
+# cronflow.shell.listsnapshot.begin)
 
 VERSION = 1
 # in the state dir
@@ -54,7 +59,7 @@ class Snapshot:
     """A decoded snapshot (see the module's docstring)."""
 
     header: dict[str, Any]
-    files: dict[str, list[int] | None]
+    files: dict[str, list[int] | None] | None  # None: not decoded (decode_snapshot's files=False)
     definitions: list[list[Any]]
     failed: dict[str, list[str]]
 
@@ -84,6 +89,8 @@ class Listed:
 def make_entry(definition: Definition, *, now: datetime, default_timezone: str, anchor: datetime) -> list[Any]:
     """One definition's entry (the daemon keeps its JSON text until the file changes or
     its ``next`` passes)."""
+    from cronflow.core.present.listing import definition_row
+
     row = definition_row(definition, now=now, default_timezone=default_timezone, anchor=anchor)
     return [[row[key] for key in ROW_KEYS], list(definition.schedule), anchor.isoformat(), definition.jitter]
 
@@ -115,34 +122,46 @@ def encode_entry(entry: list[Any]) -> str:
     return _ENCODE(entry)
 
 
-def decode_snapshot(text: str | bytes) -> Snapshot | None:
+def decode_snapshot(text: str | bytes, *, files: bool = True) -> Snapshot | None:
     """The snapshot in ``text``; None when it is not one this version wrote (torn,
-    corrupt, another version): the caller then parses the files."""
+    corrupt, another version): the caller then parses the files. ``files=False`` leaves
+    the files' stamps undecoded (a fifth of the text: the CLI compares them in a child
+    process, from :func:`decode_files`); the snapshot's ``files`` is then None."""
+    if isinstance(text, str):
+        text = text.encode()
+    if not files:  # the text without its "files" member
+        start, end = text.find(_FILES), text.find(_DEFINITIONS)
+        if start < 0 or end < start:
+            return None
+        text = text[:start] + text[end:]
     try:
         data = json.loads(text)
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("version") != VERSION or data.get("row_keys") != list(ROW_KEYS):
         return None
-    files, definitions, failed = data.get("files"), data.get("definitions"), data.get("failed")
-    if not (isinstance(files, dict) and isinstance(definitions, list) and isinstance(failed, dict)):
+    stamps, definitions, failed = data.get("files"), data.get("definitions"), data.get("failed")
+    if not ((isinstance(stamps, dict) or not files and stamps is None) and isinstance(definitions, list)
+            and isinstance(failed, dict)):
         return None
-    width = len(ROW_KEYS)
-    for entry in definitions:
-        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], list)
-                and len(entry[0]) == width and isinstance(entry[0][0], str) and isinstance(entry[0][2], str)
-                and isinstance(entry[1], list)):
+    keys, width = ROW_KEYS, len(ROW_KEYS)
+    for entry in definitions:  # exact types: JSON gives no subclass, and 10,000 isinstance calls cost
+        if type(entry) is not list or len(entry) != 4:
             return None
-        entry[0] = dict(zip(ROW_KEYS, entry[0]))
+        row = entry[0]
+        if (type(row) is not list or len(row) != width or type(row[0]) is not str
+                or type(row[2]) is not str or type(entry[1]) is not list):
+            return None
+        entry[0] = dict(zip(keys, row))
     header = {key: data.get(key) for key in HEADER_KEYS}
-    return Snapshot(header=header, files=files, definitions=definitions, failed=failed)
+    return Snapshot(header=header, files=stamps, definitions=definitions, failed=failed)
 
 
 def decode_header(text: bytes) -> dict[str, Any] | None:
     """The header alone, from the text before ``"files"`` (written first, and no JSON
     string can hold that unescaped), so that a snapshot the CLI cannot use (another
     daemon's, incomplete) costs no decoding of 100,000 entries; None if there is none."""
-    cut = text.find(b', "files": ')
+    cut = text.find(_FILES)
     if cut < 0:
         return None
     try:
@@ -156,15 +175,21 @@ def decode_files(text: bytes) -> dict[str, Any] | None:
     """The ``files`` part alone (the stamps the CLI compares), cut from the text as
     :func:`decode_header` cuts the header (no JSON string holds the cuts unescaped, and
     no job file's name is ``definitions``); None if there is none."""
-    start = text.find(b', "files": ')
-    end = text.find(b', "definitions": ', start)
+    start = text.find(_FILES)
+    end = text.find(_DEFINITIONS, start)
     if start < 0 or end < 0:
         return None
     try:
-        files = json.loads(text[start + len(b', "files": '):end])
+        files = json.loads(text[start + len(_FILES):end])
     except ValueError:
         return None
     return files if isinstance(files, dict) else None
+
+
+# where the members the two halves of the CLI's work decode begin (encode_snapshot's
+# spelling; no JSON string holds them unescaped)
+_FILES = b', "files": '
+_DEFINITIONS = b', "definitions": '
 
 
 def fresh_row(entry: list[Any], now: datetime) -> dict[str, Any]:
@@ -180,6 +205,8 @@ def fresh_row(entry: list[Any], now: datetime) -> dict[str, Any]:
     if fire > now:
         row["due_in"] = (fire - now).total_seconds()
         return row
+    from cronflow.core.present.listing import add_timing
+
     row.update(next=None, next_start=None, due_in=None)
     add_timing(row, name=row["name"], exprs=tuple(exprs), path=row["path"], now=now,
                anchor=datetime.fromisoformat(anchor), jitter=float(jitter or 0.0))
@@ -191,6 +218,8 @@ def snapshot_rows(snapshot: Snapshot, *, now: datetime, anchors: Mapping[str, da
     """The rows :func:`~cronflow.core.present.listing.build_rows` gives for the files the
     snapshot stands for (``anchors``: those of the daemon's kept definitions, the only
     ones read from it here)."""
+    from cronflow.core.present.listing import merge_rows
+
     if daemon:
         defined = ((entry[0]["name"], entry[0]["path"], _row_of(entry, now)) for entry in snapshot.definitions)
         return merge_rows(defined, snapshot.failed, now=now, anchors=anchors, tag=tag, daemon=daemon)
