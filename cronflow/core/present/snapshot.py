@@ -130,10 +130,10 @@ def decode_snapshot(text: str | bytes, *, files: bool = True) -> Snapshot | None
     if isinstance(text, str):
         text = text.encode()
     if not files:  # the text without its "files" member
-        start, end = text.find(_FILES), text.find(_DEFINITIONS)
-        if start < 0 or end < start:
+        span = _files_span(text)
+        if span is None:
             return None
-        text = text[:start] + text[end:]
+        text = text[:span[0]] + text[span[1]:]
     try:
         data = json.loads(text)
     except ValueError:
@@ -175,15 +175,23 @@ def decode_files(text: bytes) -> dict[str, Any] | None:
     """The ``files`` part alone (the stamps the CLI compares), cut from the text as
     :func:`decode_header` cuts the header (no JSON string holds the cuts unescaped, and
     no job file's name is ``definitions``); None if there is none."""
-    start = text.find(_FILES)
-    end = text.find(_DEFINITIONS, start)
-    if start < 0 or end < 0:
+    span = _files_span(text)
+    if span is None:
         return None
     try:
-        files = json.loads(text[start + len(_FILES):end])
+        files = json.loads(text[span[0] + len(_FILES):span[1]])
     except ValueError:
         return None
     return files if isinstance(files, dict) else None
+
+
+def _files_span(text: bytes) -> tuple[int, int] | None:
+    """Where the ``files`` member lies in ``text``: from the comma before its key to the
+    comma before ``definitions`` (None: not both there); the one cut of the CLI's two
+    halves, the stamps (:func:`decode_files`) and the rest (:func:`decode_snapshot`)."""
+    start = text.find(_FILES)
+    end = text.find(_DEFINITIONS, start) if start >= 0 else -1
+    return None if end < 0 else (start, end)
 
 
 # where the members the two halves of the CLI's work decode begin (encode_snapshot's
