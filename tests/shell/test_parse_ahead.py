@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,14 +29,18 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 LOG = logging.getLogger("test-parse-ahead")
 
 
-def test_slices_are_contiguous_near_equal_and_in_order() -> None:
+def test_slices_are_contiguous_in_order_and_the_first_weighted() -> None:
     paths = [f"p{i:03d}" for i in range(10)]
-    assert slices(paths, 3) == [paths[0:4], paths[4:7], paths[7:10]]
+    assert slices(paths, 3) == [paths[0:3], paths[3:7], paths[7:10]]
+    assert slices(paths, 2, first=0.25) == [paths[0:2], paths[2:10]]
     assert slices(paths, 1) == [paths]
     for parts in range(1, 8):
-        cut = slices(paths, parts)
-        assert [p for part in cut for p in part] == paths
-        assert max(map(len, cut)) - min(map(len, cut)) <= 1
+        for first in (0.5, 0.7, 1.0):
+            cut = slices(paths * 100, parts, first=first)
+            assert [p for part in cut for p in part] == paths * 100
+            if parts > 1:
+                assert max(map(len, cut[1:])) - min(map(len, cut[1:])) <= 1
+                assert abs(len(cut[0]) - first * len(cut[1])) <= first + 1
 
 
 def test_workers_only_for_enough_files_and_cpus() -> None:
@@ -53,6 +58,13 @@ def write_files(jobs: Path, count: int, bad: dict[int, str] | None = None) -> li
                                   '[retry]\nattempts = 2\n')
         (jobs / f"job{i:04d}.toml").write_text(text, encoding="utf-8")
     return [str(p) for p in job_files(jobs)]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.005)
 
 
 def parse(path: str) -> Job:
@@ -77,8 +89,10 @@ def test_workers_hand_over_what_the_parse_gives(tmp_path: Path) -> None:
     ahead = ParseAhead.start(paths, parse, state_dir=tmp_path, logger=LOG, cpus=2)
     assert ahead is not None and len(ahead.workers) == 1
     try:
-        mine, theirs = slices(paths, 2)
-        assert all(ahead.take(path) is None for path in mine)  # the caller's own slice
+        theirs = [path for share in ahead.theirs for path in share]
+        assert all(ahead.take(path) is None for path in ahead.own)  # the caller's own slice
+        # the worker's one chunk said: else the caller would take it back, as it has not begun
+        assert parseahead._readable(ahead.workers[0].said, 30.0)
         for path in theirs:
             index = int(Path(path).stem[3:])
             if index in bad:
@@ -99,6 +113,37 @@ def test_workers_hand_over_what_the_parse_gives(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("small_shares")
+def test_the_caller_takes_back_the_chunks_a_slow_worker_has_not_begun(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(parseahead, "CHUNK", 4)
+    bad = {37: "command = [\n"}
+    paths = write_files(tmp_path / "jobs", 60, bad)
+    here = os.getpid()
+
+    def slow(path: str) -> Job:
+        if os.getpid() != here:
+            time.sleep(0.05)  # the worker: a CPU running at a fraction of the caller's speed
+        return parse(path)
+
+    ahead = ParseAhead.start(paths, slow, state_dir=tmp_path, logger=LOG, cpus=2)
+    assert ahead is not None
+    (worker,) = ahead.workers
+    theirs = [path for share in ahead.theirs for path in share]
+    assert len(theirs) > 8 * parseahead.CHUNK
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        assert parseahead._readable(worker.said, 30.0)  # the worker's first chunk
+        for path in theirs:
+            if int(Path(path).stem[3:]) in bad:
+                with pytest.raises(ConfigError, match="job0037.toml:1"):
+                    ahead.take(path)
+                continue
+            assert ahead.take(path) == parse(path)  # each file once, by one or the other
+        assert 0 < ahead.taken < len(theirs) - len(bad)
+        ahead.close()
+    assert caplog.text == ""  # the worker stopped short of what was taken back, and ended well
+
+
+@pytest.mark.usefixtures("small_shares")
 def test_a_worker_that_dies_hands_its_files_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     paths = write_files(tmp_path / "jobs", 30)
 
@@ -107,6 +152,8 @@ def test_a_worker_that_dies_hands_its_files_back(tmp_path: Path, caplog: pytest.
 
     ahead = ParseAhead.start(paths, dies, state_dir=tmp_path, logger=LOG, cpus=2)
     assert ahead is not None
+    # its end seen (the pipe's end): a chunk it had not begun would be taken back, parsed here
+    assert parseahead._readable(ahead.workers[0].said, 30.0)
     with caplog.at_level(logging.WARNING, logger=LOG.name):
         assert [ahead.take(path) for path in paths] == [None] * len(paths)
     assert "a parse worker failed (status 3)" in caplog.text
@@ -128,6 +175,8 @@ def test_a_worker_that_hangs_is_killed_and_its_files_handed_back(tmp_path: Path,
     assert ahead is not None
     (worker,) = ahead.workers
     pid = worker.pid
+    # on its one chunk: else the caller would take the chunk back, and hang itself
+    wait_for(lambda: parseahead._SLOT.unpack_from(worker.shared, parseahead._AT)[0] == 0)
     started = time.monotonic()
     assert ahead.take(paths[-1]) is None
     assert time.monotonic() - started < 5
@@ -152,6 +201,7 @@ def test_a_worker_holds_none_of_the_callers_descriptors(tmp_path: Path) -> None:
     try:
         ahead = ParseAhead.start(paths, checks, state_dir=tmp_path, logger=LOG, cpus=2)
         assert ahead is not None
+        assert parseahead._readable(ahead.workers[0].said, 30.0)  # its chunk is the worker's
         assert ahead.take(paths[-1]) == parse(paths[-1])
         ahead.close()
     finally:

@@ -3,6 +3,7 @@
 The lock is the daemon's alone: its descriptor is not inheritable, so a job started by
 the daemon (which may outlive it) never keeps a successor from starting. The locks
 that must pass to a child are the per-job ``flock`` files of :mod:`shell.process.locks`.
+Here too: the id of the boot a daemon runs in (``@reboot`` jobs fire once per boot).
 """
 
 from __future__ import annotations
@@ -128,3 +129,14 @@ def pid_alive(pid: object) -> bool | None:
     except PermissionError:
         return None
     return True
+
+
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+
+def current_boot_id(path: Path = BOOT_ID_PATH) -> str | None:
+    """The kernel's id of this boot (None when unavailable)."""
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None

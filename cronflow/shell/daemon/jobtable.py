@@ -29,22 +29,12 @@ from cronflow.core.fire.heap import FireHeap
 from cronflow.core.present.listing import kept_definition
 from cronflow.plugins.threads import PluginThreads
 from cronflow.plugins.validation import PendingCheck, PluginChecker
+from cronflow.shell.daemon.instance import current_boot_id
 from cronflow.shell.daemon.loadpass import LoadPass, kept_as_is
 from cronflow.shell.daemon.parseahead import ParseAhead, note_of
 from cronflow.shell.daemon.parsecache import ParseCache, cache_key
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 from cronflow.shell.daemon.triggerrun import run_trigger
-
-BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
-
-
-def current_boot_id(path: Path = BOOT_ID_PATH) -> str | None:
-    """The kernel's id of this boot (None when unavailable)."""
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
 
 class JobTable:
     """Definitions by name, with their compiled schedules and persisted state."""
@@ -195,23 +185,29 @@ class JobTable:
                                   len(self.definitions), next_due=self.heap.peek)
 
     def _parse_and_apply(self, paths: list[str] | list[Path], *, now: datetime, initial: bool) -> None:
-        parsed = [item for item in (self._parse(path, now=now) for path in paths)
-                  if item is not None and (initial or not kept_as_is(self, item[0]))]
-        deadline = self.checker.deadline()
-        started = [(definition, schedule, self.checker.start(definition)) for definition, schedule in parsed]
-        if initial:
-            futures = [checked.call.future for *_, checked in started if isinstance(checked, PendingCheck)]
-            if futures:
-                concurrent.futures.wait(futures, timeout=max(0.0, deadline - self.checker.clock()))
+        held: list[tuple[Definition, Any, Any]] = []  # initial: from the first pending check on, in order
         waiting: list[tuple[PendingCheck, Any, int]] = []
-        for definition, schedule, checked in started:
-            if isinstance(checked, PendingCheck):
-                if not initial:
+        # with parse workers, the daemon's own slice is installed while they parse on, then
+        # each chunk of theirs as it comes (parseahead.py)
+        for batch in (self._ahead.batches() if self._ahead is not None else (paths,)):
+            parsed = [item for item in (self._parse(path, now=now) for path in batch)
+                      if item is not None and (initial or not kept_as_is(self, item[0]))]
+            for definition, schedule in parsed:
+                checked = self.checker.start(definition)
+                if isinstance(checked, PendingCheck) and not initial:
                     # the last good definition runs on meanwhile
                     waiting.append((checked, schedule, self._generation[definition.path]))
-                    continue
-                checked = self.checker.finish(checked)
-            self._apply(definition, schedule, checked, now=now, initial=initial)
+                elif held or isinstance(checked, PendingCheck):
+                    held.append((definition, schedule, checked))
+                else:
+                    self._apply(definition, schedule, checked, now=now, initial=initial)
+        deadline = self.checker.deadline()  # one for the load's plugin checks
+        futures = [checked.call.future for *_, checked in held if isinstance(checked, PendingCheck)]
+        if futures:
+            concurrent.futures.wait(futures, timeout=max(0.0, deadline - self.checker.clock()))
+        for definition, schedule, checked in held:
+            self._apply(definition, schedule, self.checker.finish(checked) if isinstance(checked, PendingCheck)
+                        else checked, now=now, initial=initial)
         if waiting:
             task = asyncio.ensure_future(self._check_later(waiting, deadline, now=now))
             self._checking.add(task)
