@@ -363,8 +363,6 @@ class Checker:
         exprs = self.string_list(table, "schedule", where, allow_single=True)
         if not exprs or zone is None or len(self.errors) > before:
             return exprs
-        from cronflow.core.schedule import parse_schedule, resolve_zone
-
         if hash_key is not None:
             from cronflow.core.schedule.crontalk import foreign_syntax
             from cronflow.core.schedule.hashed import resolve_hashed
@@ -380,6 +378,9 @@ class Checker:
         try:
             compiled_schedule(exprs, zone, now)
         except CronflowError as exc:
+            # imported here: a package's `from ... import` costs a few us, every file
+            from cronflow.core.schedule import parse_schedule, resolve_zone
+
             tz = resolve_zone(zone)
             at, message = where + ("schedule",), str(exc)
             if isinstance(table["schedule"], list):

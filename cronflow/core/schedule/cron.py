@@ -277,8 +277,12 @@ def _dow_is_all(spec: DaySpec) -> bool:
     return spec.dow == _WEEK and not (spec.dow_nth or spec.dow_last)
 
 
+# the longest each month can be (a leap February)
+_MONTH_LENGTHS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _month_length(month: int) -> int:
-    return 29 if month == 2 else calendar.monthrange(2001, month)[1]
+    return _MONTH_LENGTHS[month]
 
 
 def _no_such_day(months: tuple[int, ...], day: int) -> str:

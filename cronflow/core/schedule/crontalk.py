@@ -34,6 +34,9 @@ def foreign_syntax(text: str) -> str | None:
 
     ``text`` has its whitespace normalised (single spaces, stripped).
     """
+    # what every form below needs, none of it in a plain expression (every file's comes here)
+    if "=" not in text and "#" not in text and text[:1] != "@" and (text.count(" ") < 5 or "/" not in text):
+        return None
     prefix = _ZONE_PREFIX.match(text)
     if prefix:
         variable, zone, rest = prefix.groups()
