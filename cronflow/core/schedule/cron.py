@@ -258,13 +258,17 @@ def parses_as_cron(expr: str) -> bool:
     return True
 
 
+# the longest each month can be (a leap February)
+_MONTH_LENGTHS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _check_possible(pattern: CronPattern, quoted: str) -> None:
     spec = pattern.days
     # the cheap static case first, for the message it allows: "February has no 30th"
     plain_dom = spec.dom and not (spec.dom_last_offsets or spec.dom_last_weekday
                                   or spec.dom_nearest)
     if plain_dom and spec.day_and and _dow_is_all(spec):
-        longest = max(_month_length(m) for m in pattern.months)
+        longest = max(_MONTH_LENGTHS[m] for m in pattern.months)
         if min(spec.dom) > longest:
             reason = _no_such_day(pattern.months, min(spec.dom))
             raise ScheduleError(f"{quoted} can never fire ({reason})")
@@ -275,14 +279,6 @@ def _check_possible(pattern: CronPattern, quoted: str) -> None:
 
 def _dow_is_all(spec: DaySpec) -> bool:
     return spec.dow == _WEEK and not (spec.dow_nth or spec.dow_last)
-
-
-# the longest each month can be (a leap February)
-_MONTH_LENGTHS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _month_length(month: int) -> int:
-    return _MONTH_LENGTHS[month]
 
 
 def _no_such_day(months: tuple[int, ...], day: int) -> str:
