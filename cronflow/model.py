@@ -332,24 +332,28 @@ class JobState:
 
 def replace(value: Any, /, **changes: Any) -> Any:
     """``dataclasses.replace``, re-exported so callers import state changes from one place.
-    A :class:`Run` (several changes per run on the daemon's hot path) is copied by
-    :func:`_replace_run`, which does the same in half the time."""
-    if type(value) is Run:
-        return _replace_run(value, changes)
+    A :class:`Run` (several changes per run on the daemon's hot path) and a
+    :class:`JobState` (one per new job of a load: 10,000 at a first start) are copied by
+    a replacer of their own (:func:`_replacer`), which does the same in half the time."""
+    fast = _REPLACERS.get(type(value))
+    if fast is not None:
+        return fast(value, changes)
     return dataclasses.replace(value, **changes)
 
 
-def _run_replacer() -> Any:
-    """A ``replace`` for Run with its fields spelled out (Run has no ``__post_init__``
-    and no init-only fields, so copying the fields is what ``dataclasses.replace`` does)."""
-    names = [f.name for f in dataclasses.fields(Run)]
-    lines = ["def replace_run(value, changes):", "    new = make(Run)"]
+def _replacer(cls: type) -> Any:
+    """A ``replace`` for ``cls`` with its fields spelled out (for a class with no
+    ``__post_init__`` and no init-only fields, copying the fields is what
+    ``dataclasses.replace`` does)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    lines = ["def replace_fields(value, changes):", "    new = make(cls)"]
     lines += [f"    put(new, {name!r}, changes.pop({name!r}) if {name!r} in changes else value.{name})"
               for name in names]
-    lines += ["    if changes:", "        raise TypeError(f'Run has no field(s) {sorted(changes)}')", "    return new"]
-    scope: dict[str, Any] = {"make": object.__new__, "put": object.__setattr__, "Run": Run}
+    lines += ["    if changes:", "        raise TypeError(f'{cls.__name__} has no field(s) {sorted(changes)}')",
+              "    return new"]
+    scope: dict[str, Any] = {"make": object.__new__, "put": object.__setattr__, "cls": cls}
     exec("\n".join(lines), scope)  # noqa: S102 - source built from the field names above
-    return scope["replace_run"]
+    return scope["replace_fields"]
 
 
-_replace_run = _run_replacer()
+_REPLACERS = {cls: _replacer(cls) for cls in (Run, JobState)}
