@@ -22,7 +22,6 @@ the history database, read-only) and returns nothing rather than fail. They resp
 from __future__ import annotations
 
 import sqlite3
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,8 @@ def _param(ctx: click.Context | None, name: str) -> Any:
 
 def _definitions(directory: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(name, table) of each job and flow file; a file that does not parse gives its stem."""
+    import tomllib  # here: every command imports this module, few complete a name
+
     from cronflow.shell.files import is_job_file
 
     try:

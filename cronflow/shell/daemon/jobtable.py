@@ -36,6 +36,7 @@ from cronflow.shell.daemon.parsecache import ParseCache, cache_key
 from cronflow.shell.daemon.triggerloop import STOP_WAIT, TriggerLoop
 from cronflow.shell.daemon.triggerrun import run_trigger
 
+
 class JobTable:
     """Definitions by name, with their compiled schedules and persisted state."""
 
