@@ -149,7 +149,7 @@ class _Worker:
         if not _readable(self.said, max(0.0, deadline - time.monotonic())):
             self.stop()
             logger.warning("a parse worker was not done in %.1fs; the %d files it had left are parsed here",
-                           self.wait, len(self.paths) - self.received)
+                           self.wait, self._left())
             return
         chunks = os.read(self.said, 64)
         if not chunks:  # the pipe's end: the worker ended, everything it said was read
@@ -157,7 +157,7 @@ class _Worker:
             self.pid = 0
             if status != 0:
                 logger.warning("a parse worker failed (status %d); the %d files it had left are parsed here",
-                               status, len(self.paths) - self.received)
+                               status, self._left())
             self.stop()
             return
         try:
@@ -168,6 +168,10 @@ class _Worker:
         except Exception as exc:  # torn or altered: what was read is good (framed), the rest parsed
             logger.warning("a parse worker's results are unreadable (%s); parsed here", exc)
             self.stop()
+
+    def _left(self) -> int:
+        """Files of the worker's chunks (those not taken back) it has not handed over."""
+        return max(0, sum(len(chunk) for chunk in self.chunks[:self.end]) - self.received)
 
     def read(self, size: int) -> bytes:
         """The result file's next ``size`` bytes, read at the daemon's own offset: the
