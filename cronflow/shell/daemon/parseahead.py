@@ -115,13 +115,17 @@ class _Worker:
         self.done = False  # nothing more to come (ended, failed, killed, unreadable)
         self.received = 0
 
-    def result(self, path: str, wait: float, parse: Callable[[str], Definition], logger: Any) -> tuple[Any, bool]:
+    def result(self, path: str, started: float, parse: Callable[[str], Definition],
+               logger: Any) -> tuple[Any, bool]:
         """What was found for ``path`` (one of the slice, asked in order), and whether the
         worker found it: :data:`_PARSE_HERE` for a file it did not hand over. While the
         chunk asked for is not there yet the daemon parses the slice's last chunks itself,
-        which the worker then leaves out."""
+        which the worker then leaves out. The first ask sets how long the worker is waited
+        for: :data:`WAIT_FACTOR` times the daemon's own part, from ``started``."""
         if self.deadline is None:
-            self.wait, self.deadline = wait, time.monotonic() + wait
+            now = time.monotonic()
+            self.wait = max(MIN_WAIT, WAIT_FACTOR * (now - started))
+            self.deadline = now + self.wait
         while path not in self.results and path not in self.mine and not self.done:
             if not _readable(self.said, 0.0) and self._take_back(parse):
                 continue
@@ -242,8 +246,7 @@ class ParseAhead:
         worker = self.owner.get(path)
         if worker is None:
             return None
-        wait = max(MIN_WAIT, WAIT_FACTOR * (time.monotonic() - self.started))
-        found, theirs = worker.result(path, wait, self.parse, self.logger)
+        found, theirs = worker.result(path, self.started, self.parse, self.logger)
         if isinstance(found, ConfigError):
             raise found
         if isinstance(found, tuple):
